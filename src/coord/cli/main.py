@@ -1,0 +1,72 @@
+"""The ``coord`` command: global options, sub-commands, and error handling.
+
+Exit codes: 0 success, 1 the operation failed (the message says why), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from coord import __version__
+from coord.cli import config, context, db, queues, tasks
+from coord.cli import worker as worker_cli
+from coord.cli.output import error
+from coord.errors import CoordError
+from coord.observability.logging import configure_logging
+
+app = typer.Typer(
+    name="coord",
+    help="coord: durable tasks, agent mailboxes and workflow runs. "
+    "Embedded on SQLite by default; PostgreSQL with COORD_DATABASE_URL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(config.app, name="config")
+app.add_typer(db.app, name="db")
+app.add_typer(tasks.app, name="task")
+app.add_typer(queues.queue_app, name="queue")
+app.add_typer(queues.dlq_app, name="dlq")
+app.command("worker")(worker_cli.worker)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"coord {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Database to use (default: COORD_DATABASE_URL or sqlite:///.coord/coord.db).",
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR (default: COORD_LOG_LEVEL).")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Global options."""
+    context.set_database_url(database_url)
+    current = context.settings()
+    configure_logging(log_level or current.log_level, current.log_format)
+
+
+def main() -> None:
+    """Entry point of the ``coord`` script."""
+    try:
+        app()
+    except CoordError as exc:
+        error(exc.message, exc.to_dict())
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,115 @@
+"""Printing results: a table or text for people, JSON for programs (``-o json``).
+
+Data goes to stdout; logs, progress and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+
+class Format(StrEnum):
+    """Output formats."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+_state = {"format": Format.TEXT}
+
+
+def _remember(value: Format) -> Format:
+    _state["format"] = value
+    return value
+
+
+OutputOption = Annotated[
+    Format,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output format: text (for people) or json.",
+        callback=_remember,
+        case_sensitive=False,
+    ),
+]
+
+# Wide when piped: a table read by grep or a script must not be wrapped or cut.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 250)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+def current_format() -> Format:
+    """The format chosen by the running command."""
+    return _state["format"]
+
+
+def to_data(value: Any) -> Any:
+    """Models (and lists of them) as JSON-ready data."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [to_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_data(v) for k, v in value.items()}
+    return value
+
+
+def emit(data: Any, fmt: Format, render: Callable[[], None]) -> None:
+    """Print ``data`` as JSON, or call ``render`` to print it for people."""
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(to_data(data), indent=2, default=str) + "\n")
+    else:
+        render()
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str) -> None:
+    """Print rows as a table (or ``empty`` on stderr when there are none)."""
+    if not rows:
+        stderr.print(empty)
+        return
+    grid = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:  # ids and names must stay whole: people copy them
+        grid.add_column(column, no_wrap=column in ("id", "sample", "name", "queue"))
+    for row in rows:
+        grid.add_row(*("-" if v is None else str(v) for v in row))
+    stdout.print(grid)
+
+
+def age(when: datetime | None) -> str | None:
+    """``12s ago``-style rendering of a past time."""
+    if when is None:
+        return None
+    seconds = (datetime.now(UTC) - when).total_seconds()
+    return f"in {duration(-seconds)}" if seconds < 0 else f"{duration(seconds)} ago"
+
+
+def duration(seconds: float | None) -> str | None:
+    """Seconds for people."""
+    if seconds is None:
+        return None
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def error(message: str, data: dict[str, Any] | None = None) -> None:
+    """Report a failure on stderr (as JSON too when ``-o json`` was chosen)."""
+    if current_format() is Format.JSON:
+        sys.stderr.write(json.dumps({"error": data or {"message": message}}, default=str) + "\n")
+    else:
+        stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)

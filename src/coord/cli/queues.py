@@ -1,0 +1,89 @@
+"""``coord queue`` and ``coord dlq``: queue health and dead letters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from coord.cli import context
+from coord.cli.output import Format, OutputOption, age, duration, emit, stdout, table
+from coord.services import tasks as service
+
+queue_app = typer.Typer(help="See queues: tasks per state, oldest waiting.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="Dead letters: tasks out of attempts or failed fatally.", no_args_is_help=True
+)
+
+
+@queue_app.command("list")
+def list_queues(output: OutputOption = Format.TEXT) -> None:
+    """Per queue: pending, running, succeeded, failed (awaiting retry), dead, and the
+    age of the oldest due task."""
+    with context.open_store() as store:
+        stats = service.queue_stats(store)
+    emit(
+        stats,
+        output,
+        lambda: table(
+            ["queue", "pending", "running", "succeeded", "failed", "dead", "cancelled", "oldest"],
+            [
+                (
+                    q.queue,
+                    q.pending,
+                    q.running,
+                    q.succeeded,
+                    q.failed,
+                    q.dead,
+                    q.cancelled,
+                    duration(q.oldest_pending_age_s),
+                )
+                for q in stats
+            ],
+            empty="no queues yet: nothing was ever enqueued",
+        ),
+    )
+
+
+@dlq_app.command("list")
+def list_dead(output: OutputOption = Format.TEXT) -> None:
+    """Dead tasks grouped by error: count, first and last seen, a sample task."""
+    with context.open_store() as store:
+        groups = service.dead_letters(store)
+    emit(
+        groups,
+        output,
+        lambda: table(
+            ["count", "error", "tasks", "first seen", "last seen", "sample"],
+            [
+                (
+                    g.count,
+                    f"{g.error_type}: {g.error_message[:80]}",
+                    ",".join(g.task_names),
+                    age(g.first_seen),
+                    age(g.last_seen),
+                    g.sample_task_id,
+                )
+                for g in groups
+            ],
+            empty="no dead tasks",
+        ),
+    )
+
+
+@dlq_app.command("retry")
+def retry(
+    task_ids: Annotated[list[str] | None, typer.Argument(help="Dead task ids.")] = None,
+    all_dead: Annotated[bool, typer.Option("--all", help="Retry every dead task.")] = False,
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Send dead tasks back to the queue with a fresh set of attempts."""
+    if bool(task_ids) == all_dead:
+        raise typer.BadParameter("name dead task ids, or pass --all (not both)")
+    with context.open_store() as store:
+        replayed = service.replay_dead(store, None if all_dead else task_ids, actor=context.actor())
+    emit(
+        {"count": len(replayed), "ids": replayed},
+        output,
+        lambda: stdout.print(f"retrying {len(replayed)} task(s)"),
+    )

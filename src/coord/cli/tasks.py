@@ -1,0 +1,191 @@
+"""``coord task``: enqueue, list, inspect and cancel tasks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from coord.cli import context
+from coord.cli.output import Format, OutputOption, age, emit, stdout, table
+from coord.domain.tasks import TaskState
+from coord.domain.views import EventInfo, TaskInfo
+from coord.errors import CoordError, InvalidInput
+from coord.services import tasks as service
+
+app = typer.Typer(help="Enqueue, list, inspect and cancel tasks.", no_args_is_help=True)
+
+
+def _parse_payload(text: str, where: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{where}: not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{where}: a payload must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _read_payload_file(path: str) -> list[dict[str, Any]]:
+    """One JSON object per line (blank lines skipped); ``-`` reads stdin."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read payload file {path}: {exc.strerror}") from None
+    name = "stdin" if path == "-" else path
+    payloads = [
+        _parse_payload(line, f"{name} line {number}")
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+    if not payloads:
+        raise InvalidInput(f"{name} holds no payloads")
+    return payloads
+
+
+@app.command("enqueue")
+def enqueue(
+    name: Annotated[str, typer.Argument(help="The registered task name.")],
+    payload: Annotated[
+        str | None, typer.Option("--payload", "-p", help="The payload: a JSON object.")
+    ] = None,
+    payload_file: Annotated[
+        str | None,
+        typer.Option("--payload-file", "-f", help="JSON lines, one payload per line ('-': stdin)."),
+    ] = None,
+    key: Annotated[str | None, typer.Option(help="Idempotency key (single payload only).")] = None,
+    priority: Annotated[
+        str | None, typer.Option(help="low, normal, high or critical (default: the task's).")
+    ] = None,
+    delay: Annotated[
+        str | None, typer.Option(help="Run no sooner than this, e.g. 30s, 5m.")
+    ] = None,
+    queue: Annotated[str | None, typer.Option(help="Queue (default: the task's).")] = None,
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Enqueue one task, or one per line of a JSON-lines file (all or nothing).
+
+    Prints the task id (the existing one when KEY was used before with the same
+    payload), or the number of tasks enqueued from a file.
+    """
+    if payload is not None and payload_file is not None:
+        raise typer.BadParameter("give --payload or --payload-file, not both")
+    if key is not None and payload_file is not None:
+        raise typer.BadParameter("--key applies to a single payload, not to --payload-file")
+    payloads = (
+        _read_payload_file(payload_file)
+        if payload_file is not None
+        else [_parse_payload(payload or "{}", "--payload")]
+    )
+    options = service.enqueue_options(priority=priority, delay=delay, queue=queue)
+    settings = context.settings()
+    with context.open_store() as store:
+        results = service.enqueue_by_name(
+            store,
+            name,
+            payloads,
+            keys=[key] * len(payloads),
+            options=options,
+            max_payload_bytes=settings.max_payload_bytes,
+            actor=context.actor(),
+        )
+    if payload_file is None:
+        result = results[0]
+        emit(
+            {"id": result.id, "created": result.created},
+            output,
+            lambda: stdout.print(result.id),
+        )
+    else:
+        count = sum(r.created for r in results)
+        emit(
+            {"count": count, "ids": [r.id for r in results]},
+            output,
+            lambda: stdout.print(count),
+        )
+
+
+@app.command("list")
+def list_tasks(
+    state: Annotated[TaskState | None, typer.Option(help="Only tasks in this state.")] = None,
+    queue: Annotated[str | None, typer.Option(help="Only tasks of this queue.")] = None,
+    name: Annotated[str | None, typer.Option(help="Only tasks of this name.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 50,
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """List tasks, newest first."""
+    with context.open_store() as store:
+        found = service.list_tasks(store, state=state, queue=queue, name=name, limit=limit)
+    emit(
+        found,
+        output,
+        lambda: table(
+            ["id", "name", "queue", "state", "attempt", "priority", "created", "error"],
+            [
+                (
+                    t.id,
+                    t.name,
+                    t.queue,
+                    t.state.value,
+                    f"{t.attempt}/{t.max_attempts}",
+                    t.priority,
+                    age(t.created_at),
+                    _error_line(t),
+                )
+                for t in found
+            ],
+            empty="no tasks match",
+        ),
+    )
+
+
+def _error_line(task: TaskInfo) -> str | None:
+    if not task.error:
+        return None
+    return f"{task.error.get('type')}: {str(task.error.get('message'))[:60]}"
+
+
+@app.command("get")
+def get(
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Show one task, with its history of events."""
+    with context.open_store() as store:
+        info = service.get_task(store, task_id)
+        history = service.task_events(store, task_id)
+    emit({"task": info, "events": history}, output, lambda: _render_task(info, history))
+
+
+def _render_task(info: TaskInfo, history: list[EventInfo]) -> None:
+    fields = info.model_dump(exclude={"payload", "result", "error", "checkpoint", "usage"})
+    for key, value in fields.items():
+        stdout.print(f"{key:>17}: {value if value is not None else '-'}", highlight=False)
+    for key in ("payload", "result", "checkpoint", "error"):
+        value = getattr(info, key)
+        if value is not None:
+            stdout.print(f"{key:>17}: {json.dumps(value)[:2000]}", highlight=False)
+    stdout.print(f"{'usage':>17}: {info.usage.model_dump()}", highlight=False)
+    stdout.print("events:")
+    table(
+        ["id", "time", "topic", "actor", "data"],
+        [(e.id, e.created_at.isoformat(), e.topic, e.actor, json.dumps(e.data)) for e in history],
+        empty="  (no events)",
+    )
+
+
+@app.command("cancel")
+def cancel(
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Cancel a task that has not finished (a running one is stopped by its worker
+    at its next lease renewal). Exits 1 if the task had already finished."""
+    with context.open_store() as store:
+        info = service.cancel_task(store, task_id, actor=context.actor())
+    if info.state is not TaskState.CANCELLED:
+        raise CoordError(f"task {task_id} had already {info.state.value}: nothing to cancel")
+    emit(info, output, lambda: stdout.print(f"cancelled {info.id}"))

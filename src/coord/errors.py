@@ -1,0 +1,130 @@
+"""One error hierarchy for coord. Every error has a stable ``code`` and carries data.
+
+Handlers raise :class:`TransientError` (retry with backoff) or :class:`FatalError`
+(straight to the dead letters); any other exception counts as transient.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CoordError(Exception):
+    """Base of all coord errors."""
+
+    code: ClassVar[str] = "coord_error"
+
+    def __init__(self, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as data: code, message and details (for JSON output and the API)."""
+        return {"code": self.code, "message": self.message, **self.data}
+
+
+class ConfigError(CoordError):
+    """A setting has a bad value; the message names the variable."""
+
+    code = "config_invalid"
+
+
+class InvalidInput(CoordError, ValueError):
+    """A caller passed something coord cannot accept."""
+
+    code = "invalid_input"
+
+
+class UnknownTask(InvalidInput):
+    """No task of that name is registered."""
+
+    code = "unknown_task"
+
+
+class NotFound(CoordError, LookupError):
+    """The object does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(CoordError):
+    """The request contradicts what is stored."""
+
+    code = "conflict"
+
+
+class IdempotencyConflict(Conflict):
+    """The idempotency key exists already with a different payload."""
+
+    code = "idempotency_conflict"
+
+
+class StoreError(CoordError):
+    """The database failed."""
+
+    code = "store_error"
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now; the operation may be retried."""
+
+    code = "store_unavailable"
+
+
+class SchemaOutdated(StoreError):
+    """The database schema is missing or older than this coord: run ``coord db upgrade``."""
+
+    code = "schema_outdated"
+
+
+class SchemaTooNew(StoreError):
+    """The database was upgraded by a newer coord than this one."""
+
+    code = "schema_too_new"
+
+
+class LeaseLost(CoordError):
+    """This worker no longer holds the task (lease expired, task cancelled or stolen)."""
+
+    code = "lease_lost"
+
+
+class TaskFailed(CoordError):
+    """The awaited task ended dead; ``data['error']`` holds its last error."""
+
+    code = "task_failed"
+
+
+class TaskCancelled(CoordError):
+    """The awaited task was cancelled."""
+
+    code = "task_cancelled"
+
+
+class WaitTimeout(CoordError, TimeoutError):
+    """A wait for a task's result ran out of time."""
+
+    code = "wait_timeout"
+
+
+class TransientError(CoordError):
+    """Raised by a handler: retry the task with backoff (or after ``retry_after`` s)."""
+
+    code = "transient"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **data: Any) -> None:
+        super().__init__(message, **data)
+        self.retry_after = retry_after
+
+
+class FatalError(CoordError):
+    """Raised by a handler: do not retry, the task goes to the dead letters."""
+
+    code = "fatal"
+
+
+class HandlerTimeout(TransientError):
+    """The handler ran longer than its task's ``timeout``; the task is retried."""
+
+    code = "timeout"

@@ -1,0 +1,1 @@
+"""Protocols the engine needs from the outside world (the store and its wake-ups)."""

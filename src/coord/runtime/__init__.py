@@ -1,0 +1,1 @@
+"""The engine that runs tasks: registry, enqueue preparation, context, worker."""

@@ -1,0 +1,108 @@
+"""Turning "enqueue this task with these options" into rows for the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from coord.domain import codec
+from coord.domain.ids import new_ids
+from coord.domain.tasks import KeyTemplate, NewTask, Priority, TaskPolicy
+from coord.errors import InvalidInput
+
+PayloadCheck = Callable[[Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueOptions:
+    """Per-call options that override the task's policy."""
+
+    priority: Priority | None = None
+    delay: float = 0.0
+    run_at: datetime | None = None
+    queue: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.delay < 0:
+            raise InvalidInput(f"delay must be >= 0 seconds (got {self.delay})")
+        if self.run_at is not None and self.run_at.tzinfo is None:
+            raise InvalidInput("run_at must be timezone-aware (e.g. datetime.now(UTC))")
+        if self.queue is not None and not 0 < len(self.queue) <= 100:
+            raise InvalidInput("queue must be 1-100 characters")
+
+
+def build_tasks(
+    policy: TaskPolicy,
+    payloads: Sequence[Mapping[str, Any]],
+    keys: Sequence[str | None],
+    options: EnqueueOptions,
+    *,
+    max_payload_bytes: int,
+    check: PayloadCheck | None = None,
+) -> list[NewTask]:
+    """Validate payloads and build the rows to insert, one per payload.
+
+    Raises :class:`InvalidInput` naming the item, and builds nothing, when a payload
+    is not a JSON object, is too large, does not fit the handler, or lacks a field
+    the concurrency key needs.
+    """
+    if len(keys) != len(payloads):
+        raise InvalidInput(f"{len(keys)} keys for {len(payloads)} payloads")
+    template = None if policy.concurrency_key is None else KeyTemplate(policy.concurrency_key)
+    priority = int(options.priority if options.priority is not None else policy.priority)
+    queue = options.queue or policy.queue
+    run_at = None if options.run_at is None else options.run_at.timestamp()
+    ids = new_ids(len(payloads))
+    tasks = []
+    for index, (task_id, payload, key) in enumerate(zip(ids, payloads, keys, strict=True)):
+        where = f"task {policy.name!r}" + (f" item {index}" if len(payloads) > 1 else "")
+        payload_json = _encode_payload(payload, where, max_payload_bytes)
+        if key is not None and not 0 < len(key) <= 500:
+            raise InvalidInput(f"{where}: key must be 1-500 characters")
+        try:
+            if check is not None:
+                check(payload)
+            concurrency_key = None if template is None else template.render(payload)
+        except ValueError as exc:
+            raise InvalidInput(f"{where}: {exc}") from None
+        tasks.append(
+            NewTask(
+                id=task_id,
+                name=policy.name,
+                queue=queue,
+                priority=priority,
+                payload_json=payload_json,
+                key=key,
+                delay=options.delay,
+                run_at=run_at,
+                max_attempts=policy.max_attempts,
+                retry_backoff=policy.retry_backoff,
+                retry_backoff_max=policy.retry_backoff_max,
+                timeout=policy.timeout,
+                heartbeat=policy.heartbeat,
+                stall_after=policy.stall_after,
+                concurrency_key=concurrency_key,
+                concurrency_limit=policy.concurrency_limit,
+                rate_key=policy.rate_key,
+            )
+        )
+    return tasks
+
+
+def _encode_payload(payload: Mapping[str, Any], where: str, max_bytes: int) -> str:
+    if not isinstance(payload, Mapping):
+        raise InvalidInput(
+            f"{where}: payload must be a JSON object (dict), got {type(payload).__name__}"
+        )
+    try:
+        text = codec.dumps(payload)
+    except TypeError as exc:
+        raise InvalidInput(f"{where}: payload is not JSON: {exc}") from None
+    if len(text) > max_bytes:
+        raise InvalidInput(
+            f"{where}: payload is {len(text)} bytes, over the limit of {max_bytes} "
+            "(COORD_MAX_PAYLOAD_BYTES)"
+        )
+    return text

@@ -1,0 +1,450 @@
+"""The worker: claims tasks in batches, runs them, and records their outcomes.
+
+Four loops share one asyncio event loop:
+
+* the claim loop leases as many due tasks as there are free slots, in one query, and
+  sleeps until a wake-up (``NOTIFY``, a commit seen in the SQLite file, a task of
+  its own finishing) or the next delayed task is due;
+* the completion loop writes outcomes in batches: everything that finished while the
+  previous batch was committing goes into the next one (group commit);
+* the lease keeper renews the leases of everything this worker holds in one UPDATE,
+  sends heartbeats promptly, stops handlers that missed their heartbeats (stalled)
+  or whose lease the store refused (fenced out);
+* the sweeper sends tasks whose lease expired (their worker died) back to pending.
+
+Store calls are blocking, so they run on a small I/O thread pool (one thread for
+SQLite, which has a single writer anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+from coord.domain.ids import new_id
+from coord.domain.tasks import ClaimedTask, Outcome, TaskState
+from coord.errors import StoreError
+from coord.ports.store import Notifier, Store
+from coord.runtime.attempt import Attempt, StopReason
+from coord.runtime.context import AttemptServices
+from coord.runtime.cron import CronScheduler
+from coord.runtime.execution import AttemptRunner
+from coord.runtime.middleware import Middleware
+from coord.runtime.registry import Registry
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_MAX_COMPLETION_BATCH = 1000
+_WAITING = (TaskState.PENDING, TaskState.FAILED)
+_HEARTBEAT_FLUSH_GAP = 0.2  # seconds between heartbeat-triggered renewals, at most one
+_STORE_RETRY_MAX = 2.0  # seconds between retries while the store is unreachable
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """How a worker runs."""
+
+    queues: tuple[str, ...] = ("default",)
+    concurrency: int = 10
+    lease_seconds: float = 10.0
+    poll_interval: float = 1.0
+    claim_batch_size: int = 200
+    shutdown_grace: float = 30.0
+    burst: bool = False
+    cron_misfire_grace: float = 60.0
+    max_payload_bytes: int = 1_048_576
+
+    def __post_init__(self) -> None:
+        if not self.queues:
+            raise ValueError("a worker needs at least one queue")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    """What a worker did (also logged when it stops)."""
+
+    claimed: int = 0
+    succeeded: int = 0
+    retried: int = 0
+    dead: int = 0
+    stalled: int = 0
+    released: int = 0
+    lease_lost: int = 0
+    renewals_refused: int = 0
+    completions_refused: int = 0
+    recovered: int = 0
+    store_errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        return asdict(self)
+
+
+def default_worker_id() -> str:
+    """``host:pid:random``: unique per worker process, readable in events."""
+    return f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
+
+
+@dataclass(slots=True)
+class _Wake:
+    """An asyncio event that other threads may set."""
+
+    loop: asyncio.AbstractEventLoop
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def set_threadsafe(self) -> None:
+        self.loop.call_soon_threadsafe(self.event.set)
+
+
+class Worker:
+    """Runs the tasks of ``registry`` from ``store``; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        config: WorkerConfig,
+        *,
+        notifier: Notifier | None = None,
+        middlewares: Sequence[Middleware] = (),
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.config = config
+        self.notifier = notifier
+        self.middlewares = tuple(middlewares)
+        self.id = worker_id or default_worker_id()
+        self.stats = WorkerStats()
+        self._active: dict[str, Attempt] = {}  # handler running
+        self._unflushed: dict[str, Attempt] = {}  # handler done, outcome not yet stored
+        self._stopping = False
+        self._grace = config.shutdown_grace
+
+    # -- lifecycle --------------------------------------------------------------------
+    def stop(self, *, immediate: bool = False) -> None:
+        """Stop claiming; running tasks get ``shutdown_grace`` (0 if immediate) to finish."""
+        self._stopping = True
+        if immediate:
+            self._grace = 0.0
+        if hasattr(self, "_wake"):
+            self._wake.event.set()
+            self._slot_freed.set()
+
+    async def run(self) -> WorkerStats:
+        """Run until :meth:`stop` (or, in burst mode, until no due task is left)."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        self._wake = _Wake(loop)
+        self._slot_freed = asyncio.Event()
+        self._beat = asyncio.Event()
+        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
+        self._io = ThreadPoolExecutor(self.store.io_threads, thread_name_prefix="coord-io")
+        services = AttemptServices(
+            store=self.store,
+            owner=self.id,
+            loop=loop,
+            io=self._io,
+            wake_keeper=self._wake_keeper,
+        )
+        self._runner = AttemptRunner(
+            self.registry, services, self.middlewares, handler_threads=self.config.concurrency * 2
+        )
+        if self.notifier is not None:
+            self.notifier.start(on_due=self._wake.set_threadsafe, on_done=lambda: None)
+        logger.info(
+            "worker %s started: queues=%s concurrency=%d lease=%gs",
+            self.id,
+            ",".join(self.config.queues),
+            self.config.concurrency,
+            self.config.lease_seconds,
+        )
+        helpers = [
+            loop.create_task(self._completion_loop(), name="coord-completions"),
+            loop.create_task(self._lease_loop(), name="coord-leases"),
+            loop.create_task(self._sweep_loop(), name="coord-sweeper"),
+        ]
+        cron = CronScheduler(self.registry, self.store, self.config, self._call)
+        if cron.has_schedules:
+            helpers.append(loop.create_task(cron.run(), name="coord-cron"))
+        try:
+            await self._claim_loop()
+        finally:
+            await self._shut_down(helpers)
+        return self.stats
+
+    async def _shut_down(self, helpers: list[asyncio.Task[None]]) -> None:
+        """Let running tasks finish within the grace period, release the rest, flush."""
+        self._stopping = True
+        began = time.monotonic()
+        while self._active and time.monotonic() < began + self._grace:  # a 2nd signal zeroes it
+            self._slot_freed.clear()
+            await _wait(
+                self._slot_freed, min(0.5, max(0.0, began + self._grace - time.monotonic()))
+            )
+        handles = [a.handle for a in self._active.values() if a.handle is not None]
+        for attempt in list(self._active.values()):
+            attempt.stop(StopReason.SHUTDOWN)
+        await asyncio.gather(*handles, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self._outcomes.join(), timeout=max(self._grace, 5.0))
+        except TimeoutError:
+            logger.error(
+                "worker %s: %d outcomes could not be stored before exit; their tasks "
+                "will run again after their leases expire",
+                self.id,
+                self._outcomes.qsize(),
+            )
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        if self.notifier is not None:
+            self.notifier.stop()
+        self._runner.close()
+        self._io.shutdown(wait=True)
+        logger.info("worker %s stopped: %s", self.id, self.stats.as_dict())
+
+    # -- plumbing ---------------------------------------------------------------------
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking store call on the I/O threads."""
+        return await self._loop.run_in_executor(self._io, fn, *args)
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Retry a store call until it succeeds (the store may be restarting)."""
+        delay = 0.05
+        while True:
+            try:
+                return await call()
+            except StoreError as exc:
+                self.stats.store_errors += 1
+                logger.warning(
+                    "worker %s: %s failed (%s); retrying in %.2fs", self.id, what, exc, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _STORE_RETRY_MAX)
+
+    def _wake_keeper(self) -> None:
+        """Called by ``ctx.heartbeat`` from the loop or from a handler thread."""
+        if threading.get_ident() == self._loop_thread:
+            self._beat.set()
+        else:
+            self._loop.call_soon_threadsafe(self._beat.set)
+
+    # -- claiming ---------------------------------------------------------------------
+    async def _claim_loop(self) -> None:
+        config = self.config
+        while not self._stopping:
+            free = config.concurrency - len(self._active)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            wanted = min(free, config.claim_batch_size)
+            self._wake.event.clear()
+            try:
+                tasks = await self._call(
+                    self.store.claim, self.id, config.queues, wanted, config.lease_seconds
+                )
+            except StoreError as exc:
+                self.stats.store_errors += 1
+                logger.warning("worker %s: claim failed (%s)", self.id, exc)
+                await asyncio.sleep(min(config.poll_interval, _STORE_RETRY_MAX))
+                continue
+            for task in tasks:
+                self._start(task)
+            if len(tasks) == wanted:
+                await asyncio.sleep(0)  # let the new handlers start before claiming more
+                continue
+            if config.burst and await self._drained():
+                return
+            await self._idle()
+
+    async def _idle(self) -> None:
+        """Sleep until a wake-up or the next delayed task is due (at most a poll)."""
+        timeout = self.config.poll_interval
+        try:
+            due_in = await self._call(self.store.seconds_until_due, self.config.queues)
+        except StoreError:
+            due_in = None
+        if due_in is not None:
+            timeout = min(timeout, due_in)
+        await _wait(self._wake.event, timeout)
+
+    async def _drained(self) -> bool:
+        """Burst mode: nothing running, nothing to store, nothing due now or within a
+        poll interval (after recovering expired leases). Tasks scheduled later than
+        that (long delays or retry backoffs) are left for the next worker."""
+        if self._active or self._unflushed or not self._outcomes.empty():
+            await self._outcomes.join()
+            return False
+        self.stats.recovered += await self._retrying(
+            "recovery", functools.partial(self._call, self.store.recover_expired)
+        )
+        due_in = await self._retrying(
+            "due check",
+            functools.partial(self._call, self.store.seconds_until_due, self.config.queues),
+        )
+        return due_in is None or due_in > self.config.poll_interval
+
+    def _start(self, task: ClaimedTask) -> None:
+        attempt = Attempt(task)
+        self._active[task.id] = attempt
+        self.stats.claimed += 1
+        attempt.handle = self._loop.create_task(self._execute(attempt))
+
+    async def _execute(self, attempt: Attempt) -> None:
+        task_id = attempt.task.id
+        try:
+            outcome = await self._runner.run(attempt)
+        finally:
+            del self._active[task_id]
+            self._slot_freed.set()
+        if outcome is None:
+            self.stats.lease_lost += 1
+            return
+        self._unflushed[task_id] = attempt
+        self._outcomes.put_nowait(outcome)
+
+    # -- completing -------------------------------------------------------------------
+    async def _completion_loop(self) -> None:
+        queue = self._outcomes
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < _MAX_COMPLETION_BATCH:
+                batch.append(queue.get_nowait())
+            accepted = await self._retrying(
+                "completion", functools.partial(self._call, self.store.complete, self.id, batch)
+            )
+            requeued = False
+            for outcome in batch:
+                self._unflushed.pop(outcome.task_id, None)
+                if outcome.task_id in accepted:
+                    self._count(outcome)
+                    requeued = requeued or outcome.state in _WAITING
+                else:
+                    self.stats.completions_refused += 1
+                    logger.warning(
+                        "worker %s: outcome of task %s attempt %d refused: lease lost",
+                        self.id,
+                        outcome.task_id,
+                        outcome.attempt,
+                    )
+                queue.task_done()
+            # A retry of ours may be due before the claim loop's next poll; in burst
+            # mode the last outcome may mean there is nothing left to do.
+            if requeued or (self.config.burst and not self._active):
+                self._wake.event.set()
+
+    def _count(self, outcome: Outcome) -> None:
+        stats = self.stats
+        if outcome.topic == "task.stalled":
+            stats.stalled += 1
+        elif outcome.topic == "task.released":
+            stats.released += 1
+        elif outcome.state is TaskState.SUCCEEDED:
+            stats.succeeded += 1
+        elif outcome.state is TaskState.FAILED:
+            stats.retried += 1
+        elif outcome.state is TaskState.DEAD:
+            stats.dead += 1
+
+    # -- leases -----------------------------------------------------------------------
+    async def _lease_loop(self) -> None:
+        interval = self.config.lease_seconds / 3
+        next_renewal = time.monotonic() + interval
+        while True:
+            await _wait(self._beat, max(0.0, next_renewal - time.monotonic()))
+            self._beat.clear()
+            now = time.monotonic()
+            self._stop_stalled(now)
+            renew_all = now >= next_renewal
+            held = [
+                a
+                for a in (*self._active.values(), *self._unflushed.values())
+                if a.stop_reason is None and (renew_all or a.beat_pending or a.usage)
+            ]
+            if held:
+                await self._renew(held)
+            if renew_all:
+                next_renewal = now + interval
+            await asyncio.sleep(_HEARTBEAT_FLUSH_GAP)
+
+    async def _renew(self, held: list[Attempt]) -> None:
+        renewals = [a.take_renewal() for a in held]
+        try:
+            accepted = await self._call(
+                self.store.renew, self.id, renewals, self.config.lease_seconds
+            )
+        except StoreError as exc:
+            self.stats.store_errors += 1
+            logger.warning("worker %s: lease renewal failed (%s)", self.id, exc)
+            for attempt, renewal in zip(held, renewals, strict=True):
+                attempt.usage.add(renewal.usage)
+                attempt.beat_pending = attempt.beat_pending or renewal.beat
+            return
+        for attempt in held:
+            task_id = attempt.task.id
+            if task_id in accepted:
+                continue
+            if self._active.get(task_id) is attempt or self._unflushed.get(task_id) is attempt:
+                self.stats.renewals_refused += 1
+                logger.warning(
+                    "worker %s: lease of task %s attempt %d refused; stopping it",
+                    self.id,
+                    task_id,
+                    attempt.task.attempt,
+                )
+                attempt.stop(StopReason.LEASE_LOST)
+
+    def _stop_stalled(self, now: float) -> None:
+        for attempt in self._active.values():
+            if attempt.stop_reason is None and attempt.stalled(now):
+                logger.warning(
+                    "worker %s: task %s attempt %d stalled (no heartbeat for %.1fs)",
+                    self.id,
+                    attempt.task.id,
+                    attempt.task.attempt,
+                    now - attempt.last_beat,
+                )
+                attempt.stop(StopReason.STALLED)
+
+    # -- recovery ---------------------------------------------------------------------
+    async def _sweep_loop(self) -> None:
+        interval = min(max(self.config.lease_seconds / 4, 0.5), 5.0)
+        while True:
+            try:
+                recovered = await self._call(self.store.recover_expired)
+            except StoreError as exc:
+                self.stats.store_errors += 1
+                logger.warning("worker %s: recovery sweep failed (%s)", self.id, exc)
+            else:
+                if recovered:
+                    self.stats.recovered += recovered
+                    logger.info(
+                        "worker %s: recovered %d tasks with expired leases", self.id, recovered
+                    )
+                    self._wake.event.set()
+            await asyncio.sleep(interval * (0.75 + random.random() / 2))
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    """Wait for ``event`` at most ``timeout`` seconds."""
+    if event.is_set():
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)

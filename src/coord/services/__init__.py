@@ -1,0 +1,1 @@
+"""Use cases: the only layer the CLI, the API and the dashboard call."""

@@ -1,0 +1,99 @@
+"""Settings from the environment (prefix ``COORD_``) or a ``.env`` file.
+
+Durations accept ``"30s"``, ``"10m"``, ``"1h30m"`` or seconds. A bad value fails at
+load time with a :class:`~coord.errors.ConfigError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from coord.domain.durations import parse_duration
+from coord.errors import ConfigError
+
+ENV_PREFIX = "COORD_"
+DEFAULT_DATABASE_URL = "sqlite:///.coord/coord.db"
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@]+:)(?P<password>[^@]*)(?P<tail>@)")
+
+
+class Settings(BaseSettings):
+    """Every knob of coord. Field ``x`` is read from ``COORD_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="sqlite:///PATH (relative), sqlite:////ABS/PATH, sqlite:///:memory: "
+        "or postgresql[+psycopg]://user:pass@host:port/db",
+    )
+    lease_duration: Duration = Field(
+        10.0, gt=0, description="How long a claimed task stays leased without renewal."
+    )
+    stall_after: int = Field(
+        3, ge=1, description="Missed heartbeat intervals before a task is stalled."
+    )
+    poll_interval: Duration = Field(1.0, gt=0, description="Fallback poll when no wake-up arrives.")
+    sqlite_watch_interval: Duration = Field(
+        0.02, gt=0, description="How often workers check a SQLite file for commits."
+    )
+    worker_concurrency: int = Field(10, ge=1, description="Tasks one worker runs at once.")
+    claim_batch_size: int = Field(200, ge=1, description="Most tasks claimed per query.")
+    shutdown_grace: Duration = Field(
+        30.0, description="On SIGTERM, how long running tasks may finish before release."
+    )
+    cron_misfire_grace: Duration = Field(
+        60.0, description="A cron occurrence missed by at most this much still runs."
+    )
+    pg_pool_min_size: int = Field(1, ge=0, description="PostgreSQL pool: connections kept.")
+    pg_pool_max_size: int = Field(10, ge=1, description="PostgreSQL pool: most connections.")
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL", description="FULL: every commit is durable; NORMAL: faster, may lose the last."
+    )
+    sqlite_busy_timeout: Duration = Field(
+        30.0, description="How long SQLite waits for another writer."
+    )
+    max_payload_bytes: int = Field(1_048_576, ge=1, description="Largest task payload.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(
+            ("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")
+        ):
+            raise ValueError("must start with sqlite://, postgresql:// or postgresql+psycopg://")
+        return value
+
+    def masked(self) -> dict[str, Any]:
+        """All settings with secrets (passwords in URLs) replaced by ``***``."""
+        values = self.model_dump()
+        values["database_url"] = mask_url(self.database_url)
+        return values
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a database URL."""
+    return _URL_PASSWORD.sub(r"\g<head>***\g<tail>", url)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment, applying ``overrides`` (None means unset)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            source = field if field in given else f"{ENV_PREFIX}{field.upper()}"
+            problems.append(f"{source}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid settings: " + "; ".join(problems), problems=problems) from None

@@ -1,0 +1,107 @@
+"""Logic both stores share around their SQL: idempotent enqueue resolution, the
+events each write produces, and the rows a claim admits under limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from coord.domain import codec, events
+from coord.domain.limits import Candidate
+from coord.domain.tasks import EnqueueResult, NewTask, Outcome, Renewal, TaskState
+from coord.domain.views import QueueStats
+from coord.errors import IdempotencyConflict
+
+# (topic, task_id, actor, data_json)
+EventRow = tuple[str, str, str | None, str | None]
+
+
+def resolve_enqueue(
+    tasks: Sequence[NewTask],
+    inserted: set[str],
+    existing: Mapping[tuple[str, str], tuple[str, Any]],
+) -> list[EnqueueResult]:
+    """Match each requested task to the row that holds it.
+
+    ``existing`` maps ``(name, key)`` to ``(id, payload)`` for keyed tasks that were
+    not inserted. A same-key task with another payload is a conflict: the caller's
+    transaction must roll back so nothing of the batch is written.
+    """
+    results = []
+    for task in tasks:
+        if task.id in inserted:
+            results.append(EnqueueResult(task.id, created=True))
+            continue
+        assert task.key is not None, "only keyed tasks can be skipped"
+        found_id, found_payload = existing[(task.name, task.key)]
+        if found_payload != codec.loads(task.payload_json):
+            raise IdempotencyConflict(
+                f"task {task.name!r} with key {task.key!r} exists already ({found_id}) "
+                "with a different payload",
+                task_id=found_id,
+                key=task.key,
+                name=task.name,
+            )
+        results.append(EnqueueResult(found_id, created=False))
+    return results
+
+
+def enqueued_events(ids: Iterable[str], actor: str | None) -> list[EventRow]:
+    """One ``task.enqueued`` event per inserted task."""
+    return [(events.TASK_ENQUEUED, task_id, actor, None) for task_id in ids]
+
+
+def started_event(task_id: str, attempt: int, owner: str) -> EventRow:
+    """The ``task.started`` event of a claim."""
+    return (events.TASK_STARTED, task_id, owner, f'{{"attempt":{attempt}}}')
+
+
+def progress_events(renewals: Sequence[Renewal], accepted: set[str], owner: str) -> list[EventRow]:
+    """``task.progress`` for accepted heartbeats that reported progress or a message."""
+    rows: list[EventRow] = []
+    for r in renewals:
+        if r.task_id in accepted and r.beat and (r.progress is not None or r.message):
+            data = codec.dumps({"progress": r.progress, "message": r.message})
+            rows.append((events.TASK_PROGRESS, r.task_id, owner, data))
+    return rows
+
+
+def outcome_events(outcomes: Sequence[Outcome], accepted: set[str], owner: str) -> list[EventRow]:
+    """The event of every accepted outcome."""
+    return [(o.topic, o.task_id, owner, o.event_json) for o in outcomes if o.task_id in accepted]
+
+
+def limited_keys(candidates: Sequence[Candidate]) -> tuple[list[str], list[str]]:
+    """The sorted concurrency keys and rate keys the candidates need."""
+    keys = sorted({c.concurrency_key for c in candidates if c.concurrency_key is not None})
+    rates = sorted({c.rate_key for c in candidates if c.rate_key is not None})
+    return keys, rates
+
+
+def is_limited(candidate: Candidate) -> bool:
+    """True if the candidate needs admission."""
+    return candidate.concurrency_key is not None or candidate.rate_key is not None
+
+
+def recovery_events(rows: Sequence[tuple[Any, ...]]) -> list[EventRow]:
+    """``task.lease_expired`` for each recovered ``(id, state, attempt, previous_owner)``,
+    plus ``task.dead`` when it was the last attempt."""
+    out: list[EventRow] = []
+    for task_id, state, attempt, previous_owner in rows:
+        data = codec.dumps({"attempt": attempt, "owner": previous_owner, "next": state})
+        out.append((events.TASK_LEASE_EXPIRED, task_id, "coord:recovery", data))
+        if state == TaskState.DEAD:
+            out.append((events.TASK_DEAD, task_id, "coord:recovery", data))
+    return out
+
+
+def queue_stats(
+    counts: Iterable[tuple[str, str, int]], oldest_due_ages: Iterable[tuple[str, float]]
+) -> list[QueueStats]:
+    """Assemble per-queue stats from ``(queue, state, count)`` and ``(queue, age)`` rows."""
+    per_queue: dict[str, dict[str, Any]] = {}
+    for queue, state, count in counts:
+        per_queue.setdefault(queue, {"queue": queue})[state] = count
+    for queue, age in oldest_due_ages:
+        per_queue.setdefault(queue, {"queue": queue})["oldest_pending_age_s"] = age
+    return [QueueStats(**per_queue[q]) for q in sorted(per_queue)]

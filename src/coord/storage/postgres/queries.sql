@@ -1,0 +1,327 @@
+-- Named queries for the PostgreSQL store. Placeholders are %(name)s (psycopg).
+-- Times come from the database clock (now()), so workers on many machines agree.
+-- Batches travel as one JSON parameter unpacked with json_to_recordset: one round trip
+-- per batch, and orjson + PostgreSQL's JSON parser are far cheaper than adapting
+-- Python lists into array parameters.
+-- Fencing ("this worker still holds this attempt") is written as owner = X AND
+-- lease_expires_at >= now(), without state = 'running': a CHECK constraint makes an
+-- owner imply running, and leaving the state out keeps the planner from walking the
+-- partial lease index (whose statistics are always stale on a busy queue) instead of
+-- the primary key.
+-- {queue_filter} is replaced when loading by "queue = %(queue)s" (one queue: the
+-- claim index is walked in order) or "queue = ANY(%(queues)s)" (several queues).
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS coord_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: lock_migrations
+SELECT pg_advisory_xact_lock(hashtextextended('coord:migrations', 0));
+
+-- name: schema_version
+SELECT coalesce(max(version), 0) FROM coord_migrations;
+
+-- name: has_migrations_table
+SELECT to_regclass('coord_migrations') IS NOT NULL;
+
+-- name: has_tasks_table
+SELECT to_regclass('coord_tasks') IS NOT NULL;
+
+-- name: stamp_migration
+INSERT INTO coord_migrations (version, name) VALUES (%(version)s, %(name)s);
+
+-- name: enqueue
+-- Inserts the batch and its events and wakes listening workers for tasks due now.
+-- Rows whose (name, key) exists already are skipped and resolved by the caller.
+WITH input AS (
+    SELECT * FROM json_to_recordset(%(rows)s::json) AS i(
+        id uuid, name text, queue text, priority smallint, payload jsonb, idempotency_key text,
+        delay float8, run_at float8, max_attempts int, retry_backoff float8,
+        retry_backoff_max float8, timeout_s float8, heartbeat_s float8, stall_after int,
+        concurrency_key text, concurrency_limit int, rate_key text)
+), inserted AS (
+    INSERT INTO coord_tasks (
+        id, name, queue, priority, payload, idempotency_key, run_at, max_attempts,
+        retry_backoff, retry_backoff_max, timeout_s, heartbeat_s, stall_after,
+        concurrency_key, concurrency_limit, rate_key)
+    SELECT id, name, queue, priority, payload, idempotency_key,
+           coalesce(to_timestamp(run_at), now() + make_interval(secs => delay)),
+           max_attempts, retry_backoff, retry_backoff_max, timeout_s, heartbeat_s,
+           stall_after, concurrency_key, concurrency_limit, rate_key
+    FROM input
+    ON CONFLICT (name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id, queue, run_at
+), enqueued AS (
+    INSERT INTO coord_events (topic, task_id, actor)
+    SELECT 'task.enqueued', id, %(actor)s FROM inserted
+), wake AS (
+    SELECT pg_notify('coord_due', queue)
+    FROM (SELECT DISTINCT queue FROM inserted WHERE run_at <= now()) AS due
+)
+SELECT inserted.id FROM inserted, (SELECT count(*) FROM wake) AS woken;
+
+-- name: find_by_keys
+SELECT id, name, idempotency_key, payload FROM coord_tasks
+WHERE idempotency_key IS NOT NULL
+  AND (name, idempotency_key) IN (SELECT * FROM unnest(%(names)s::text[], %(keys)s::text[]));
+
+-- name: insert_events
+INSERT INTO coord_events (topic, task_id, actor, data)
+SELECT topic, task_id, actor, data
+FROM json_to_recordset(%(rows)s::json) AS e(topic text, task_id uuid, actor text, data jsonb);
+
+-- name: claim
+-- Locks up to %(limit)s due candidates; claims at once those without limits, and
+-- returns the limited ones (still locked by this transaction) for admission.
+WITH candidates AS (
+    SELECT id, concurrency_key, concurrency_limit, rate_key
+    FROM coord_tasks AS t
+    WHERE state IN ('pending', 'failed') AND {queue_filter} AND run_at <= now()
+      AND (concurrency_key IS NULL OR concurrency_limit > (
+          SELECT count(*) FROM coord_tasks AS r
+          WHERE r.state = 'running' AND r.concurrency_key = t.concurrency_key))
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE coord_tasks AS t
+    SET state = 'running', owner = %(owner)s, attempt = t.attempt + 1,
+        lease_expires_at = now() + make_interval(secs => %(lease)s),
+        started_at = now(), heartbeat_at = now()
+    FROM candidates AS c
+    WHERE t.id = c.id AND c.concurrency_key IS NULL AND c.rate_key IS NULL
+    RETURNING t.id, t.name, t.queue, t.payload, t.attempt, t.max_attempts, t.retry_backoff,
+              t.retry_backoff_max, t.timeout_s, t.heartbeat_s, t.stall_after, t.checkpoint,
+              t.priority
+), started AS (
+    INSERT INTO coord_events (topic, task_id, actor, data)
+    SELECT 'task.started', id, %(owner)s, jsonb_build_object('attempt', attempt) FROM claimed
+)
+SELECT id, name, queue, payload, attempt, max_attempts, retry_backoff, retry_backoff_max,
+       timeout_s, heartbeat_s, stall_after, checkpoint, priority,
+       NULL::text AS concurrency_key, NULL::int AS concurrency_limit, NULL::text AS rate_key
+FROM claimed
+UNION ALL
+SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       concurrency_key, concurrency_limit, rate_key
+FROM candidates WHERE concurrency_key IS NOT NULL OR rate_key IS NOT NULL;
+
+-- name: lock_keys
+-- Serializes claims of the same concurrency keys until commit (keys come sorted).
+SELECT count(pg_advisory_xact_lock(hashtextextended('coord:key:' || k, 0)))
+FROM unnest(%(keys)s::text[]) AS k;
+
+-- name: running_per_key
+SELECT concurrency_key, count(*) FROM coord_tasks
+WHERE state = 'running' AND concurrency_key = ANY(%(keys)s::text[])
+GROUP BY concurrency_key;
+
+-- name: lock_buckets
+SELECT key, least(capacity, tokens + per_second * greatest(0, extract(epoch FROM now() - updated_at)))
+FROM coord_rate_buckets WHERE key = ANY(%(keys)s::text[])
+ORDER BY key FOR UPDATE;
+
+-- name: take_tokens
+UPDATE coord_rate_buckets AS b
+SET tokens = least(b.capacity, b.tokens + b.per_second
+                   * greatest(0, extract(epoch FROM now() - b.updated_at))) - t.taken,
+    updated_at = now()
+FROM unnest(%(keys)s::text[], %(taken)s::int[]) AS t(key, taken)
+WHERE b.key = t.key;
+
+-- name: claim_ids
+WITH claimed AS (
+    UPDATE coord_tasks AS t
+    SET state = 'running', owner = %(owner)s, attempt = t.attempt + 1,
+        lease_expires_at = now() + make_interval(secs => %(lease)s),
+        started_at = now(), heartbeat_at = now()
+    WHERE t.id = ANY(%(ids)s::uuid[]) AND t.state IN ('pending', 'failed')
+    RETURNING t.id, t.name, t.queue, t.payload, t.attempt, t.max_attempts, t.retry_backoff,
+              t.retry_backoff_max, t.timeout_s, t.heartbeat_s, t.stall_after, t.checkpoint,
+              t.priority
+), started AS (
+    INSERT INTO coord_events (topic, task_id, actor, data)
+    SELECT 'task.started', id, %(owner)s, jsonb_build_object('attempt', attempt) FROM claimed
+)
+SELECT * FROM claimed;
+
+-- name: seconds_until_due
+SELECT extract(epoch FROM min(run_at) - now())::float8 FROM coord_tasks
+WHERE state IN ('pending', 'failed') AND queue = ANY(%(queues)s::text[]);
+
+-- name: renew
+WITH r AS (
+    SELECT * FROM json_to_recordset(%(rows)s::json) AS r(
+        id uuid, attempt int, beat bool, progress float8, message text, tokens_in bigint,
+        tokens_out bigint, usd_micros bigint, tool_seconds float8)
+)
+UPDATE coord_tasks AS t
+SET lease_expires_at = now() + make_interval(secs => %(lease)s),
+    heartbeat_at = CASE WHEN r.beat THEN now() ELSE t.heartbeat_at END,
+    progress = coalesce(r.progress, t.progress),
+    progress_message = coalesce(r.message, t.progress_message),
+    tokens_in = t.tokens_in + r.tokens_in, tokens_out = t.tokens_out + r.tokens_out,
+    usd_micros = t.usd_micros + r.usd_micros, tool_seconds = t.tool_seconds + r.tool_seconds
+FROM r
+WHERE t.id = r.id AND t.attempt = r.attempt AND t.owner = %(owner)s
+  AND t.lease_expires_at >= now()
+RETURNING t.id;
+
+-- name: complete
+-- Records the outcomes still fenced by (id, attempt, owner, live lease), writes their
+-- events, wakes workers for retries due now and result waiters for finished tasks.
+WITH o AS (
+    SELECT * FROM json_to_recordset(%(rows)s::json) AS o(
+        id uuid, attempt int, state text, result jsonb, error jsonb, delay float8,
+        extra_attempts int, topic text, event_data jsonb, tokens_in bigint, tokens_out bigint,
+        usd_micros bigint, tool_seconds float8)
+), done AS (
+    UPDATE coord_tasks AS t
+    SET state = o.state,
+        result = coalesce(o.result, t.result),
+        error = coalesce(o.error, t.error),
+        run_at = CASE WHEN o.state IN ('pending', 'failed')
+                      THEN now() + make_interval(secs => o.delay) ELSE t.run_at END,
+        finished_at = CASE WHEN o.state IN ('succeeded', 'dead') THEN now() END,
+        owner = NULL, lease_expires_at = NULL,
+        max_attempts = t.max_attempts + o.extra_attempts,
+        tokens_in = t.tokens_in + o.tokens_in, tokens_out = t.tokens_out + o.tokens_out,
+        usd_micros = t.usd_micros + o.usd_micros, tool_seconds = t.tool_seconds + o.tool_seconds
+    FROM o
+    WHERE t.id = o.id AND t.attempt = o.attempt AND t.owner = %(owner)s
+      AND t.lease_expires_at >= now()
+    RETURNING t.id, t.queue, o.state, o.delay, o.topic, o.event_data
+), recorded AS (
+    INSERT INTO coord_events (topic, task_id, actor, data)
+    SELECT topic, id, %(owner)s, event_data FROM done
+), wake AS (
+    SELECT pg_notify('coord_due', queue)
+    FROM (SELECT DISTINCT queue FROM done WHERE state = 'pending' AND delay <= 0) AS due
+    UNION ALL
+    SELECT pg_notify('coord_done', '')
+    WHERE EXISTS (SELECT 1 FROM done WHERE state IN ('succeeded', 'dead'))
+)
+SELECT done.id FROM done, (SELECT count(*) FROM wake) AS woken;
+
+-- name: save_checkpoint
+WITH saved AS (
+    UPDATE coord_tasks SET checkpoint = %(data)s::jsonb
+    WHERE id = %(id)s AND attempt = %(attempt)s AND owner = %(owner)s
+      AND lease_expires_at >= now()
+    RETURNING id
+), recorded AS (
+    INSERT INTO coord_events (topic, task_id, actor) SELECT 'task.checkpointed', id, %(owner)s FROM saved
+)
+SELECT count(*) FROM saved;
+
+-- name: load_steps
+SELECT name, result::text FROM coord_steps WHERE task_id = %(task_id)s;
+
+-- name: record_step
+INSERT INTO coord_steps (task_id, name, attempt, result)
+SELECT %(id)s, %(name)s, %(attempt)s, %(result)s::jsonb
+WHERE EXISTS (
+    SELECT 1 FROM coord_tasks
+    WHERE id = %(id)s AND attempt = %(attempt)s AND owner = %(owner)s
+      AND lease_expires_at >= now())
+ON CONFLICT (task_id, name) DO UPDATE SET
+    attempt = excluded.attempt, result = excluded.result, created_at = excluded.created_at;
+
+-- name: recover_expired
+WITH expired AS (
+    SELECT id FROM coord_tasks
+    WHERE state = 'running' AND lease_expires_at < now()
+    FOR UPDATE SKIP LOCKED
+), recovered AS (
+    UPDATE coord_tasks AS t
+    SET state = CASE WHEN t.attempt >= t.max_attempts THEN 'dead' ELSE 'pending' END,
+        run_at = now(), owner = NULL, lease_expires_at = NULL,
+        finished_at = CASE WHEN t.attempt >= t.max_attempts THEN now() END,
+        error = jsonb_build_object(
+            'type', 'LeaseExpired', 'owner', t.owner,
+            'message', 'the worker running attempt ' || t.attempt || ' stopped renewing its lease')
+    FROM expired WHERE t.id = expired.id
+    RETURNING t.id, t.state, t.attempt, t.error ->> 'owner' AS previous_owner, t.queue
+), wake AS (
+    SELECT pg_notify('coord_due', queue) FROM (SELECT DISTINCT queue FROM recovered) AS q
+)
+SELECT id, state, attempt, previous_owner FROM recovered, (SELECT count(*) FROM wake) AS woken;
+
+-- name: get_task
+SELECT {task_columns} FROM coord_tasks WHERE id = %(id)s;
+
+-- name: list_tasks
+SELECT {task_columns} FROM coord_tasks
+WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(name)s::text IS NULL OR name = %(name)s::text)
+ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: task_events
+SELECT id, topic, task_id, actor, data, created_at FROM coord_events
+WHERE task_id = %(id)s ORDER BY id;
+
+-- name: cancel
+WITH cancelled AS (
+    UPDATE coord_tasks
+    SET state = 'cancelled', finished_at = now(), owner = NULL, lease_expires_at = NULL
+    WHERE id = %(id)s AND state IN ('pending', 'failed', 'running')
+    RETURNING id
+), recorded AS (
+    INSERT INTO coord_events (topic, task_id, actor)
+    SELECT 'task.cancelled', id, %(actor)s FROM cancelled
+), wake AS (
+    SELECT pg_notify('coord_done', '') FROM cancelled
+)
+SELECT count(*) FROM cancelled, (SELECT count(*) FROM wake) AS woken;
+
+-- name: counts_per_queue
+SELECT queue, state, count(*) FROM coord_tasks GROUP BY queue, state;
+
+-- name: oldest_due_per_queue
+SELECT queue, extract(epoch FROM now() - min(run_at))::float8 FROM coord_tasks
+WHERE state IN ('pending', 'failed') AND run_at <= now() GROUP BY queue;
+
+-- name: dead_letter_groups
+SELECT error ->> 'type' AS error_type, error ->> 'message' AS error_message,
+       count(*) AS count, min(finished_at) AS first_seen, max(finished_at) AS last_seen,
+       min(id::text) AS sample_task_id, array_agg(DISTINCT name) AS task_names
+FROM coord_tasks WHERE state = 'dead'
+GROUP BY 1, 2 ORDER BY count DESC, last_seen DESC;
+
+-- name: replay_dead
+-- A replayed task gets as many attempts again as its policy allows (1 + retries).
+WITH replayed AS (
+    UPDATE coord_tasks AS t
+    SET state = 'pending', run_at = now(), finished_at = NULL,
+        max_attempts = t.attempt + 1 + coalesce((
+            SELECT (p.policy ->> 'retries')::int FROM coord_task_policies AS p
+            WHERE p.name = t.name), 0)
+    WHERE t.state = 'dead' AND (%(all)s OR t.id = ANY(%(ids)s::uuid[]))
+    RETURNING t.id, t.queue
+), recorded AS (
+    INSERT INTO coord_events (topic, task_id, actor)
+    SELECT 'task.replayed', id, %(actor)s FROM replayed
+), wake AS (
+    SELECT pg_notify('coord_due', queue) FROM (SELECT DISTINCT queue FROM replayed) AS q
+)
+SELECT id FROM replayed, (SELECT count(*) FROM wake) AS woken;
+
+-- name: upsert_policy
+INSERT INTO coord_task_policies (name, policy) VALUES (%(name)s, %(policy)s::jsonb)
+ON CONFLICT (name) DO UPDATE SET policy = excluded.policy, updated_at = now()
+WHERE coord_task_policies.policy IS DISTINCT FROM excluded.policy;
+
+-- name: get_policy
+SELECT policy FROM coord_task_policies WHERE name = %(name)s;
+
+-- name: upsert_bucket
+INSERT INTO coord_rate_buckets (key, capacity, per_second, tokens)
+VALUES (%(key)s, %(capacity)s, %(per_second)s, %(capacity)s)
+ON CONFLICT (key) DO UPDATE SET capacity = excluded.capacity, per_second = excluded.per_second,
+    tokens = least(coord_rate_buckets.tokens, excluded.capacity)
+WHERE coord_rate_buckets.capacity <> excluded.capacity
+   OR coord_rate_buckets.per_second <> excluded.per_second;

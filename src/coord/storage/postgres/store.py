@@ -1,0 +1,438 @@
+"""The PostgreSQL store: many workers on many machines, one database.
+
+Claims use ``FOR UPDATE SKIP LOCKED`` so workers never wait on each other's rows;
+batches travel as arrays in one statement each; wake-ups use ``NOTIFY`` from inside
+the writing transaction, so a listener never hears of a row it cannot see yet.
+Times come from the database clock, so workers on machines with skewed clocks
+still agree on leases.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from coord.domain import codec
+from coord.domain.limits import Candidate, admit
+from coord.domain.tasks import (
+    ClaimedTask,
+    EnqueueResult,
+    NewTask,
+    Outcome,
+    Renewal,
+    TaskPolicy,
+    policy_from_dict,
+    policy_to_dict,
+)
+from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
+from coord.errors import CoordError, StoreError, StoreUnavailable
+from coord.ports.store import SchemaStatus, TaskFilter
+from coord.storage import common
+from coord.storage.migrations import migrations_of, split_statements, target_version
+from coord.storage.records import TASK_COLUMNS, RowReader
+from coord.storage.sql import load_queries, read_sql, specialize
+
+logger = logging.getLogger(__name__)
+
+_PACKAGE = __package__ or "coord.storage.postgres"
+_READER = RowReader()
+_IDLE_CHECK_AFTER = 1.0  # seconds a pooled connection may idle before it is pinged
+
+Q = specialize(
+    load_queries(_PACKAGE),
+    {"task_columns": TASK_COLUMNS},
+    "queue_filter",
+    {"one_queue": "queue = %(queue)s", "many_queues": "queue = ANY(%(queues)s::text[])"},
+)
+
+
+def configure_connection(conn: psycopg.Connection[Any]) -> None:
+    """UUIDs come back as text and JSON is decoded by orjson."""
+    conn.adapters.register_loader("uuid", TextLoader)
+    set_json_loads(codec.loads, conn)
+
+
+class PostgresStore:
+    """A coord database on PostgreSQL, through a psycopg 3 connection pool."""
+
+    dialect = "postgres"
+    io_threads = 4
+
+    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.conninfo = conninfo
+        self._returned_at: dict[int, float] = {}
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=min(min_size, max_size),
+            max_size=max_size,
+            configure=configure_connection,
+            check=self._check,
+            reset=self._mark_returned,
+            open=False,
+            name="coord",
+        )
+        try:
+            self._pool.open(wait=min_size > 0, timeout=10.0)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+
+    # -- plumbing -------------------------------------------------------------------
+    def _mark_returned(self, conn: psycopg.Connection[Any]) -> None:
+        self._returned_at[id(conn)] = time.monotonic()
+
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        """Ping connections that idled a while: a restarted server or a terminated
+        backend is found here and replaced, instead of failing the caller's query."""
+        if time.monotonic() - self._returned_at.get(id(conn), 0.0) > _IDLE_CHECK_AFTER:
+            ConnectionPool.check_connection(conn)
+
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction on a pooled connection: committed on success."""
+        try:
+            with self._pool.connection(timeout=30.0) as conn:
+                yield conn
+        except CoordError:
+            raise
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from exc
+
+    @staticmethod
+    def _insert_events(conn: psycopg.Connection[Any], rows: list[common.EventRow]) -> None:
+        if rows:
+            packed = codec.dumps(
+                [
+                    {"topic": topic, "task_id": task_id, "actor": actor, "data": codec.raw(data)}
+                    for topic, task_id, actor, data in rows
+                ]
+            )
+            conn.execute(Q["insert_events"], {"rows": packed})
+
+    def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._tx() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(sql, params).fetchall()
+
+    # -- schema ---------------------------------------------------------------------
+    def schema_status(self) -> SchemaStatus:
+        """The schema version found (0 when coord never ran here) and the one needed."""
+        with self._tx() as conn:
+            row = conn.execute(Q["has_migrations_table"]).fetchone()
+            current = 0
+            if row is not None and row[0]:
+                version = conn.execute(Q["schema_version"]).fetchone()
+                current = 0 if version is None else version[0]
+        return SchemaStatus(current=current, target=target_version(_PACKAGE))
+
+    def upgrade(self, *, via_migrations: bool = False) -> list[int]:
+        """Create the schema on a new database, or apply the missing migrations.
+
+        Concurrent upgrades queue on a transaction lock; the second finds nothing to do.
+        """
+        with self._tx() as conn:
+            conn.execute(Q["lock_migrations"])
+            conn.execute(Q["create_migrations_table"])
+            current = _scalar(conn.execute(Q["schema_version"]).fetchone())
+            fresh = (
+                not via_migrations
+                and current == 0
+                and not _scalar(conn.execute(Q["has_tasks_table"]).fetchone())
+            )
+            pending = [m for m in migrations_of(_PACKAGE) if m.version > current]
+            scripts = [read_sql(_PACKAGE, "schema.sql")] if fresh else [m.sql for m in pending]
+            for script in scripts:
+                for statement in split_statements(script):
+                    conn.execute(statement.encode())
+            for migration in pending:
+                conn.execute(
+                    Q["stamp_migration"], {"version": migration.version, "name": migration.name}
+                )
+        return [m.version for m in pending]
+
+    # -- producing ------------------------------------------------------------------
+    def enqueue(self, tasks: Sequence[NewTask], actor: str | None) -> list[EnqueueResult]:
+        """Insert tasks and their events in one statement; resolve idempotency keys."""
+        if not tasks:
+            return []
+        raw = codec.raw
+        rows = codec.dumps(
+            [
+                {
+                    "id": t.id,
+                    "name": t.name,
+                    "queue": t.queue,
+                    "priority": t.priority,
+                    "payload": raw(t.payload_json),
+                    "idempotency_key": t.key,
+                    "delay": t.delay,
+                    "run_at": t.run_at,
+                    "max_attempts": t.max_attempts,
+                    "retry_backoff": t.retry_backoff,
+                    "retry_backoff_max": t.retry_backoff_max,
+                    "timeout_s": t.timeout,
+                    "heartbeat_s": t.heartbeat,
+                    "stall_after": t.stall_after,
+                    "concurrency_key": t.concurrency_key,
+                    "concurrency_limit": t.concurrency_limit,
+                    "rate_key": t.rate_key,
+                }
+                for t in tasks
+            ]
+        )
+        params = {"rows": rows, "actor": actor}
+        with self._tx() as conn:
+            inserted = {row[0] for row in conn.execute(Q["enqueue"], params).fetchall()}
+            existing: dict[tuple[str, str], tuple[str, Any]] = {}
+            if len(inserted) != len(tasks):
+                keyed = [t for t in tasks if t.key is not None and t.id not in inserted]
+                found = conn.execute(
+                    Q["find_by_keys"],
+                    {"names": [t.name for t in keyed], "keys": [t.key for t in keyed]},
+                ).fetchall()
+                existing = {
+                    (name, key): (task_id, payload) for task_id, name, key, payload in found
+                }
+            return common.resolve_enqueue(tasks, inserted, existing)
+
+    def register_policies(self, policies: Sequence[TaskPolicy]) -> None:
+        """Record policies and create or resize their rate buckets."""
+        with self._tx() as conn:
+            for policy in policies:
+                conn.execute(
+                    Q["upsert_policy"],
+                    {"name": policy.name, "policy": codec.dumps(policy_to_dict(policy))},
+                )
+                if policy.rate_limit is not None:
+                    conn.execute(
+                        Q["upsert_bucket"],
+                        {
+                            "key": policy.rate_key,
+                            "capacity": policy.rate_limit.capacity,
+                            "per_second": policy.rate_limit.per_second,
+                        },
+                    )
+
+    def get_policy(self, name: str) -> TaskPolicy | None:
+        """The registered policy of ``name``."""
+        with self._tx() as conn:
+            row = conn.execute(Q["get_policy"], {"name": name}).fetchone()
+        return None if row is None else policy_from_dict(row[0])
+
+    # -- running --------------------------------------------------------------------
+    def claim(
+        self, owner: str, queues: Sequence[str], limit: int, lease_seconds: float
+    ) -> list[ClaimedTask]:
+        """Lease due tasks; unlimited ones in one statement, limited ones after admission."""
+        params: dict[str, Any] = {"owner": owner, "limit": limit, "lease": lease_seconds}
+        if len(queues) == 1:
+            params["queue"] = queues[0]
+            sql = Q["claim_one_queue"]
+        else:
+            params["queues"] = list(queues)
+            sql = Q["claim_many_queues"]
+        with self._tx() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            claimed = [r for r in rows if r[1] is not None]
+            limited = [Candidate(r[0], r[13], r[14], r[15]) for r in rows if r[1] is None]
+            if limited:
+                admitted = self._admit(conn, limited)
+                if admitted:
+                    claimed += conn.execute(
+                        Q["claim_ids"],
+                        {"ids": admitted, "owner": owner, "lease": lease_seconds},
+                    ).fetchall()
+        claimed.sort(key=lambda r: (-r[12], r[0]))
+        return [
+            ClaimedTask(
+                id=r[0],
+                name=r[1],
+                queue=r[2],
+                payload=r[3],
+                attempt=r[4],
+                max_attempts=r[5],
+                retry_backoff=r[6],
+                retry_backoff_max=r[7],
+                timeout=r[8],
+                heartbeat=r[9],
+                stall_after=r[10],
+                checkpoint=r[11],
+            )
+            for r in claimed
+        ]
+
+    @staticmethod
+    def _admit(conn: psycopg.Connection[Any], candidates: list[Candidate]) -> list[str]:
+        """Admission while holding the keys' transaction locks and the bucket rows."""
+        keys, rate_keys = common.limited_keys(candidates)
+        running: dict[str, int] = {}
+        if keys:
+            conn.execute(Q["lock_keys"], {"keys": keys})
+            running = dict(conn.execute(Q["running_per_key"], {"keys": keys}).fetchall())
+        tokens: dict[str, float] = {}
+        if rate_keys:
+            tokens = dict(conn.execute(Q["lock_buckets"], {"keys": rate_keys}).fetchall())
+        admission = admit(candidates, running, tokens)
+        if admission.tokens_taken:
+            conn.execute(
+                Q["take_tokens"],
+                {
+                    "keys": list(admission.tokens_taken),
+                    "taken": list(admission.tokens_taken.values()),
+                },
+            )
+        return admission.task_ids
+
+    def seconds_until_due(self, queues: Sequence[str]) -> float | None:
+        """Seconds until the next waiting task is due."""
+        with self._tx() as conn:
+            row = conn.execute(Q["seconds_until_due"], {"queues": list(queues)}).fetchone()
+        return None if row is None or row[0] is None else max(0.0, row[0])
+
+    def renew(self, owner: str, renewals: Sequence[Renewal], lease_seconds: float) -> set[str]:
+        """Extend leases (fenced) with heartbeats and usage, in one statement."""
+        if not renewals:
+            return set()
+        rows = codec.dumps(
+            [
+                {
+                    "id": r.task_id,
+                    "attempt": r.attempt,
+                    "beat": r.beat,
+                    "progress": r.progress,
+                    "message": r.message,
+                    "tokens_in": r.usage.tokens_in,
+                    "tokens_out": r.usage.tokens_out,
+                    "usd_micros": r.usage.usd_micros,
+                    "tool_seconds": r.usage.tool_seconds,
+                }
+                for r in renewals
+            ]
+        )
+        params = {"rows": rows, "owner": owner, "lease": lease_seconds}
+        with self._tx() as conn:
+            accepted = {row[0] for row in conn.execute(Q["renew"], params).fetchall()}
+            self._insert_events(conn, common.progress_events(renewals, accepted, owner))
+        return accepted
+
+    def complete(self, owner: str, outcomes: Sequence[Outcome]) -> set[str]:
+        """Record outcomes (fenced) with their events and wake-ups, in one statement."""
+        if not outcomes:
+            return set()
+        raw = codec.raw
+        rows = codec.dumps(
+            [
+                {
+                    "id": o.task_id,
+                    "attempt": o.attempt,
+                    "state": o.state.value,
+                    "result": raw(o.result_json),
+                    "error": raw(o.error_json),
+                    "delay": o.delay,
+                    "extra_attempts": o.extra_attempts,
+                    "topic": o.topic,
+                    "event_data": raw(o.event_json),
+                    "tokens_in": o.usage.tokens_in,
+                    "tokens_out": o.usage.tokens_out,
+                    "usd_micros": o.usage.usd_micros,
+                    "tool_seconds": o.usage.tool_seconds,
+                }
+                for o in outcomes
+            ]
+        )
+        params = {"rows": rows, "owner": owner}
+        with self._tx() as conn:
+            return {row[0] for row in conn.execute(Q["complete"], params).fetchall()}
+
+    def save_checkpoint(self, owner: str, task_id: str, attempt: int, data_json: str) -> bool:
+        """Persist a continuation (fenced), with its event."""
+        params = {"id": task_id, "attempt": attempt, "owner": owner, "data": data_json}
+        with self._tx() as conn:
+            return bool(_scalar(conn.execute(Q["save_checkpoint"], params).fetchone()) == 1)
+
+    def load_steps(self, task_id: str) -> dict[str, str]:
+        """Recorded step results by step name."""
+        with self._tx() as conn:
+            return dict(conn.execute(Q["load_steps"], {"task_id": task_id}).fetchall())
+
+    def record_step(
+        self, owner: str, task_id: str, attempt: int, name: str, result_json: str
+    ) -> bool:
+        """Record one step result (fenced)."""
+        params = {
+            "id": task_id,
+            "attempt": attempt,
+            "owner": owner,
+            "name": name,
+            "result": result_json,
+        }
+        with self._tx() as conn:
+            return conn.execute(Q["record_step"], params).rowcount == 1
+
+    def recover_expired(self) -> int:
+        """Send expired leases back to pending (or dead), with their events."""
+        with self._tx() as conn:
+            rows = conn.execute(Q["recover_expired"]).fetchall()
+            self._insert_events(conn, common.recovery_events(rows))
+        return len(rows)
+
+    # -- operating ------------------------------------------------------------------
+    def get_task(self, task_id: str) -> TaskInfo | None:
+        """One task by id."""
+        rows = self._dict_rows(Q["get_task"], {"id": task_id})
+        return _READER.task(rows[0]) if rows else None
+
+    def list_tasks(self, task_filter: TaskFilter) -> list[TaskInfo]:
+        """Tasks matching the filter, newest first."""
+        params = {
+            "state": None if task_filter.state is None else task_filter.state.value,
+            "queue": task_filter.queue,
+            "name": task_filter.name,
+            "limit": task_filter.limit,
+        }
+        return [_READER.task(row) for row in self._dict_rows(Q["list_tasks"], params)]
+
+    def task_events(self, task_id: str) -> list[EventInfo]:
+        """A task's events, oldest first."""
+        return [_READER.event(row) for row in self._dict_rows(Q["task_events"], {"id": task_id})]
+
+    def cancel(self, task_id: str, actor: str | None) -> TaskInfo | None:
+        """Cancel a pending, retrying or running task."""
+        with self._tx() as conn:
+            conn.execute(Q["cancel"], {"id": task_id, "actor": actor})
+        return self.get_task(task_id)
+
+    def queue_stats(self) -> list[QueueStats]:
+        """Per-queue counts and oldest due age."""
+        with self._tx() as conn:
+            counts = conn.execute(Q["counts_per_queue"]).fetchall()
+            ages = conn.execute(Q["oldest_due_per_queue"]).fetchall()
+        return common.queue_stats(counts, ages)
+
+    def dead_letter_groups(self) -> list[DeadLetterGroup]:
+        """Dead tasks grouped by error type and message."""
+        return [_READER.dead_letter_group(r) for r in self._dict_rows(Q["dead_letter_groups"], {})]
+
+    def replay_dead(self, task_ids: Sequence[str] | None, actor: str | None) -> list[str]:
+        """Make dead tasks pending again with a fresh set of attempts."""
+        params = {"all": task_ids is None, "ids": list(task_ids or []), "actor": actor}
+        with self._tx() as conn:
+            return [row[0] for row in conn.execute(Q["replay_dead"], params).fetchall()]
+
+
+def _scalar(row: tuple[Any, ...] | None) -> Any:
+    return None if row is None else row[0]

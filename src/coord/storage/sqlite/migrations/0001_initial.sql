@@ -1,0 +1,84 @@
+-- 0001: the durable core (tasks, steps, events, task policies, rate buckets).
+
+CREATE TABLE coord_tasks (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    queue             TEXT NOT NULL,
+    state             TEXT NOT NULL DEFAULT 'pending'
+                      CHECK (state IN ('pending', 'running', 'succeeded', 'failed', 'dead', 'cancelled')),
+    priority          INTEGER NOT NULL DEFAULT 1 CHECK (priority BETWEEN 0 AND 3),
+    payload           TEXT NOT NULL,
+    idempotency_key   TEXT,
+    run_at            REAL NOT NULL,
+    created_at        REAL NOT NULL,
+    attempt           INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+    max_attempts      INTEGER NOT NULL CHECK (max_attempts >= 1),
+    retry_backoff     REAL NOT NULL,
+    retry_backoff_max REAL NOT NULL,
+    timeout_s         REAL,
+    heartbeat_s       REAL,
+    stall_after       INTEGER NOT NULL DEFAULT 3,
+    concurrency_key   TEXT,
+    concurrency_limit INTEGER,
+    rate_key          TEXT,
+    owner             TEXT,
+    lease_expires_at  REAL,
+    started_at        REAL,
+    heartbeat_at      REAL,
+    finished_at       REAL,
+    progress          REAL,
+    progress_message  TEXT,
+    checkpoint        TEXT,
+    result            TEXT,
+    error             TEXT,
+    tokens_in         INTEGER NOT NULL DEFAULT 0,
+    tokens_out        INTEGER NOT NULL DEFAULT 0,
+    usd_micros        INTEGER NOT NULL DEFAULT 0,
+    tool_seconds      REAL NOT NULL DEFAULT 0,
+    CONSTRAINT coord_tasks_lease_iff_running
+        CHECK ((state = 'running') = (owner IS NOT NULL AND lease_expires_at IS NOT NULL)),
+    CONSTRAINT coord_tasks_limit_has_key
+        CHECK ((concurrency_key IS NULL) = (concurrency_limit IS NULL))
+) STRICT;
+
+CREATE INDEX coord_tasks_due ON coord_tasks (queue, priority DESC, run_at, id)
+    WHERE state IN ('pending', 'failed');
+CREATE INDEX coord_tasks_leases ON coord_tasks (lease_expires_at) WHERE state = 'running';
+CREATE INDEX coord_tasks_running_keys ON coord_tasks (concurrency_key)
+    WHERE state = 'running' AND concurrency_key IS NOT NULL;
+CREATE UNIQUE INDEX coord_tasks_idempotency ON coord_tasks (name, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX coord_tasks_dead ON coord_tasks (finished_at) WHERE state = 'dead';
+
+CREATE TABLE coord_steps (
+    task_id    TEXT NOT NULL REFERENCES coord_tasks (id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    attempt    INTEGER NOT NULL,
+    result     TEXT,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (task_id, name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE coord_events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic      TEXT NOT NULL,
+    task_id    TEXT,
+    actor      TEXT,
+    data       TEXT,
+    created_at REAL NOT NULL
+) STRICT;
+CREATE INDEX coord_events_task ON coord_events (task_id, id) WHERE task_id IS NOT NULL;
+
+CREATE TABLE coord_task_policies (
+    name       TEXT PRIMARY KEY,
+    policy     TEXT NOT NULL,
+    updated_at REAL NOT NULL
+) STRICT;
+
+CREATE TABLE coord_rate_buckets (
+    key        TEXT PRIMARY KEY,
+    capacity   REAL NOT NULL CHECK (capacity > 0),
+    per_second REAL NOT NULL CHECK (per_second > 0),
+    tokens     REAL NOT NULL,
+    updated_at REAL NOT NULL
+) STRICT;

@@ -1,0 +1,119 @@
+"""Shared fixtures: a real PostgreSQL database per test session, SQLite files per test.
+
+PostgreSQL comes from ``COORD_TEST_POSTGRES_URL`` (default: the local server). The
+session creates its own database and drops it at the end. When the server cannot be
+reached the PostgreSQL tests are skipped loudly, unless ``COORD_REQUIRE_POSTGRES=1``
+(CI sets it), in which case they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import coord
+from coord.settings import load_settings
+
+ADMIN_URL = os.environ.get(
+    "COORD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("COORD_REQUIRE_POSTGRES") == "1"
+COORD_TABLES = "coord_events, coord_steps, coord_tasks, coord_task_policies, coord_rate_buckets"
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin URL of a reachable PostgreSQL server (or skip / fail)."""
+    try:
+        with psycopg.connect(ADMIN_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        message = f"PostgreSQL at {ADMIN_URL} is unreachable ({exc}); PostgreSQL tests skipped"
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"COORD_REQUIRE_POSTGRES=1 but {message}")
+        pytest.skip(message)
+    return ADMIN_URL
+
+
+def create_database(admin_url: str) -> str:
+    """Create an empty database; return its URL."""
+    name = f"coord_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return _database_url(admin_url, name)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    """Drop a database made by :func:`create_database` (closing leftover sessions)."""
+    name = url.rpartition("/")[2]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """One migrated database for the whole session; tests empty it before use."""
+    url = create_database(postgres_server)
+    app = coord.App(url)
+    try:
+        from coord.app import connect
+
+        store = connect(app.settings, check_schema=False)
+        store.upgrade()
+        store.close()
+        yield url
+    finally:
+        drop_database(postgres_server, url)
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_server: str) -> Iterator[str]:
+    """A brand-new empty database for this test only."""
+    url = create_database(postgres_server)
+    try:
+        yield url
+    finally:
+        drop_database(postgres_server, url)
+
+
+def _truncate(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {COORD_TABLES} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'coord.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fast timings for tests (short leases, quick polls)."""
+    monkeypatch.setenv("COORD_LEASE_DURATION", "2s")
+    monkeypatch.setenv("COORD_POLL_INTERVAL", "0.2s")
+    monkeypatch.setenv("COORD_SHUTDOWN_GRACE", "5s")
+
+
+@pytest.fixture
+def app(database_url: str, settings_env: None) -> Iterator[coord.App]:
+    """An App on a fresh database of each backend."""
+    instance = coord.App(database_url, settings=load_settings())
+    try:
+        yield instance
+    finally:
+        instance.close()

@@ -1,0 +1,49 @@
+"""Helpers shared by the test suites."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+
+import coord
+from coord.domain.tasks import TaskState
+from coord.runtime.worker import Worker, WorkerStats
+
+
+def states(app: coord.App, ids: Iterable[str]) -> list[TaskState]:
+    """The current state of each task."""
+    return [app.get_task(i).state for i in ids]
+
+
+def all_final(app: coord.App, ids: Iterable[str]) -> Callable[[], bool]:
+    """A predicate: every task reached a final state."""
+    wanted = list(ids)
+    return lambda: all(s.is_terminal for s in states(app, wanted))
+
+
+async def run_until(
+    worker: Worker, done: Callable[[], bool], *, timeout: float = 30.0
+) -> WorkerStats:
+    """Run ``worker`` until ``done()`` holds, then stop it gracefully."""
+    running = asyncio.create_task(worker.run())
+    deadline = time.monotonic() + timeout
+    try:
+        while not await asyncio.to_thread(done):
+            if running.done():
+                running.result()
+                raise AssertionError("the worker stopped on its own")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not reached within {timeout}s")
+            await asyncio.sleep(0.02)
+    finally:
+        worker.stop()
+        stats = await running
+    return stats
+
+
+def work_until(
+    app: coord.App, done: Callable[[], bool], *, timeout: float = 30.0, **options: object
+) -> WorkerStats:
+    """Run a worker of ``app`` (in this thread) until ``done()`` holds."""
+    return asyncio.run(run_until(app.worker(**options), done, timeout=timeout))
