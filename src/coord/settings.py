@@ -94,6 +94,10 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
-            source = field if field in given else f"{ENV_PREFIX}{field.upper()}"
+            source = (
+                f"{field} (given as an argument)"
+                if field in given
+                else f"{ENV_PREFIX}{field.upper()}"
+            )
             problems.append(f"{source}: {err['msg']} (got {err.get('input')!r})")
         raise ConfigError("invalid settings: " + "; ".join(problems), problems=problems) from None

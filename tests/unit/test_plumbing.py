@@ -1,0 +1,92 @@
+"""Settings, database URLs, named SQL files, and the in-memory store."""
+
+from __future__ import annotations
+
+import pytest
+
+import coord
+from coord.errors import ConfigError
+from coord.settings import load_settings, mask_url
+from coord.storage.sql import parse_queries, specialize
+from coord.storage.url import parse_database_url
+
+
+def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COORD_LEASE_DURATION", "forever")
+    with pytest.raises(ConfigError, match=r"COORD_LEASE_DURATION.*invalid duration 'forever'"):
+        load_settings()
+    monkeypatch.delenv("COORD_LEASE_DURATION")
+    monkeypatch.setenv("COORD_WORKER_CONCURRENCY", "0")
+    with pytest.raises(ConfigError, match="COORD_WORKER_CONCURRENCY"):
+        load_settings()
+
+
+def test_bad_database_url_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COORD_DATABASE_URL", "mysql://x")
+    with pytest.raises(ConfigError, match=r"COORD_DATABASE_URL: .*must start with sqlite://"):
+        load_settings()
+    with pytest.raises(ConfigError, match=r"database_url \(given as an argument\)"):
+        load_settings(database_url="mysql://x")
+    with pytest.raises(ConfigError, match="needs a path"):
+        parse_database_url("sqlite://")
+
+
+def test_urls() -> None:
+    assert parse_database_url("sqlite:///.coord/coord.db").location == ".coord/coord.db"
+    assert parse_database_url("sqlite:////abs/c.db").location == "/abs/c.db"
+    assert parse_database_url("sqlite:///:memory:").sqlite_path is None
+    pg = parse_database_url("postgresql+psycopg://u:p@h:5/d")
+    assert (pg.dialect, pg.location) == ("postgres", "postgresql://u:p@h:5/d")
+
+
+def test_masking_hides_passwords_only() -> None:
+    assert mask_url("postgresql://user:s3cret@host/db") == "postgresql://user:***@host/db"
+    assert mask_url("postgresql://user@host/db") == "postgresql://user@host/db"
+    settings = load_settings(database_url="postgresql://u:hunter2@h/d")
+    assert "hunter2" not in str(settings.masked())
+
+
+def test_named_queries() -> None:
+    queries = parse_queries("-- name: a\nSELECT 1;\n-- name: b\n-- doc\nSELECT {x} WHERE {f};")
+    assert queries == {"a": "SELECT 1", "b": "-- doc\nSELECT {x} WHERE {f}"}
+    with pytest.raises(ValueError, match="defined twice"):
+        parse_queries("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;")
+    out = specialize(queries, {"x": "col"}, "f", {"one": "q = 1", "many": "q > 1"})
+    assert out == {
+        "a": "SELECT 1",
+        "b_one": "-- doc\nSELECT col WHERE q = 1",
+        "b_many": "-- doc\nSELECT col WHERE q > 1",
+    }
+
+
+def test_in_memory_store_runs_tasks() -> None:
+    app = coord.App("sqlite:///:memory:")
+
+    @app.task
+    async def double(ctx: coord.Context, n: int) -> int:
+        return n * 2
+
+    handles = app.enqueue_many(double, [{"n": i} for i in range(20)])
+    assert app.run_worker(burst=True).succeeded == 20
+    assert [h.result(timeout=1) for h in handles] == [i * 2 for i in range(20)]
+    app.close()
+
+
+def test_duplicate_task_names_are_refused() -> None:
+    app = coord.App("sqlite:///:memory:")
+
+    @app.task(name="x")
+    async def one(ctx: coord.Context) -> None: ...
+
+    with pytest.raises(ValueError, match="registered already"):
+
+        @app.task(name="x")
+        async def two(ctx: coord.Context) -> None: ...
+
+
+def test_bad_task_options_are_refused_at_declaration() -> None:
+    app = coord.App("sqlite:///:memory:")
+    with pytest.raises(coord.InvalidInput, match="invalid duration"):
+        app.task(timeout="soon")(lambda ctx: None)
+    with pytest.raises(coord.InvalidInput, match="invalid cron"):
+        app.task(cron="every minute")(lambda ctx: None)
