@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     sqlite_busy_timeout: Duration = Field(
         30.0, description="How long SQLite waits for another writer."
     )
+    fast_claims: bool = Field(
+        True,
+        description="Commit claims and lease renewals without waiting for the disk. A "
+        "database crash may forget the last ones: those tasks just run again.",
+    )
     max_payload_bytes: int = Field(1_048_576, ge=1, description="Largest task payload.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

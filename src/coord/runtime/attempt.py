@@ -41,10 +41,15 @@ class Attempt:
         if self.handle is not None and not self.handle.done():
             self.handle.cancel()
 
-    def stalled(self, now: float) -> bool:
-        """True once the handler missed ``stall_after`` heartbeat intervals."""
-        interval = self.task.heartbeat
-        return interval is not None and now - self.last_beat > interval * self.task.stall_after
+    def overdue(self, now: float) -> StopReason | None:
+        """Why the watchdog must stop this handler now, if it must: it ran past its
+        timeout, or it missed ``stall_after`` heartbeat intervals."""
+        task = self.task
+        if task.timeout is not None and now - self.started_at > task.timeout:
+            return StopReason.TIMEOUT
+        if task.heartbeat is not None and now - self.last_beat > task.heartbeat * task.stall_after:
+            return StopReason.STALLED
+        return None
 
     def take_renewal(self) -> Renewal:
         """The renewal to send now, consuming the pending heartbeat and usage."""

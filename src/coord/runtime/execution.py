@@ -1,5 +1,6 @@
-"""Running one attempt: call the handler (async, or sync in a thread) under its
-timeout and middleware, and turn how it ended into an :class:`Outcome`."""
+"""Running one attempt: call the handler (async, or sync in a thread) through the
+middleware, and turn how it ended (a result, an exception, or a stop by the worker's
+watchdog: timeout, stall, lost lease, shutdown) into an :class:`Outcome`."""
 
 from __future__ import annotations
 
@@ -61,29 +62,13 @@ class AttemptRunner:
                 else SyncContext(attempt, self._services)
             )
             call = TaskCall(task.name, task.id, task.attempt, task.payload, context)
-            result = await self._with_timeout(attempt, self._call(call))
+            result = await self._call(call)
         except asyncio.CancelledError:
             return self._stopped(attempt)
         except Exception as exc:
             return outcomes.failed(task, exc, attempt.usage.take())
         duration = time.monotonic() - started
         return outcomes.succeeded(task, result, attempt.usage.take(), duration)
-
-    @staticmethod
-    async def _with_timeout(attempt: Attempt, call: Any) -> Any:
-        limit = attempt.task.timeout
-        if limit is None:
-            return await call
-        deadline = asyncio.timeout(limit)
-        try:
-            async with deadline:
-                return await call
-        except TimeoutError:
-            if not deadline.expired():
-                raise  # the handler's own TimeoutError, not ours
-            # A sync handler's thread cannot be interrupted: it sees ctx.cancelled.
-            attempt.stop_reason = attempt.stop_reason or StopReason.TIMEOUT
-            raise HandlerTimeout(f"handler ran longer than its timeout of {limit:g}s") from None
 
     @staticmethod
     def _stopped(attempt: Attempt) -> Outcome | None:
@@ -95,6 +80,10 @@ class AttemptRunner:
             return outcomes.stalled(attempt.task, usage, time.monotonic() - attempt.last_beat)
         if reason is StopReason.SHUTDOWN:
             return outcomes.released(attempt.task, usage)
+        if reason is StopReason.TIMEOUT:
+            limit = attempt.task.timeout or 0.0
+            error = HandlerTimeout(f"handler ran longer than its timeout of {limit:g}s")
+            return outcomes.failed(attempt.task, error, usage)
         return None  # LEASE_LOST: the task belongs to someone else now
 
     async def _call_handler(self, call: TaskCall) -> Any:

@@ -48,6 +48,7 @@ T = TypeVar("T")
 
 _MAX_COMPLETION_BATCH = 1000
 _WAITING = (TaskState.PENDING, TaskState.FAILED)
+_WATCHDOG_TICK = 0.05  # seconds: the precision of timeouts and stall detection
 _HEARTBEAT_FLUSH_GAP = 0.2  # seconds between heartbeat-triggered renewals, at most one
 _STORE_RETRY_MAX = 2.0  # seconds between retries while the store is unreachable
 
@@ -177,6 +178,7 @@ class Worker:
         helpers = [
             loop.create_task(self._completion_loop(), name="coord-completions"),
             loop.create_task(self._lease_loop(), name="coord-leases"),
+            loop.create_task(self._watchdog(), name="coord-watchdog"),
             loop.create_task(self._sweep_loop(), name="coord-sweeper"),
         ]
         cron = CronScheduler(self.registry, self.store, self.config, self._call)
@@ -302,6 +304,9 @@ class Worker:
         return due_in is None or due_in > self.config.poll_interval
 
     def _start(self, task: ClaimedTask) -> None:
+        stale = self._active.get(task.id)
+        if stale is not None:  # the database forgot our earlier claim (it crashed): void it
+            stale.stop(StopReason.LEASE_LOST)
         attempt = Attempt(task)
         self._active[task.id] = attempt
         self.stats.claimed += 1
@@ -312,7 +317,8 @@ class Worker:
         try:
             outcome = await self._runner.run(attempt)
         finally:
-            del self._active[task_id]
+            if self._active.get(task_id) is attempt:
+                del self._active[task_id]
             self._slot_freed.set()
         if outcome is None:
             self.stats.lease_lost += 1
@@ -371,7 +377,6 @@ class Worker:
             await _wait(self._beat, max(0.0, next_renewal - time.monotonic()))
             self._beat.clear()
             now = time.monotonic()
-            self._stop_stalled(now)
             renew_all = now >= next_renewal
             held = [
                 a
@@ -411,17 +416,23 @@ class Worker:
                 )
                 attempt.stop(StopReason.LEASE_LOST)
 
-    def _stop_stalled(self, now: float) -> None:
-        for attempt in self._active.values():
-            if attempt.stop_reason is None and attempt.stalled(now):
-                logger.warning(
-                    "worker %s: task %s attempt %d stalled (no heartbeat for %.1fs)",
-                    self.id,
-                    attempt.task.id,
-                    attempt.task.attempt,
-                    now - attempt.last_beat,
-                )
-                attempt.stop(StopReason.STALLED)
+    async def _watchdog(self) -> None:
+        """Stop handlers past their timeout or missing heartbeats. One loop for all
+        attempts is far cheaper than a timer per task; it is precise to a tick."""
+        while True:
+            await asyncio.sleep(_WATCHDOG_TICK)
+            now = time.monotonic()
+            for attempt in list(self._active.values()):
+                reason = None if attempt.stop_reason else attempt.overdue(now)
+                if reason is not None:
+                    logger.warning(
+                        "worker %s: stopping task %s attempt %d: %s",
+                        self.id,
+                        attempt.task.id,
+                        attempt.task.attempt,
+                        reason.value,
+                    )
+                    attempt.stop(reason)
 
     # -- recovery ---------------------------------------------------------------------
     async def _sweep_loop(self) -> None:

@@ -20,11 +20,13 @@ def open_store(settings: Settings) -> SqliteStore | PostgresStore:
             target.sqlite_path,
             synchronous=settings.sqlite_synchronous,
             busy_timeout=settings.sqlite_busy_timeout,
+            fast_claims=settings.fast_claims,
         )
     return PostgresStore(
         target.location,
         min_size=settings.pg_pool_min_size,
         max_size=settings.pg_pool_max_size,
+        fast_claims=settings.fast_claims,
     )
 
 

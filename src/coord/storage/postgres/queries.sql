@@ -3,6 +3,8 @@
 -- Batches travel as one JSON parameter unpacked with json_to_recordset: one round trip
 -- per batch, and orjson + PostgreSQL's JSON parser are far cheaper than adapting
 -- Python lists into array parameters.
+-- Claims, renewals and recovery set synchronous_commit from %(commit)s ('off' when
+-- fast claims are on): losing them in a database crash only means a task runs again.
 -- Fencing ("this worker still holds this attempt") is written as owner = X AND
 -- lease_expires_at >= now(), without state = 'running': a CHECK constraint makes an
 -- owner imply running, and leaving the state out keeps the planner from walking the
@@ -68,15 +70,12 @@ SELECT id, name, idempotency_key, payload FROM coord_tasks
 WHERE idempotency_key IS NOT NULL
   AND (name, idempotency_key) IN (SELECT * FROM unnest(%(names)s::text[], %(keys)s::text[]));
 
--- name: insert_events
-INSERT INTO coord_events (topic, task_id, actor, data)
-SELECT topic, task_id, actor, data
-FROM json_to_recordset(%(rows)s::json) AS e(topic text, task_id uuid, actor text, data jsonb);
-
 -- name: claim
 -- Locks up to %(limit)s due candidates; claims at once those without limits, and
 -- returns the limited ones (still locked by this transaction) for admission.
-WITH candidates AS (
+WITH commit_mode AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', coalesce(%(commit)s::text, current_setting('synchronous_commit')), true)
+), candidates AS (
     SELECT id, concurrency_key, concurrency_limit, rate_key
     FROM coord_tasks AS t
     WHERE state IN ('pending', 'failed') AND {queue_filter} AND run_at <= now()
@@ -103,7 +102,7 @@ WITH candidates AS (
 SELECT id, name, queue, payload, attempt, max_attempts, retry_backoff, retry_backoff_max,
        timeout_s, heartbeat_s, stall_after, checkpoint, priority,
        NULL::text AS concurrency_key, NULL::int AS concurrency_limit, NULL::text AS rate_key
-FROM claimed
+FROM claimed, commit_mode
 UNION ALL
 SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        concurrency_key, concurrency_limit, rate_key
@@ -132,8 +131,17 @@ SET tokens = least(b.capacity, b.tokens + b.per_second
 FROM unnest(%(keys)s::text[], %(taken)s::int[]) AS t(key, taken)
 WHERE b.key = t.key;
 
+-- name: lock_candidates
+-- The limited candidates of a claim again, for admission (some may be gone by now).
+SELECT id, concurrency_key, concurrency_limit, rate_key FROM coord_tasks
+WHERE id = ANY(%(ids)s::uuid[]) AND state IN ('pending', 'failed') AND run_at <= now()
+ORDER BY priority DESC, run_at, id
+FOR UPDATE SKIP LOCKED;
+
 -- name: claim_ids
-WITH claimed AS (
+WITH commit_mode AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', coalesce(%(commit)s::text, current_setting('synchronous_commit')), true)
+), claimed AS (
     UPDATE coord_tasks AS t
     SET state = 'running', owner = %(owner)s, attempt = t.attempt + 1,
         lease_expires_at = now() + make_interval(secs => %(lease)s),
@@ -146,29 +154,40 @@ WITH claimed AS (
     INSERT INTO coord_events (topic, task_id, actor, data)
     SELECT 'task.started', id, %(owner)s, jsonb_build_object('attempt', attempt) FROM claimed
 )
-SELECT * FROM claimed;
+SELECT claimed.* FROM claimed, commit_mode;
 
 -- name: seconds_until_due
 SELECT extract(epoch FROM min(run_at) - now())::float8 FROM coord_tasks
 WHERE state IN ('pending', 'failed') AND queue = ANY(%(queues)s::text[]);
 
 -- name: renew
-WITH r AS (
+-- Extends the leases still held, records heartbeats and usage, and writes a
+-- task.progress event for each heartbeat that reported progress or a message.
+WITH commit_mode AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', coalesce(%(commit)s::text, current_setting('synchronous_commit')), true)
+), r AS (
     SELECT * FROM json_to_recordset(%(rows)s::json) AS r(
         id uuid, attempt int, beat bool, progress float8, message text, tokens_in bigint,
         tokens_out bigint, usd_micros bigint, tool_seconds float8)
+), renewed AS (
+    UPDATE coord_tasks AS t
+    SET lease_expires_at = now() + make_interval(secs => %(lease)s),
+        heartbeat_at = CASE WHEN r.beat THEN now() ELSE t.heartbeat_at END,
+        progress = coalesce(r.progress, t.progress),
+        progress_message = coalesce(r.message, t.progress_message),
+        tokens_in = t.tokens_in + r.tokens_in, tokens_out = t.tokens_out + r.tokens_out,
+        usd_micros = t.usd_micros + r.usd_micros, tool_seconds = t.tool_seconds + r.tool_seconds
+    FROM r, commit_mode
+    WHERE t.id = r.id AND t.attempt = r.attempt AND t.owner = %(owner)s
+      AND t.lease_expires_at >= now()
+    RETURNING t.id, r.beat, r.progress, r.message
+), progressed AS (
+    INSERT INTO coord_events (topic, task_id, actor, data)
+    SELECT 'task.progress', id, %(owner)s,
+           jsonb_build_object('progress', progress, 'message', message)
+    FROM renewed WHERE beat AND (progress IS NOT NULL OR message IS NOT NULL)
 )
-UPDATE coord_tasks AS t
-SET lease_expires_at = now() + make_interval(secs => %(lease)s),
-    heartbeat_at = CASE WHEN r.beat THEN now() ELSE t.heartbeat_at END,
-    progress = coalesce(r.progress, t.progress),
-    progress_message = coalesce(r.message, t.progress_message),
-    tokens_in = t.tokens_in + r.tokens_in, tokens_out = t.tokens_out + r.tokens_out,
-    usd_micros = t.usd_micros + r.usd_micros, tool_seconds = t.tool_seconds + r.tool_seconds
-FROM r
-WHERE t.id = r.id AND t.attempt = r.attempt AND t.owner = %(owner)s
-  AND t.lease_expires_at >= now()
-RETURNING t.id;
+SELECT id FROM renewed;
 
 -- name: complete
 -- Records the outcomes still fenced by (id, attempt, owner, live lease), writes their
@@ -231,7 +250,11 @@ ON CONFLICT (task_id, name) DO UPDATE SET
     attempt = excluded.attempt, result = excluded.result, created_at = excluded.created_at;
 
 -- name: recover_expired
-WITH expired AS (
+-- Running tasks whose lease expired go back to pending (or dead when that was their
+-- last attempt), with a task.lease_expired event (and task.dead), and wake workers.
+WITH commit_mode AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', coalesce(%(commit)s::text, current_setting('synchronous_commit')), true)
+), expired AS (
     SELECT id FROM coord_tasks
     WHERE state = 'running' AND lease_expires_at < now()
     FOR UPDATE SKIP LOCKED
@@ -243,12 +266,19 @@ WITH expired AS (
         error = jsonb_build_object(
             'type', 'LeaseExpired', 'owner', t.owner,
             'message', 'the worker running attempt ' || t.attempt || ' stopped renewing its lease')
-    FROM expired WHERE t.id = expired.id
+    FROM expired, commit_mode WHERE t.id = expired.id
     RETURNING t.id, t.state, t.attempt, t.error ->> 'owner' AS previous_owner, t.queue
+), recorded AS (
+    INSERT INTO coord_events (topic, task_id, actor, data)
+    SELECT topic, id, 'coord:recovery',
+           jsonb_build_object('attempt', attempt, 'owner', previous_owner, 'next', state)
+    FROM recovered, LATERAL (VALUES ('task.lease_expired', 1), ('task.dead', 2)) AS e(topic, n)
+    WHERE n = 1 OR state = 'dead'
+    ORDER BY id, n
 ), wake AS (
     SELECT pg_notify('coord_due', queue) FROM (SELECT DISTINCT queue FROM recovered) AS q
 )
-SELECT id, state, attempt, previous_owner FROM recovered, (SELECT count(*) FROM wake) AS woken;
+SELECT id, state FROM recovered, (SELECT count(*) FROM wake) AS woken;
 
 -- name: get_task
 SELECT {task_columns} FROM coord_tasks WHERE id = %(id)s;

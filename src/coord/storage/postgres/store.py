@@ -67,14 +67,21 @@ class PostgresStore:
     dialect = "postgres"
     io_threads = 4
 
-    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(
+        self, conninfo: str, *, min_size: int = 1, max_size: int = 10, fast_claims: bool = True
+    ) -> None:
         self.conninfo = conninfo
+        # 'off' lets claims, renewals and recovery commit without waiting for the WAL
+        # flush; None keeps the session's setting.
+        self._commit = "off" if fast_claims else None
+
         self._returned_at: dict[int, float] = {}
         self._pool = ConnectionPool(
             conninfo,
             min_size=min(min_size, max_size),
             max_size=max_size,
             configure=configure_connection,
+            kwargs={"autocommit": True},
             check=self._check,
             reset=self._mark_returned,
             open=False,
@@ -101,8 +108,11 @@ class PostgresStore:
         self._pool.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
-        """One transaction on a pooled connection: committed on success."""
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in autocommit mode: each statement is its own transaction.
+
+        Most operations are one statement (data-modifying CTEs write a change and its
+        event together), so they cost one round trip instead of BEGIN/query/COMMIT."""
         try:
             with self._pool.connection(timeout=30.0) as conn:
                 yield conn
@@ -113,25 +123,20 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL: {exc}") from exc
 
-    @staticmethod
-    def _insert_events(conn: psycopg.Connection[Any], rows: list[common.EventRow]) -> None:
-        if rows:
-            packed = codec.dumps(
-                [
-                    {"topic": topic, "task_id": task_id, "actor": actor, "data": codec.raw(data)}
-                    for topic, task_id, actor, data in rows
-                ]
-            )
-            conn.execute(Q["insert_events"], {"rows": packed})
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """An explicit transaction, for operations made of several statements."""
+        with self._conn() as conn, conn.transaction():
+            yield conn
 
     def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        with self._tx() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(sql, params).fetchall()
 
     # -- schema ---------------------------------------------------------------------
     def schema_status(self) -> SchemaStatus:
         """The schema version found (0 when coord never ran here) and the one needed."""
-        with self._tx() as conn:
+        with self._conn() as conn:
             row = conn.execute(Q["has_migrations_table"]).fetchone()
             current = 0
             if row is not None and row[0]:
@@ -195,14 +200,16 @@ class PostgresStore:
             ]
         )
         params = {"rows": rows, "actor": actor}
-        with self._tx() as conn:
+        # Without keys nothing can conflict: one autocommitted statement does it all.
+        any_key = any(t.key is not None for t in tasks)
+        with self._tx() if any_key else self._conn() as conn:
             inserted = {row[0] for row in conn.execute(Q["enqueue"], params).fetchall()}
             existing: dict[tuple[str, str], tuple[str, Any]] = {}
             if len(inserted) != len(tasks):
-                keyed = [t for t in tasks if t.key is not None and t.id not in inserted]
+                skipped = [t for t in tasks if t.key is not None and t.id not in inserted]
                 found = conn.execute(
                     Q["find_by_keys"],
-                    {"names": [t.name for t in keyed], "keys": [t.key for t in keyed]},
+                    {"names": [t.name for t in skipped], "keys": [t.key for t in skipped]},
                 ).fetchall()
                 existing = {
                     (name, key): (task_id, payload) for task_id, name, key, payload in found
@@ -229,7 +236,7 @@ class PostgresStore:
 
     def get_policy(self, name: str) -> TaskPolicy | None:
         """The registered policy of ``name``."""
-        with self._tx() as conn:
+        with self._conn() as conn:
             row = conn.execute(Q["get_policy"], {"name": name}).fetchone()
         return None if row is None else policy_from_dict(row[0])
 
@@ -238,24 +245,25 @@ class PostgresStore:
         self, owner: str, queues: Sequence[str], limit: int, lease_seconds: float
     ) -> list[ClaimedTask]:
         """Lease due tasks; unlimited ones in one statement, limited ones after admission."""
-        params: dict[str, Any] = {"owner": owner, "limit": limit, "lease": lease_seconds}
+        params: dict[str, Any] = {
+            "owner": owner,
+            "limit": limit,
+            "lease": lease_seconds,
+            "commit": self._commit,
+        }
         if len(queues) == 1:
             params["queue"] = queues[0]
             sql = Q["claim_one_queue"]
         else:
             params["queues"] = list(queues)
             sql = Q["claim_many_queues"]
-        with self._tx() as conn:
+        with self._conn() as conn:
             rows = conn.execute(sql, params).fetchall()
-            claimed = [r for r in rows if r[1] is not None]
-            limited = [Candidate(r[0], r[13], r[14], r[15]) for r in rows if r[1] is None]
-            if limited:
-                admitted = self._admit(conn, limited)
-                if admitted:
-                    claimed += conn.execute(
-                        Q["claim_ids"],
-                        {"ids": admitted, "owner": owner, "lease": lease_seconds},
-                    ).fetchall()
+        claimed = [r for r in rows if r[1] is not None]
+        limited = [r[0] for r in rows if r[1] is None]
+        if limited:
+            with self._tx() as conn:
+                claimed += self._claim_limited(conn, owner, limited, lease_seconds)
         claimed.sort(key=lambda r: (-r[12], r[0]))
         return [
             ClaimedTask(
@@ -274,6 +282,19 @@ class PostgresStore:
             )
             for r in claimed
         ]
+
+    def _claim_limited(
+        self, conn: psycopg.Connection[Any], owner: str, ids: list[str], lease_seconds: float
+    ) -> list[tuple[Any, ...]]:
+        """Claim candidates with concurrency keys or rate buckets, in one transaction:
+        lock them again (others may have taken some), lock their keys and buckets,
+        admit what the limits allow, claim that."""
+        rows = conn.execute(Q["lock_candidates"], {"ids": ids}).fetchall()
+        admitted = self._admit(conn, [Candidate(*row) for row in rows])
+        if not admitted:
+            return []
+        params = {"ids": admitted, "owner": owner, "lease": lease_seconds, "commit": self._commit}
+        return conn.execute(Q["claim_ids"], params).fetchall()
 
     @staticmethod
     def _admit(conn: psycopg.Connection[Any], candidates: list[Candidate]) -> list[str]:
@@ -299,7 +320,7 @@ class PostgresStore:
 
     def seconds_until_due(self, queues: Sequence[str]) -> float | None:
         """Seconds until the next waiting task is due."""
-        with self._tx() as conn:
+        with self._conn() as conn:
             row = conn.execute(Q["seconds_until_due"], {"queues": list(queues)}).fetchone()
         return None if row is None or row[0] is None else max(0.0, row[0])
 
@@ -323,11 +344,9 @@ class PostgresStore:
                 for r in renewals
             ]
         )
-        params = {"rows": rows, "owner": owner, "lease": lease_seconds}
-        with self._tx() as conn:
-            accepted = {row[0] for row in conn.execute(Q["renew"], params).fetchall()}
-            self._insert_events(conn, common.progress_events(renewals, accepted, owner))
-        return accepted
+        params = {"rows": rows, "owner": owner, "lease": lease_seconds, "commit": self._commit}
+        with self._conn() as conn:
+            return {row[0] for row in conn.execute(Q["renew"], params).fetchall()}
 
     def complete(self, owner: str, outcomes: Sequence[Outcome]) -> set[str]:
         """Record outcomes (fenced) with their events and wake-ups, in one statement."""
@@ -355,18 +374,18 @@ class PostgresStore:
             ]
         )
         params = {"rows": rows, "owner": owner}
-        with self._tx() as conn:
+        with self._conn() as conn:
             return {row[0] for row in conn.execute(Q["complete"], params).fetchall()}
 
     def save_checkpoint(self, owner: str, task_id: str, attempt: int, data_json: str) -> bool:
         """Persist a continuation (fenced), with its event."""
         params = {"id": task_id, "attempt": attempt, "owner": owner, "data": data_json}
-        with self._tx() as conn:
+        with self._conn() as conn:
             return bool(_scalar(conn.execute(Q["save_checkpoint"], params).fetchone()) == 1)
 
     def load_steps(self, task_id: str) -> dict[str, str]:
         """Recorded step results by step name."""
-        with self._tx() as conn:
+        with self._conn() as conn:
             return dict(conn.execute(Q["load_steps"], {"task_id": task_id}).fetchall())
 
     def record_step(
@@ -380,14 +399,13 @@ class PostgresStore:
             "name": name,
             "result": result_json,
         }
-        with self._tx() as conn:
+        with self._conn() as conn:
             return conn.execute(Q["record_step"], params).rowcount == 1
 
     def recover_expired(self) -> int:
         """Send expired leases back to pending (or dead), with their events."""
-        with self._tx() as conn:
-            rows = conn.execute(Q["recover_expired"]).fetchall()
-            self._insert_events(conn, common.recovery_events(rows))
+        with self._conn() as conn:
+            rows = conn.execute(Q["recover_expired"], {"commit": self._commit}).fetchall()
         return len(rows)
 
     # -- operating ------------------------------------------------------------------
@@ -412,13 +430,13 @@ class PostgresStore:
 
     def cancel(self, task_id: str, actor: str | None) -> TaskInfo | None:
         """Cancel a pending, retrying or running task."""
-        with self._tx() as conn:
+        with self._conn() as conn:
             conn.execute(Q["cancel"], {"id": task_id, "actor": actor})
         return self.get_task(task_id)
 
     def queue_stats(self) -> list[QueueStats]:
         """Per-queue counts and oldest due age."""
-        with self._tx() as conn:
+        with self._conn() as conn:
             counts = conn.execute(Q["counts_per_queue"]).fetchall()
             ages = conn.execute(Q["oldest_due_per_queue"]).fetchall()
         return common.queue_stats(counts, ages)
@@ -430,7 +448,7 @@ class PostgresStore:
     def replay_dead(self, task_ids: Sequence[str] | None, actor: str | None) -> list[str]:
         """Make dead tasks pending again with a fresh set of attempts."""
         params = {"all": task_ids is None, "ids": list(task_ids or []), "actor": actor}
-        with self._tx() as conn:
+        with self._conn() as conn:
             return [row[0] for row in conn.execute(Q["replay_dead"], params).fetchall()]
 
 

@@ -70,11 +70,16 @@ class SqliteStore:
         *,
         synchronous: str = "FULL",
         busy_timeout: float = 30.0,
+        fast_claims: bool = True,
     ) -> None:
         self.path = None if path is None else Path(path)
         self.signals = WriteSignals()
         self._lock = threading.RLock()
         self._busy_timeout = busy_timeout
+        self._synchronous = "FULL" if synchronous == "FULL" else "NORMAL"
+        # Claims, renewals and recovery can be redone safely, so they need not wait for
+        # fsync; everything else (enqueues, results, steps) keeps the durable setting.
+        self._relaxed = "NORMAL" if fast_claims else self._synchronous
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.created = self.path is None or not self.path.exists()
@@ -87,9 +92,7 @@ class SqliteStore:
             )
             if self.path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(
-                f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}"
-            )
+            self._conn.execute(f"PRAGMA synchronous={self._synchronous}")
             self._conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
@@ -101,27 +104,40 @@ class SqliteStore:
             self._conn.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Cursor]:
-        """A write transaction holding the file's write lock from the start."""
+    def _tx(self, *, durable: bool = True) -> Iterator[sqlite3.Cursor]:
+        """A write transaction holding the file's write lock from the start.
+
+        ``durable=False`` commits without waiting for fsync: for work that is safe to
+        lose in a power cut because it is redone (claims, renewals, recovery)."""
         with self._lock:
             cur = self._conn.cursor()
+            relax = not durable and self._relaxed != self._synchronous
+            if relax:
+                cur.execute(f"PRAGMA synchronous={self._relaxed}")
             try:
-                cur.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailable(
-                    f"SQLite database is locked by another writer ({exc}); "
-                    f"waited {self._busy_timeout:g}s"
-                ) from exc
-            try:
-                yield cur
-            except BaseException:
-                self._conn.rollback()
-                raise
-            try:
-                cur.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._conn.rollback()
-                raise StoreUnavailable(f"SQLite commit failed: {exc}") from exc
+                self._begin(cur)
+                try:
+                    yield cur
+                except BaseException:
+                    self._conn.rollback()
+                    raise
+                try:
+                    cur.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._conn.rollback()
+                    raise StoreUnavailable(f"SQLite commit failed: {exc}") from exc
+            finally:
+                if relax:
+                    cur.execute(f"PRAGMA synchronous={self._synchronous}")
+
+    def _begin(self, cur: sqlite3.Cursor) -> None:
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(
+                f"SQLite database is locked by another writer ({exc}); "
+                f"waited {self._busy_timeout:g}s"
+            ) from exc
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Cursor]:
@@ -276,7 +292,7 @@ class SqliteStore:
     ) -> list[ClaimedTask]:
         """Lease due tasks in claim order; limited ones only as their keys allow."""
         now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx(durable=False) as cur:
             if len(queues) == 1:
                 params: dict[str, Any] = {"queue": queues[0], "now": now, "limit": limit}
                 rows = cur.execute(Q["claim_candidates_one_queue"], params).fetchall()
@@ -344,7 +360,7 @@ class SqliteStore:
             return set()
         now = time.time()
         accepted: set[str] = set()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx(durable=False) as cur:
             for r in renewals:
                 u = r.usage
                 row = cur.execute(
@@ -449,7 +465,7 @@ class SqliteStore:
     def recover_expired(self) -> int:
         """Send expired leases back to pending (or dead), with their events."""
         now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx(durable=False) as cur:
             rows = cur.execute(Q["recover_expired"], {"now": now}).fetchall()
             self._insert_events(cur, common.recovery_events(rows), now)
         if rows:
