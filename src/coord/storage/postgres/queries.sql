@@ -1,8 +1,9 @@
 -- Named queries for the PostgreSQL store. Placeholders are %(name)s (psycopg).
 -- Times come from the database clock (now()), so workers on many machines agree.
--- Batches travel as one JSON parameter unpacked with json_to_recordset: one round trip
--- per batch, and orjson + PostgreSQL's JSON parser are far cheaper than adapting
--- Python lists into array parameters.
+-- Batches travel as one jsonb parameter holding one positional array per row,
+-- unpacked with jsonb_array_elements: one round trip per batch, and orjson plus
+-- PostgreSQL's jsonb parser cost a fraction of adapting Python lists into array
+-- parameters (or of json_to_recordset).
 -- Claims, renewals and recovery set synchronous_commit from %(commit)s ('off' when
 -- fast claims are on): losing them in a database crash only means a task runs again.
 -- Fencing ("this worker still holds this attempt") is written as owner = X AND
@@ -38,12 +39,18 @@ INSERT INTO coord_migrations (version, name) VALUES (%(version)s, %(name)s);
 -- name: enqueue
 -- Inserts the batch and its events and wakes listening workers for tasks due now.
 -- Rows whose (name, key) exists already are skipped and resolved by the caller.
+-- Rows: [id, name, queue, priority, payload, key, delay, run_at (epoch or null),
+-- max_attempts, retry_backoff, retry_backoff_max, timeout, heartbeat, stall_after,
+-- concurrency_key, concurrency_limit, rate_key].
 WITH input AS (
-    SELECT * FROM json_to_recordset(%(rows)s::json) AS i(
-        id uuid, name text, queue text, priority smallint, payload jsonb, idempotency_key text,
-        delay float8, run_at float8, max_attempts int, retry_backoff float8,
-        retry_backoff_max float8, timeout_s float8, heartbeat_s float8, stall_after int,
-        concurrency_key text, concurrency_limit int, rate_key text)
+    SELECT (e->>0)::uuid AS id, e->>1 AS name, e->>2 AS queue, (e->>3)::smallint AS priority,
+           e->4 AS payload, e->>5 AS idempotency_key, (e->>6)::float8 AS delay,
+           (e->>7)::float8 AS run_at, (e->>8)::int AS max_attempts,
+           (e->>9)::float8 AS retry_backoff, (e->>10)::float8 AS retry_backoff_max,
+           (e->>11)::float8 AS timeout_s, (e->>12)::float8 AS heartbeat_s,
+           (e->>13)::int AS stall_after, e->>14 AS concurrency_key,
+           (e->>15)::int AS concurrency_limit, e->>16 AS rate_key
+    FROM jsonb_array_elements(%(rows)s::jsonb) AS e
 ), inserted AS (
     INSERT INTO coord_tasks (
         id, name, queue, priority, payload, idempotency_key, run_at, max_attempts,
@@ -166,9 +173,13 @@ WHERE state IN ('pending', 'failed') AND queue = ANY(%(queues)s::text[]);
 WITH commit_mode AS MATERIALIZED (
     SELECT set_config('synchronous_commit', coalesce(%(commit)s::text, current_setting('synchronous_commit')), true)
 ), r AS (
-    SELECT * FROM json_to_recordset(%(rows)s::json) AS r(
-        id uuid, attempt int, beat bool, progress float8, message text, tokens_in bigint,
-        tokens_out bigint, usd_micros bigint, tool_seconds float8)
+    -- Rows: [id, attempt, beat, progress, message, tokens_in, tokens_out, usd_micros,
+    -- tool_seconds].
+    SELECT (e->>0)::uuid AS id, (e->>1)::int AS attempt, (e->>2)::bool AS beat,
+           (e->>3)::float8 AS progress, e->>4 AS message, (e->>5)::bigint AS tokens_in,
+           (e->>6)::bigint AS tokens_out, (e->>7)::bigint AS usd_micros,
+           (e->>8)::float8 AS tool_seconds
+    FROM jsonb_array_elements(%(rows)s::jsonb) AS e
 ), renewed AS (
     UPDATE coord_tasks AS t
     SET lease_expires_at = now() + make_interval(secs => %(lease)s),
@@ -192,11 +203,15 @@ SELECT id FROM renewed;
 -- name: complete
 -- Records the outcomes still fenced by (id, attempt, owner, live lease), writes their
 -- events, wakes workers for retries due now and result waiters for finished tasks.
+-- Rows: [id, attempt, state, result, error, delay, extra_attempts, topic, event_data,
+-- tokens_in, tokens_out, usd_micros, tool_seconds] (a JSON null error or event: none).
 WITH o AS (
-    SELECT * FROM json_to_recordset(%(rows)s::json) AS o(
-        id uuid, attempt int, state text, result jsonb, error jsonb, delay float8,
-        extra_attempts int, topic text, event_data jsonb, tokens_in bigint, tokens_out bigint,
-        usd_micros bigint, tool_seconds float8)
+    SELECT (e->>0)::uuid AS id, (e->>1)::int AS attempt, e->>2 AS state,
+           nullif(e->3, 'null') AS result, nullif(e->4, 'null') AS error, (e->>5)::float8 AS delay,
+           (e->>6)::int AS extra_attempts, e->>7 AS topic, nullif(e->8, 'null') AS event_data,
+           (e->>9)::bigint AS tokens_in, (e->>10)::bigint AS tokens_out,
+           (e->>11)::bigint AS usd_micros, (e->>12)::float8 AS tool_seconds
+    FROM jsonb_array_elements(%(rows)s::jsonb) AS e
 ), done AS (
     UPDATE coord_tasks AS t
     SET state = o.state,

@@ -177,25 +177,25 @@ class PostgresStore:
         raw = codec.raw
         rows = codec.dumps(
             [
-                {
-                    "id": t.id,
-                    "name": t.name,
-                    "queue": t.queue,
-                    "priority": t.priority,
-                    "payload": raw(t.payload_json),
-                    "idempotency_key": t.key,
-                    "delay": t.delay,
-                    "run_at": t.run_at,
-                    "max_attempts": t.max_attempts,
-                    "retry_backoff": t.retry_backoff,
-                    "retry_backoff_max": t.retry_backoff_max,
-                    "timeout_s": t.timeout,
-                    "heartbeat_s": t.heartbeat,
-                    "stall_after": t.stall_after,
-                    "concurrency_key": t.concurrency_key,
-                    "concurrency_limit": t.concurrency_limit,
-                    "rate_key": t.rate_key,
-                }
+                [
+                    t.id,
+                    t.name,
+                    t.queue,
+                    t.priority,
+                    raw(t.payload_json),
+                    t.key,
+                    t.delay,
+                    t.run_at,
+                    t.max_attempts,
+                    t.retry_backoff,
+                    t.retry_backoff_max,
+                    t.timeout,
+                    t.heartbeat,
+                    t.stall_after,
+                    t.concurrency_key,
+                    t.concurrency_limit,
+                    t.rate_key,
+                ]
                 for t in tasks
             ]
         )
@@ -330,17 +330,17 @@ class PostgresStore:
             return set()
         rows = codec.dumps(
             [
-                {
-                    "id": r.task_id,
-                    "attempt": r.attempt,
-                    "beat": r.beat,
-                    "progress": r.progress,
-                    "message": r.message,
-                    "tokens_in": r.usage.tokens_in,
-                    "tokens_out": r.usage.tokens_out,
-                    "usd_micros": r.usage.usd_micros,
-                    "tool_seconds": r.usage.tool_seconds,
-                }
+                [
+                    r.task_id,
+                    r.attempt,
+                    r.beat,
+                    r.progress,
+                    r.message,
+                    r.usage.tokens_in,
+                    r.usage.tokens_out,
+                    r.usage.usd_micros,
+                    r.usage.tool_seconds,
+                ]
                 for r in renewals
             ]
         )
@@ -355,21 +355,21 @@ class PostgresStore:
         raw = codec.raw
         rows = codec.dumps(
             [
-                {
-                    "id": o.task_id,
-                    "attempt": o.attempt,
-                    "state": o.state.value,
-                    "result": raw(o.result_json),
-                    "error": raw(o.error_json),
-                    "delay": o.delay,
-                    "extra_attempts": o.extra_attempts,
-                    "topic": o.topic,
-                    "event_data": raw(o.event_json),
-                    "tokens_in": o.usage.tokens_in,
-                    "tokens_out": o.usage.tokens_out,
-                    "usd_micros": o.usage.usd_micros,
-                    "tool_seconds": o.usage.tool_seconds,
-                }
+                [
+                    o.task_id,
+                    o.attempt,
+                    o.state.value,
+                    raw(o.result_json),
+                    raw(o.error_json),
+                    o.delay,
+                    o.extra_attempts,
+                    o.topic,
+                    raw(o.event_json),
+                    o.usage.tokens_in,
+                    o.usage.tokens_out,
+                    o.usage.usd_micros,
+                    o.usage.tool_seconds,
+                ]
                 for o in outcomes
             ]
         )
