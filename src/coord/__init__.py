@@ -5,8 +5,9 @@ The public API is what ``__all__`` lists; everything else may change.
 
 from coord.app import App, TaskHandle
 from coord.domain.tasks import Priority, TaskState
-from coord.domain.views import TaskInfo
+from coord.domain.views import DeadLetterGroup, QueueStats, TaskInfo
 from coord.errors import (
+    Conflict,
     CoordError,
     FatalError,
     IdempotencyConflict,
@@ -28,14 +29,17 @@ from coord.settings import Settings
 
 __all__ = [
     "App",
+    "Conflict",
     "Context",
     "CoordError",
+    "DeadLetterGroup",
     "FatalError",
     "IdempotencyConflict",
     "InvalidInput",
     "LeaseLost",
     "NotFound",
     "Priority",
+    "QueueStats",
     "SchemaOutdated",
     "Settings",
     "SyncContext",

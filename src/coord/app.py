@@ -4,7 +4,6 @@ engine and the settings together (the composition root)."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
 from coord.domain.durations import parse_duration
-from coord.domain.tasks import Priority, RateLimit, TaskPolicy
-from coord.domain.views import TaskInfo
+from coord.domain.tasks import Priority, RateLimit, TaskPolicy, TaskState
+from coord.domain.views import DeadLetterGroup, QueueStats, TaskInfo
 from coord.errors import ConfigError, InvalidInput, UnknownTask
 from coord.ports.store import Store
 from coord.runtime.cron import validate_cron
@@ -21,6 +20,7 @@ from coord.runtime.middleware import Middleware
 from coord.runtime.queue import build_tasks
 from coord.runtime.registry import Registry, Schedule, TaskDefinition
 from coord.runtime.results import ResultWaiter, unwrap
+from coord.runtime.signals import run_until_signalled
 from coord.runtime.worker import Worker, WorkerConfig, WorkerStats
 from coord.services import tasks as tasks_service
 from coord.services.database import ensure_current
@@ -34,11 +34,19 @@ DurationLike = str | float | timedelta
 TaskRef = TaskDefinition[..., Any] | str
 
 
-def connect(settings: Settings, *, create: bool = True, check_schema: bool = True) -> Store:
+def connect(
+    settings: Settings,
+    *,
+    create: bool = True,
+    upgrade_new: bool = True,
+    check_schema: bool = True,
+) -> Store:
     """Open the configured database.
 
-    ``create``: a missing SQLite file is created with the current schema (the
-    embedded default "just works"); otherwise a missing file is an error.
+    ``create``: a missing SQLite file is created; otherwise a missing file is an error.
+    ``upgrade_new``: a SQLite file created now gets the current schema at once (the
+    embedded default "just works"); ``coord db upgrade`` turns it off to apply, and
+    report, the migrations itself.
     ``check_schema``: refuse a database whose schema is missing or older, naming
     ``coord db upgrade``.
     """
@@ -51,7 +59,7 @@ def connect(settings: Settings, *, create: bool = True, check_schema: bool = Tru
         )
     store = open_store(settings)
     try:
-        if create and is_new_database(store):
+        if create and upgrade_new and is_new_database(store):
             store.upgrade()
         if check_schema:
             ensure_current(store, mask_url(settings.database_url))
@@ -391,6 +399,45 @@ class App:
         """:meth:`result` without blocking the event loop."""
         return unwrap(await self._results().wait_async(task_id, timeout))
 
+    # -- inspecting and managing ------------------------------------------------------
+    # What the CLI's `coord task`, `coord queue` and `coord dlq` do, for programs.
+    def list_tasks(
+        self,
+        *,
+        state: TaskState | None = None,
+        queue: str | None = None,
+        name: str | None = None,
+        limit: int = 50,
+    ) -> list[TaskInfo]:
+        """Tasks, newest first: at most ``limit`` (1 to 10,000), of that ``state``,
+        ``queue`` and ``name`` when given."""
+        return tasks_service.list_tasks(
+            self.store, state=state, queue=queue, name=name, limit=limit
+        )
+
+    def cancel(self, task_id: str, *, actor: str | None = None) -> TaskInfo:
+        """Cancel a task that has not finished and return it (a running one is stopped
+        by its worker at its next lease renewal). ``actor`` is recorded in the
+        ``task.cancelled`` event. Raises ``NotFound``, or ``Conflict`` if the task had
+        already finished (succeeded, dead or cancelled)."""
+        return tasks_service.cancel_task(self.store, task_id, actor=actor)
+
+    def queue_stats(self) -> list[QueueStats]:
+        """Per queue: tasks in each state and the age of the oldest due task."""
+        return tasks_service.queue_stats(self.store)
+
+    def dead_letters(self) -> list[DeadLetterGroup]:
+        """Dead tasks grouped by error type and message, with a sample task id."""
+        return tasks_service.dead_letters(self.store)
+
+    def replay_dead(
+        self, task_ids: Sequence[str] | None = None, *, actor: str | None = None
+    ) -> list[str]:
+        """Send dead tasks (all of them when ``task_ids`` is None) back to the queue
+        with fresh attempts; return their ids. Naming a task that is not dead raises
+        ``InvalidInput`` and replays nothing."""
+        return tasks_service.replay_dead(self.store, task_ids, actor=actor)
+
     # -- working ----------------------------------------------------------------------
     def default_queues(self) -> tuple[str, ...]:
         """Every queue this App's tasks and schedules use (or ``default``)."""
@@ -451,26 +498,4 @@ class App:
         finish; a second signal releases them at once) or, with ``burst``, until no
         due task is left."""
         worker = self.worker(queues=queues, concurrency=concurrency, burst=burst)
-        return asyncio.run(_run_with_signals(worker))
-
-
-async def _run_with_signals(worker: Worker) -> WorkerStats:
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    installed = threading.current_thread() is threading.main_thread()
-    received = 0
-
-    def on_signal() -> None:
-        nonlocal received
-        received += 1
-        worker.stop(immediate=received > 1)
-
-    if installed:
-        for sig in signals:
-            loop.add_signal_handler(sig, on_signal)
-    try:
-        return await worker.run()
-    finally:
-        if installed:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
+        return asyncio.run(run_until_signalled(worker))

@@ -7,6 +7,7 @@ load time with a :class:`~coord.errors.ConfigError` naming the variable.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
@@ -19,7 +20,10 @@ ENV_PREFIX = "COORD_"
 DEFAULT_DATABASE_URL = "sqlite:///.coord/coord.db"
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/@]+:)(?P<password>[^@]*)(?P<tail>@)")
+# libpq also takes the password as a query parameter: ...?sslmode=require&password=...
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
 
 
 class Settings(BaseSettings):
@@ -66,7 +70,7 @@ class Settings(BaseSettings):
         "database crash may forget the last ones: those tasks just run again.",
     )
     max_payload_bytes: int = Field(1_048_576, ge=1, description="Largest task payload.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: LogLevel = "INFO"
     log_format: Literal["text", "json"] = "text"
 
     @field_validator("database_url")
@@ -86,12 +90,18 @@ class Settings(BaseSettings):
 
 
 def mask_url(url: str) -> str:
-    """Hide the password of a database URL."""
-    return _URL_PASSWORD.sub(r"\g<head>***\g<tail>", url)
+    """Hide the passwords of a database URL (``user:PASSWORD@`` and ``password=``)."""
+    masked = _URL_PASSWORD.sub(r"\g<head>***\g<tail>", url)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", masked)
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment, applying ``overrides`` (None means unset)."""
+def load_settings(*, given_as: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read settings from the environment, applying ``overrides`` (None means unset).
+
+    ``given_as`` names how the caller's user gave an override, for error messages
+    (the CLI maps ``database_url`` to ``--database-url``); by default a bad override
+    is named ``FIELD (given as an argument)``.
+    """
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**given)
@@ -99,10 +109,12 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
-            source = (
-                f"{field} (given as an argument)"
-                if field in given
-                else f"{ENV_PREFIX}{field.upper()}"
-            )
-            problems.append(f"{source}: {err['msg']} (got {err.get('input')!r})")
+            if field in given:
+                source = (given_as or {}).get(field, f"{field} (given as an argument)")
+            else:
+                source = f"{ENV_PREFIX}{field.upper()}"
+            value = err.get("input")
+            # A rejected URL is echoed too: never with its password.
+            shown = mask_url(value) if isinstance(value, str) else value
+            problems.append(f"{source}: {err['msg']} (got {shown!r})")
         raise ConfigError("invalid settings: " + "; ".join(problems), problems=problems) from None

@@ -143,24 +143,6 @@ def test_db_upgrade_is_idempotent(workspace: Workspace) -> None:
     assert workspace.backend in current.stdout
 
 
-@pytest.mark.parametrize(
-    "workspace",
-    [
-        pytest.param(
-            "sqlite",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="src/coord/cli/db.py:19 (upgrade) opens the store with create=True, and "
-                "coord.app.connect (src/coord/app.py:54, `if create and is_new_database(store): "
-                "store.upgrade()`) already creates the schema of a new SQLite file, so the "
-                "first `coord db upgrade` prints 'schema already at version 1: nothing to do' "
-                "(applied: []) although it just created the schema",
-            ),
-        ),
-        "postgres",
-    ],
-    indirect=True,
-)
 def test_first_db_upgrade_reports_the_migrations_it_applied(workspace: Workspace) -> None:
     result = workspace.ok("db", "upgrade")
     assert "applied migrations" in result.stdout, result.describe()
@@ -428,13 +410,7 @@ def test_a_second_signal_releases_running_tasks_at_once(prepared: Workspace) -> 
     assert found["events"][-1]["topic"] == "task.released"
 
 
-# -- known problems (xfail until coord is fixed) -----------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/coord/cli/tasks.py:190 builds 'task X had already {state}', so cancelling a "
-    "dead task prints 'had already dead: nothing to cancel' (should read e.g. 'task X is "
-    "already dead: nothing to cancel')",
-)
+# -- problems found and fixed (each was a strict xfail naming its cause) -----------------
 def test_cancel_of_a_dead_task_says_it_is_dead(prepared: Workspace) -> None:
     task_id = prepared.enqueue("doomed")
     prepared.burst()
@@ -443,13 +419,6 @@ def test_cancel_of_a_dead_task_says_it_is_dead(prepared: Workspace) -> None:
     assert "had already dead" not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/coord/cli/tasks.py:189 only fails when the state after cancel is not "
-    "'cancelled', so cancelling an already-cancelled task exits 0 and prints 'cancelled ID' "
-    "again, although its --help says 'Exits 1 if the task had already finished' (fix the "
-    "code, or document that cancel is idempotent and drop this test)",
-)
 def test_cancel_twice_fails_the_second_time(prepared: Workspace) -> None:
     task_id = prepared.enqueue("ok", "{}", "--delay", "1h")
     prepared.ok("task", "cancel", task_id)
@@ -457,36 +426,18 @@ def test_cancel_twice_fails_the_second_time(prepared: Workspace) -> None:
     assert "already cancelled" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settings are loaded in the root callback (src/coord/cli/main.py:60, root) before the "
-    "sub-command's -o option is parsed, so with `-o json` a bad setting is reported as a "
-    "text line on stderr instead of the {'error': {...}} JSON object every other failure uses",
-)
 def test_a_bad_setting_is_a_json_error_under_output_json(bare: Workspace) -> None:
     result = bare.fails("config", "validate", "-o", "json", env={"COORD_LEASE_DURATION": "abc"})
     error = result.error_json()
     assert error["code"] == "config_invalid" and "COORD_LEASE_DURATION" in error["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/coord/settings.py:22 _URL_PASSWORD only masks user:PASSWORD@; a libpq URL "
-    "with ?password=... (or &password=) is shown in clear by `coord config show` and in "
-    "every message that prints the database label",
-)
 def test_config_show_masks_a_password_given_as_a_query_parameter(bare: Workspace) -> None:
     url = "postgresql://agent@db.example:5432/coord?sslmode=require&password=s3cret-pw"
     result = bare.ok("config", "show", env={"COORD_DATABASE_URL": url})
     assert "s3cret" not in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/coord/settings.py:107 load_settings appends `(got {input!r})` to every problem, "
-    "so a COORD_DATABASE_URL with an unsupported scheme prints its password in clear on "
-    "stderr (e.g. 'got 'mysql://root:s3cret@db/x''); the URL should be masked there too",
-)
 def test_a_rejected_database_url_does_not_leak_its_password(bare: Workspace) -> None:
     result = bare.fails(
         "config", "show", env={"COORD_DATABASE_URL": "mysql://root:s3cret-pw@db.example/x"}
@@ -495,25 +446,11 @@ def test_a_rejected_database_url_does_not_leak_its_password(bare: Workspace) -> 
     assert "s3cret" not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/coord/settings.py:103 load_settings labels a bad --database-url as "
-    "'database_url (given as an argument)': the user typed --database-url, the message "
-    "should name that option",
-)
 def test_a_bad_database_url_option_is_named_as_typed(bare: Workspace) -> None:
     result = bare.fails("--database-url", "mysql://db.example/x", "task", "list")
     assert "--database-url" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bad option values are usage errors (exit 2) for --state, -o or --concurrency, "
-    "but --priority and --delay are validated in services.enqueue_options and --limit in "
-    "services.list_tasks, raising InvalidInput: exit 1 (src/coord/cli/tasks.py options "
-    "`priority`, `delay`, `limit` should be validated by the CLI, e.g. typer min=1 / "
-    "a callback raising typer.BadParameter)",
-)
 @pytest.mark.parametrize(
     "args",
     [
@@ -527,12 +464,6 @@ def test_bad_option_values_are_usage_errors(prepared: Workspace, args: list[str]
     prepared.fails(*args, code=2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/coord/cli/config.py:43 (validate) reports a PostgreSQL database without "
-    "coord tables as 'is at schema version 0', where every other command (services/database.py "
-    "ensure_current) says 'has no coord schema'",
-)
 def test_config_validate_on_an_empty_postgres_database_says_there_is_no_schema(
     postgres_workspace: Workspace,
 ) -> None:
@@ -540,14 +471,6 @@ def test_config_validate_on_an_empty_postgres_database_says_there_is_no_schema(
     assert "has no coord schema" in result.stderr
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/coord/storage/postgres/store.py:91 PostgresStore.__init__ waits the full 10 s "
-    "pool timeout even for a permanent error (database does not exist, connection refused), "
-    "then says only 'cannot connect to PostgreSQL: pool initialization incomplete after "
-    "10.0 sec': the error line names neither the database nor the cause",
-)
 def test_an_unreachable_postgres_fails_fast_naming_the_cause(
     bare: Workspace, postgres_server: str
 ) -> None:
@@ -557,17 +480,12 @@ def test_an_unreachable_postgres_fails_fast_naming_the_cause(
     assert "coord_no_such_database" in error_line and "does not exist" in error_line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="on SIGTERM/SIGINT the worker (src/coord/app.py:457 _run_with_signals, "
-    "src/coord/runtime/worker.py:140 Worker.stop) logs nothing until it has stopped: "
-    "with a long task, a user who pressed Ctrl-C sees no sign for up to "
-    "COORD_SHUTDOWN_GRACE (30 s) that the signal was received, how many tasks it waits "
-    "for, or that a second signal releases them",
-)
 def test_worker_says_it_is_shutting_down_when_signalled(prepared: Workspace) -> None:
     ws = prepared
     ws.enqueue("slow", '{"seconds": 1.0, "tag": "told"}')
     result = ws.signal_worker("told.started", [signal.SIGTERM], timeout=30)
     before_stop = result.stderr.split(" stopped: ")[0].lower()
     assert any(word in before_stop for word in ("signal", "sigterm", "shutting down", "stopping"))
+    # what it waits for, how long, and how not to wait
+    assert "1 running task" in before_stop and "coord_shutdown_grace" in before_stop
+    assert "second sigterm or ctrl-c releases" in before_stop

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from coord.errors import StoreUnavailable
 from coord.storage.postgres.store import PostgresStore
 from tests.chaos import chaos_app
 from tests.chaos.harness import (
@@ -118,8 +117,7 @@ def test_workers_survive_terminated_postgres_sessions(
         _assert_alive(workers, "at the end")
 
         stopping = time.monotonic()
-        # Generous: a claim stuck in the pool (see the xfail test below) delays exit 30 s.
-        codes = {w.name: w.terminate(timeout=90) for w in workers}
+        codes = {w.name: w.terminate(timeout=30) for w in workers}
         stopped_in = time.monotonic() - stopping
         assert codes == {w.name: 0 for w in workers}, f"exit codes after SIGTERM: {codes}"
         stats = {w.name: w.stats() for w in workers}
@@ -188,16 +186,6 @@ def test_workers_survive_terminated_postgres_sessions(
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.xfail(
-    strict=True,
-    raises=StoreUnavailable,
-    reason="coord bug: src/coord/storage/postgres/store.py PostgresStore._check (the pool's "
-    "check= callback) raises for each dead idle connection, and psycopg_pool sleeps with "
-    "backoff (0, 1, 2, 4, 8, 16 s) after every failed check before it tries the next one: "
-    "3 dead pooled sessions cost the next store call 3 s, 4 cost 7 s, 7 or more make it "
-    "(a worker's claim, renewal, completion...) block 30 s and fail with 'couldn't get a "
-    "connection after 30.00 sec'",
-)
 def test_store_recovers_at_once_when_every_pooled_session_was_terminated(
     chaos_pg_db: ChaosDB, postgres_server: str
 ) -> None:

@@ -202,8 +202,10 @@ def test_cancel_pending_and_running(app: coord.App) -> None:
     running = app.enqueue(noop, {"n": 2}).id
     store = _store(app)
     [claimed] = [t for t in store.claim("w", ["default"], 10, 30) if t.id == running]
-    assert store.cancel(pending, "me").state is TaskState.CANCELLED
-    assert store.cancel(running, "me").state is TaskState.CANCELLED
+    assert store.cancel(pending, "me") and store.cancel(running, "me")
+    assert not store.cancel(pending, "me"), "a second cancel changes nothing"
+    for task_id in (pending, running):
+        assert store.get_task(task_id).state is TaskState.CANCELLED
     assert store.renew("w", [Renewal(running, claimed.attempt)], 30) == set()  # worker learns
     assert _succeed(store, "w", running, claimed.attempt) == set()
     assert app.get_task(running).state is TaskState.CANCELLED

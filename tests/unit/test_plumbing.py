@@ -27,6 +27,8 @@ def test_bad_database_url_names_the_variable(monkeypatch: pytest.MonkeyPatch) ->
         load_settings()
     with pytest.raises(ConfigError, match=r"database_url \(given as an argument\)"):
         load_settings(database_url="mysql://x")
+    with pytest.raises(ConfigError, match=r"^invalid settings: --database-url: "):
+        load_settings(given_as={"database_url": "--database-url"}, database_url="mysql://x")
     with pytest.raises(ConfigError, match="needs a path"):
         parse_database_url("sqlite://")
 
@@ -44,6 +46,18 @@ def test_masking_hides_passwords_only() -> None:
     assert mask_url("postgresql://user@host/db") == "postgresql://user@host/db"
     settings = load_settings(database_url="postgresql://u:hunter2@h/d")
     assert "hunter2" not in str(settings.masked())
+    query = "postgresql://u@h/d?password=pw1&sslmode=require"
+    assert mask_url(query) == "postgresql://u@h/d?password=***&sslmode=require"
+    assert mask_url("postgresql://h/d?sslmode=require&password=pw2") == (
+        "postgresql://h/d?sslmode=require&password=***"
+    )
+
+
+def test_a_rejected_url_is_echoed_masked() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(database_url="mysql://root:s3cret@db/x?password=other")
+    assert "root:***@db/x?password=***" in caught.value.message
+    assert "s3cret" not in str(caught.value.to_dict()) and "other" not in caught.value.message
 
 
 def test_named_queries() -> None:

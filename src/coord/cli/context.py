@@ -11,6 +11,7 @@ from coord.ports.store import Store
 from coord.settings import Settings, load_settings, mask_url
 
 _overrides: dict[str, str | None] = {"database_url": None}
+_OPTION_NAMES = {"database_url": "--database-url"}  # how errors name the overrides
 
 
 def set_database_url(url: str | None) -> None:
@@ -20,7 +21,7 @@ def set_database_url(url: str | None) -> None:
 
 def settings() -> Settings:
     """Settings from the environment and the global options."""
-    return load_settings(**_overrides)
+    return load_settings(given_as=_OPTION_NAMES, **_overrides)
 
 
 def database_label(current: Settings) -> str:
@@ -31,8 +32,13 @@ def database_label(current: Settings) -> str:
 @contextmanager
 def open_store(*, create: bool = False, check_schema: bool = True) -> Iterator[Store]:
     """The configured database, closed afterwards. By default it must exist already
-    (a typo in a path should not create an empty database) and be up to date."""
-    store = connect(settings(), create=create, check_schema=check_schema)
+    (a typo in a path should not create an empty database) and be up to date.
+
+    ``create`` (for ``coord db upgrade``) creates a missing SQLite file, without a
+    schema: the CLI never creates one behind the user's back, so that ``coord db
+    upgrade`` applies the migrations itself and reports them.
+    """
+    store = connect(settings(), create=create, upgrade_new=False, check_schema=check_schema)
     try:
         yield store
     finally:

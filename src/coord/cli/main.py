@@ -14,8 +14,9 @@ from coord import __version__
 from coord.cli import config, context, db, queues, tasks
 from coord.cli import worker as worker_cli
 from coord.cli.output import error
-from coord.errors import CoordError
+from coord.errors import ConfigError, CoordError
 from coord.observability.logging import configure_logging
+from coord.settings import LogLevel, Settings
 
 app = typer.Typer(
     name="coord",
@@ -49,7 +50,7 @@ def root(
         ),
     ] = None,
     log_level: Annotated[
-        str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR (default: COORD_LOG_LEVEL).")
+        LogLevel | None, typer.Option(help="Log level (default: COORD_LOG_LEVEL).")
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
@@ -57,7 +58,12 @@ def root(
 ) -> None:
     """Global options."""
     context.set_database_url(database_url)
-    current = context.settings()
+    try:
+        current = context.settings()
+    except ConfigError:
+        # Not reported here: the command reports it when it loads the settings, once
+        # its -o/--output is parsed, so that `-o json` gets the error as JSON too.
+        current = Settings.model_construct()  # the defaults, for logging meanwhile
     configure_logging(log_level or current.log_level, current.log_format)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,12 +12,28 @@ import typer
 
 from coord.cli import context
 from coord.cli.output import Format, OutputOption, age, emit, stdout, table
-from coord.domain.tasks import TaskState
+from coord.domain.durations import parse_duration
+from coord.domain.tasks import Priority, TaskState
 from coord.domain.views import EventInfo, TaskInfo
-from coord.errors import CoordError, InvalidInput
+from coord.errors import InvalidInput
 from coord.services import tasks as service
 
 app = typer.Typer(help="Enqueue, list, inspect and cancel tasks.", no_args_is_help=True)
+
+
+def _checked_by(parse: Callable[[str], object]) -> Callable[[str | None], str | None]:
+    """An option callback: a value the domain's ``parse`` refuses is a usage error
+    (exit 2, naming the option), like a bad choice, not a failed operation."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse(value)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc)) from None
+        return value
+
+    return check
 
 
 def _parse_payload(text: str, where: str) -> dict[str, Any]:
@@ -58,10 +75,17 @@ def enqueue(
     ] = None,
     key: Annotated[str | None, typer.Option(help="Idempotency key (single payload only).")] = None,
     priority: Annotated[
-        str | None, typer.Option(help="low, normal, high or critical (default: the task's).")
+        str | None,
+        typer.Option(
+            help="low, normal, high or critical (default: the task's).",
+            callback=_checked_by(Priority.parse),
+        ),
     ] = None,
     delay: Annotated[
-        str | None, typer.Option(help="Run no sooner than this, e.g. 30s, 5m.")
+        str | None,
+        typer.Option(
+            help="Run no sooner than this, e.g. 30s, 5m.", callback=_checked_by(parse_duration)
+        ),
     ] = None,
     queue: Annotated[str | None, typer.Option(help="Queue (default: the task's).")] = None,
     output: OutputOption = Format.TEXT,
@@ -113,7 +137,10 @@ def list_tasks(
     state: Annotated[TaskState | None, typer.Option(help="Only tasks in this state.")] = None,
     queue: Annotated[str | None, typer.Option(help="Only tasks of this queue.")] = None,
     name: Annotated[str | None, typer.Option(help="Only tasks of this name.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 50,
+    limit: Annotated[
+        int,
+        typer.Option(min=1, max=service.MAX_LIST_LIMIT, help="At most this many (newest first)."),
+    ] = 50,
     output: OutputOption = Format.TEXT,
 ) -> None:
     """List tasks, newest first."""
@@ -183,9 +210,8 @@ def cancel(
     output: OutputOption = Format.TEXT,
 ) -> None:
     """Cancel a task that has not finished (a running one is stopped by its worker
-    at its next lease renewal). Exits 1 if the task had already finished."""
+    at its next lease renewal). Exits 1 if the task had already finished (succeeded,
+    dead or cancelled)."""
     with context.open_store() as store:
         info = service.cancel_task(store, task_id, actor=context.actor())
-    if info.state is not TaskState.CANCELLED:
-        raise CoordError(f"task {task_id} had already {info.state.value}: nothing to cancel")
     emit(info, output, lambda: stdout.print(f"cancelled {info.id}"))

@@ -144,8 +144,9 @@ class Store(Protocol):
         """Return a task's events, oldest first."""
         ...
 
-    def cancel(self, task_id: str, actor: str | None) -> TaskInfo | None:
-        """Cancel a task that has not finished; return it (None if it does not exist)."""
+    def cancel(self, task_id: str, actor: str | None) -> bool:
+        """Cancel a task that has not finished. True if this call cancelled it; False
+        if there is no such task or it had finished (or was cancelled) already."""
         ...
 
     def queue_stats(self) -> list[QueueStats]:

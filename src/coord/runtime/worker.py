@@ -137,6 +137,11 @@ class Worker:
         self._grace = config.shutdown_grace
 
     # -- lifecycle --------------------------------------------------------------------
+    @property
+    def running(self) -> int:
+        """How many handlers are running now."""
+        return len(self._active)
+
     def stop(self, *, immediate: bool = False) -> None:
         """Stop claiming; running tasks get ``shutdown_grace`` (0 if immediate) to finish."""
         self._stopping = True

@@ -9,7 +9,7 @@ from typing import Any
 from coord.domain.durations import parse_duration
 from coord.domain.tasks import EnqueueResult, Priority, TaskState
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
-from coord.errors import InvalidInput, NotFound, UnknownTask
+from coord.errors import Conflict, InvalidInput, NotFound, UnknownTask
 from coord.ports.store import Store, TaskFilter
 from coord.runtime.queue import EnqueueOptions, build_tasks
 
@@ -95,12 +95,22 @@ def task_events(store: Store, task_id: str) -> list[EventInfo]:
 
 
 def cancel_task(store: Store, task_id: str, *, actor: str | None = None) -> TaskInfo:
-    """Cancel a task that has not finished. A running task's worker is told at its
-    next lease renewal and its handler is stopped; a finished task is left as is."""
-    info = store.cancel(_task_id(task_id), actor)
-    if info is None:
-        raise NotFound(f"no task with id {task_id}", task_id=task_id)
-    return info
+    """Cancel a task that has not finished and return it. A running task's worker is
+    told at its next lease renewal and its handler is stopped.
+
+    ``NotFound`` if there is no such task; ``Conflict`` if it had already finished
+    (succeeded, dead, or cancelled before): then nothing changes.
+    """
+    # The store's conditional UPDATE decides: of two concurrent cancels one wins.
+    cancelled = store.cancel(_task_id(task_id), actor)
+    info = get_task(store, task_id)
+    if cancelled:
+        return info
+    raise Conflict(
+        f"task {task_id} is already {info.state.value}: nothing to cancel",
+        task_id=task_id,
+        state=info.state.value,
+    )
 
 
 def queue_stats(store: Store) -> list[QueueStats]:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg.types.string import TextLoader
@@ -76,13 +77,14 @@ class PostgresStore:
         self._commit = "off" if fast_claims else None
 
         self._returned_at: dict[int, float] = {}
+        self._max_size = max_size
+        _probe(conninfo)
         self._pool = ConnectionPool(
             conninfo,
             min_size=min(min_size, max_size),
             max_size=max_size,
             configure=configure_connection,
             kwargs={"autocommit": True},
-            check=self._check,
             reset=self._mark_returned,
             open=False,
             name="coord",
@@ -97,11 +99,25 @@ class PostgresStore:
     def _mark_returned(self, conn: psycopg.Connection[Any]) -> None:
         self._returned_at[id(conn)] = time.monotonic()
 
-    def _check(self, conn: psycopg.Connection[Any]) -> None:
-        """Ping connections that idled a while: a restarted server or a terminated
-        backend is found here and replaced, instead of failing the caller's query."""
-        if time.monotonic() - self._returned_at.get(id(conn), 0.0) > _IDLE_CHECK_AFTER:
-            ConnectionPool.check_connection(conn)
+    def _checkout(self) -> psycopg.Connection[Any]:
+        """A live pooled connection.
+
+        Connections that idled a while are pinged first: after a server restart or a
+        terminated backend every pooled connection may be dead, and each is dropped
+        and the next one tried at once. (The pool's own ``check=`` hook would sleep
+        with an exponential backoff after each failed check.)"""
+        for _ in range(self._max_size + 1):
+            conn = self._pool.getconn(timeout=30.0)
+            idle = time.monotonic() - self._returned_at.get(id(conn), 0.0)
+            if idle <= _IDLE_CHECK_AFTER:
+                return conn
+            try:
+                conn.execute("")
+                return conn
+            except psycopg.Error:
+                logger.info("dropping a dead pooled PostgreSQL connection")
+                self._pool.putconn(conn)  # closed: the pool discards and replaces it
+        raise StoreUnavailable("PostgreSQL unavailable: every pooled connection is dead")
 
     def close(self) -> None:
         """Close the pool."""
@@ -114,8 +130,11 @@ class PostgresStore:
         Most operations are one statement (data-modifying CTEs write a change and its
         event together), so they cost one round trip instead of BEGIN/query/COMMIT."""
         try:
-            with self._pool.connection(timeout=30.0) as conn:
+            conn = self._checkout()
+            try:
                 yield conn
+            finally:
+                self._pool.putconn(conn)
         except CoordError:
             raise
         except (psycopg.OperationalError, PoolTimeout) as exc:
@@ -428,11 +447,12 @@ class PostgresStore:
         """A task's events, oldest first."""
         return [_READER.event(row) for row in self._dict_rows(Q["task_events"], {"id": task_id})]
 
-    def cancel(self, task_id: str, actor: str | None) -> TaskInfo | None:
-        """Cancel a pending, retrying or running task."""
+    def cancel(self, task_id: str, actor: str | None) -> bool:
+        """Cancel a pending, retrying or running task; True if this call did."""
         with self._conn() as conn:
-            conn.execute(Q["cancel"], {"id": task_id, "actor": actor})
-        return self.get_task(task_id)
+            return bool(
+                _scalar(conn.execute(Q["cancel"], {"id": task_id, "actor": actor}).fetchone())
+            )
 
     def queue_stats(self) -> list[QueueStats]:
         """Per-queue counts and oldest due age."""
@@ -454,3 +474,16 @@ class PostgresStore:
 
 def _scalar(row: tuple[Any, ...] | None) -> Any:
     return None if row is None else row[0]
+
+
+def _probe(conninfo: str) -> None:
+    """Connect once before opening the pool, so that a wrong address, database or
+    password fails at once with its cause; the pool would retry until its timeout
+    and then report only that it timed out."""
+    params = conninfo_to_dict(conninfo)
+    where = f"{params.get('dbname', '?')!r} at {params.get('host', 'localhost')}"
+    try:
+        psycopg.connect(conninfo, connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        cause = " ".join(str(exc).split())  # libpq's message spans several lines
+        raise StoreUnavailable(f"cannot connect to PostgreSQL database {where}: {cause}") from exc

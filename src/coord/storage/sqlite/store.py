@@ -499,14 +499,16 @@ class SqliteStore:
         """A task's events, oldest first."""
         return [_READER.event(row) for row in self._dict_rows(Q["task_events"], {"id": task_id})]
 
-    def cancel(self, task_id: str, actor: str | None) -> TaskInfo | None:
-        """Cancel a pending, retrying or running task."""
+    def cancel(self, task_id: str, actor: str | None) -> bool:
+        """Cancel a pending, retrying or running task; True if this call did."""
         now = time.time()
         with self._errors(), self._tx() as cur:
-            if cur.execute(Q["cancel"], {"id": task_id, "now": now}).fetchone() is not None:
+            cancelled = cur.execute(Q["cancel"], {"id": task_id, "now": now}).fetchone()
+            if cancelled is not None:
                 self._insert_events(cur, [(events.TASK_CANCELLED, task_id, actor, None)], now)
-                self.signals.fire_done()
-        return self.get_task(task_id)
+        if cancelled is not None:
+            self.signals.fire_done()
+        return cancelled is not None
 
     def queue_stats(self) -> list[QueueStats]:
         """Per-queue counts and oldest due age."""
