@@ -2,7 +2,8 @@
 
 Standard library only, so any python can run it::
 
-    python bench/run.py [--short] [--only coord|peers] [--workload W] [--coord-python PY]
+    python bench/run.py [--short] [--rounds N] [--only coord|peers] [--workload W]
+                        [--coord-python PY]
 
 coord's ``bench/coord_bench.py`` runs with ``--coord-python`` (default: the python
 running this script) on both backends; each peer script in ``bench/peers/`` runs with
@@ -10,6 +11,11 @@ running this script) on both backends; each peer script in ``bench/peers/`` runs
 Every JSON result line goes to ``bench/results/latest.jsonl``, each script's stderr to
 ``bench/results/logs/``. A script that fails, times out or is missing becomes a row
 saying so; the run goes on.
+
+With ``--rounds N`` (default 3) the whole plan runs N times, round-robin, so that a
+machine getting busier or quieter during the run affects every system alike; each
+table row is then the median round of that system (by its main figure), with the
+spread of that figure over the rounds.
 """
 
 from __future__ import annotations
@@ -39,6 +45,12 @@ PEER_BACKENDS = {"pgqueuer": "postgres", "procrastinate": "postgres", "celery": 
 REFERENCE = ("coord", "postgres")
 
 Record = dict[str, Any]
+#: Per workload: the figure a row is ranked by, and whether higher is better.
+MAIN_FIGURE = {
+    "throughput": "tasks_per_s",
+    "latency": "p50_ms",
+    "steps": "step_overhead_us",
+}
 
 
 @dataclass
@@ -168,6 +180,41 @@ def plan(args: argparse.Namespace) -> list[Job]:
 # ------------------------------------------------------------------------ tables
 
 
+def median_rounds(records: list[Record]) -> list[Record]:
+    """One record per (system, backend, variant, workload): the median round by the
+    workload's main figure, with ``rounds`` and ``spread`` (min and max) added.
+    Failed rounds are kept only when no round succeeded."""
+    groups: dict[tuple[Any, ...], list[Record]] = {}
+    for record in records:
+        key = tuple(record.get(k) for k in ("system", "backend", "variant", "workload"))
+        groups.setdefault(key, []).append(record)
+    merged: list[Record] = []
+    for group in groups.values():
+        figure = MAIN_FIGURE.get(str(group[0].get("workload")), "")
+        measured = sorted(
+            (r for r in group if isinstance(r.get(figure), (int, float))), key=lambda r: r[figure]
+        )
+        if not measured:
+            merged.append(group[-1])
+            continue
+        values = [r[figure] for r in measured]
+        median = dict(measured[(len(measured) - 1) // 2])
+        median["rounds"] = len(measured)
+        median["spread"] = [values[0], values[-1]]
+        merged.append(median)
+    return merged
+
+
+def spread_cell(record: Record) -> str:
+    """ "min-max (n)" of the main figure over the rounds, when there were several."""
+    spread = record.get("spread")
+    if not spread or record.get("rounds", 1) < 2:
+        return ""
+    digits = 2 if record.get("workload") == "latency" else 0
+    low, high = (fmt(float(value), digits) for value in spread)
+    return f"{low} to {high} ({record['rounds']})"
+
+
 def label(record: Record) -> str:
     """System name plus its variant, if any."""
     variant = record.get("variant")
@@ -221,15 +268,15 @@ def render(records: list[Record], workload: str) -> str:
     rows: list[list[str]] = []
     if workload == "throughput":
         headers = ["system", "backend", "version", "n", "tasks/s", "enqueue/s", "drain/s"]
-        headers.append("coord-pg ÷ this (tasks/s)")
+        headers += ["coord-pg ÷ this (tasks/s)", "tasks/s over rounds"]
         fields = ["n", "tasks_per_s", "enqueue_per_s", "drain_per_s"]
     elif workload == "latency":
         headers = ["system", "backend", "version", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"]
-        headers += ["this ÷ coord-pg (p50)", "this ÷ coord-pg (p99)"]
+        headers += ["this ÷ coord-pg (p50)", "this ÷ coord-pg (p99)", "p50 over rounds"]
         fields = ["n", "p50_ms", "p95_ms", "p99_ms", "max_ms"]
     else:
         headers = ["system", "backend", "version", "n", "per-step overhead µs"]
-        headers.append("this ÷ coord-pg")
+        headers += ["this ÷ coord-pg", "µs over rounds"]
         fields = ["n", "step_overhead_us"]
     for record in records:
         if record.get("workload") != workload:
@@ -247,6 +294,7 @@ def render(records: list[Record], workload: str) -> str:
             row.append(ratio(record.get("p99_ms"), ref.get("p99_ms")))
         else:
             row.append(ratio(record.get("step_overhead_us"), ref.get("step_overhead_us")))
+        row.append(spread_cell(record))
         rows.append(row)
     return f"### {workload}\n\n" + table(headers, rows)
 
@@ -259,6 +307,9 @@ def main() -> int:
     parser.add_argument("--workload", choices=WORKLOADS, help="run only this workload")
     parser.add_argument("--coord-python", default=sys.executable, help="python for coord_bench.py")
     parser.add_argument(
+        "--rounds", type=int, default=3, help="run everything this many times (median kept)"
+    )
+    parser.add_argument(
         "--timeout", type=float, default=900.0, help="seconds allowed per script run"
     )
     args = parser.parse_args()
@@ -266,11 +317,13 @@ def main() -> int:
     jobs = plan(args)
     peers_error = ensure_peers_venv() if any(job.system != "coord" for job in jobs) else None
     records: list[Record] = []
-    for job in jobs:
-        if peers_error and job.system != "coord":
-            records.append(failure(job, "failed", peers_error))
-            continue
-        records.extend(run_job(job, args.timeout))
+    for round_number in range(1, args.rounds + 1):
+        log(f"round {round_number} of {args.rounds}")
+        for job in jobs:
+            if peers_error and job.system != "coord":
+                records.append(failure(job, "failed", peers_error))
+                continue
+            records.extend({**r, "round": round_number} for r in run_job(job, args.timeout))
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "latest.jsonl"
@@ -278,7 +331,11 @@ def main() -> int:
     log(f"wrote {len(records)} records to {out.relative_to(BENCH.parent)}")
 
     workloads = [args.workload] if args.workload else list(WORKLOADS)
-    print(f"## coord benchmarks ({time.strftime('%Y-%m-%d %H:%M')}, short={args.short})\n")
+    records = median_rounds(records)
+    print(
+        f"## coord benchmarks ({time.strftime('%Y-%m-%d %H:%M')}, short={args.short}, "
+        f"rounds={args.rounds})\n"
+    )
     print("Ratios are taken against coord on PostgreSQL; above 1x means coord is better.\n")
     for workload in workloads:
         print(render(records, workload) + "\n")

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     )
     poll_interval: Duration = Field(1.0, gt=0, description="Fallback poll when no wake-up arrives.")
     sqlite_watch_interval: Duration = Field(
-        0.02, gt=0, description="How often workers check a SQLite file for commits."
+        0.005, gt=0, description="How often workers check a SQLite file for commits."
     )
     worker_concurrency: int = Field(10, ge=1, description="Tasks one worker runs at once.")
     claim_batch_size: int = Field(200, ge=1, description="Most tasks claimed per query.")

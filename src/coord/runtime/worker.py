@@ -171,8 +171,11 @@ class Worker:
         self._runner = AttemptRunner(
             self.registry, services, self.middlewares, handler_threads=self.config.concurrency * 2
         )
-        if self.notifier is not None:
-            self.notifier.start(on_due=self._wake.set_threadsafe, on_done=lambda: None)
+        # A burst worker claims until nothing is due and then exits: wake-ups would only
+        # cost it a connection and the listener's shutdown.
+        listener = None if self.config.burst else self.notifier
+        if listener is not None:
+            listener.start(on_due=self._wake.set_threadsafe, on_done=lambda: None)
         logger.info(
             "worker %s started: queues=%s concurrency=%d lease=%gs",
             self.id,
@@ -193,6 +196,8 @@ class Worker:
             await self._claim_loop()
         finally:
             await self._shut_down(helpers)
+            if listener is not None:
+                listener.stop()
         return self.stats
 
     async def _shut_down(self, helpers: list[asyncio.Task[None]]) -> None:
@@ -220,8 +225,6 @@ class Worker:
         for helper in helpers:
             helper.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
-        if self.notifier is not None:
-            self.notifier.stop()
         self._runner.close()
         self._io.shutdown(wait=True)
         logger.info("worker %s stopped: %s", self.id, self.stats.as_dict())
