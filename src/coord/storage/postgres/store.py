@@ -116,6 +116,7 @@ class PostgresStore:
                 return conn
             except psycopg.Error:
                 logger.info("dropping a dead pooled PostgreSQL connection")
+                self._returned_at.pop(id(conn), None)
                 self._pool.putconn(conn)  # closed: the pool discards and replaces it
         raise StoreUnavailable("PostgreSQL unavailable: every pooled connection is dead")
 
