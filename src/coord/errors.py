@@ -124,6 +124,15 @@ class FatalError(CoordError):
     code = "fatal"
 
 
+class SchemaError(CoordError):
+    """Raised by a handler whose output (typically a model's answer) does not match the
+    schema it must follow. The task gets one repair attempt at once, even with no
+    retries left; its handler reads this error as ``ctx.last_error`` (to tell the
+    model what was wrong). A second ``SchemaError`` in a row makes the task dead."""
+
+    code = "schema"
+
+
 class HandlerTimeout(TransientError):
     """The handler ran longer than its task's ``timeout``; the task is retried."""
 

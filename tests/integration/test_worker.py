@@ -74,6 +74,39 @@ def test_fatal_error_goes_straight_to_dead_letters(app: coord.App) -> None:
     assert group.count == 1
 
 
+def test_schema_error_gets_one_repair_attempt_that_sees_the_error(app: coord.App) -> None:
+    seen: list[dict[str, Any] | None] = []
+
+    @app.task(retries=0, retry_backoff=60)  # no retries and a long backoff: neither applies
+    async def extract(ctx: coord.Context, text: str) -> dict[str, str]:
+        seen.append(ctx.last_error)
+        if ctx.attempt == 1:
+            raise coord.SchemaError("missing field 'title'")
+        return {"title": text}
+
+    handle = app.enqueue(extract, {"text": "t"})
+    work_until(app, all_final(app, [handle.id]))
+    info = handle.info()
+    assert (info.state, info.result, info.attempt) == (TaskState.SUCCEEDED, {"title": "t"}, 2)
+    assert seen[0] is None
+    assert seen[1] is not None and seen[1]["type"] == "SchemaError"
+    assert seen[1]["message"] == "missing field 'title'"
+    retried = next(e for e in app.store.task_events(handle.id) if e.topic == "task.retrying")
+    assert retried.data["retry_in_s"] == 0
+
+
+def test_a_second_schema_error_in_a_row_is_dead(app: coord.App) -> None:
+    @app.task(retries=5, retry_backoff=0.01)
+    async def hopeless(ctx: coord.Context) -> None:
+        raise coord.SchemaError(f"still wrong ({ctx.attempt})")
+
+    handle = app.enqueue(hopeless)
+    work_until(app, all_final(app, [handle.id]))
+    info = handle.info()
+    assert (info.state, info.attempt) == (TaskState.DEAD, 2)
+    assert info.error is not None and info.error["message"] == "still wrong (2)"
+
+
 def test_exhausted_retries_end_dead(app: coord.App) -> None:
     @app.task(retries=2, retry_backoff=0.01)
     def always_fails(ctx: coord.SyncContext) -> None:

@@ -133,6 +133,20 @@ def test_decide_failure() -> None:
     assert (honoured.delay, capped.delay) == (4, 10)
 
 
+def test_a_schema_error_gets_one_immediate_repair_attempt() -> None:
+    common = {"retry_backoff": 1.0, "retry_backoff_max": 10.0, "schema": True}
+    with_retries = decide_failure(attempt=1, max_attempts=3, fatal=False, **common)
+    assert (with_retries.state, with_retries.delay, with_retries.extra_attempts) == (
+        TaskState.FAILED,
+        0.0,
+        0,
+    )
+    out_of_retries = decide_failure(attempt=1, max_attempts=1, fatal=False, **common)
+    assert (out_of_retries.state, out_of_retries.extra_attempts) == (TaskState.FAILED, 1)
+    again = decide_failure(attempt=2, max_attempts=3, fatal=False, repairing=True, **common)
+    assert again.state is TaskState.DEAD
+
+
 candidates = st.lists(
     st.builds(
         Candidate,

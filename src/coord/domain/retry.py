@@ -33,6 +33,7 @@ class FailureDecision:
     state: TaskState
     delay: float
     topic: str
+    extra_attempts: int = 0  # attempts granted beyond the task's retries (a repair)
 
 
 def decide_failure(
@@ -40,6 +41,8 @@ def decide_failure(
     attempt: int,
     max_attempts: int,
     fatal: bool,
+    schema: bool = False,
+    repairing: bool = False,
     retry_backoff: float,
     retry_backoff_max: float,
     retry_after: float | None = None,
@@ -49,8 +52,17 @@ def decide_failure(
 
     ``retry_after`` (from the error, e.g. a provider's Retry-After) replaces the
     computed backoff but is still capped at ``retry_backoff_max``.
+
+    A ``schema`` error (the output did not match its schema) gets one repair attempt
+    at once, granted beyond the retries when none are left; if the failed attempt
+    was ``repairing`` already, the task is dead.
     """
-    if fatal or attempt >= max_attempts:
+    if fatal or (schema and repairing):
+        return FailureDecision(TaskState.DEAD, 0.0, events.TASK_DEAD)
+    if schema:
+        extra = 1 if attempt >= max_attempts else 0
+        return FailureDecision(TaskState.FAILED, 0.0, events.TASK_RETRYING, extra)
+    if attempt >= max_attempts:
         return FailureDecision(TaskState.DEAD, 0.0, events.TASK_DEAD)
     if retry_after is not None:
         delay = min(max(retry_after, 0.0), retry_backoff_max)

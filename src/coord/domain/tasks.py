@@ -234,6 +234,7 @@ class ClaimedTask:
     heartbeat: float | None
     stall_after: int
     checkpoint: Any = None
+    last_error: dict[str, Any] | None = None  # how the previous attempt failed
 
 
 @dataclass(slots=True)

@@ -88,6 +88,12 @@ class _BaseContext:
         return self._attempt.task.checkpoint
 
     @property
+    def last_error(self) -> dict[str, Any] | None:
+        """How the previous attempt failed (``type``, ``message``, ``code``...), or None
+        on a first run: e.g. the ``SchemaError`` a repair attempt should fix."""
+        return self._attempt.task.last_error
+
+    @property
     def cancelled(self) -> bool:
         """True once the worker stopped this attempt (stall, lost lease, shutdown)."""
         return self._attempt.stop_reason is not None

@@ -8,7 +8,7 @@ from typing import Any
 from coord.domain import codec, events
 from coord.domain.retry import decide_failure
 from coord.domain.tasks import ClaimedTask, Outcome, TaskState, Usage
-from coord.errors import CoordError, FatalError, TransientError
+from coord.errors import CoordError, FatalError, SchemaError, TransientError
 
 _MAX_MESSAGE = 2000
 _MAX_TRACEBACK = 8000
@@ -52,6 +52,8 @@ def failed(
         attempt=task.attempt,
         max_attempts=task.max_attempts,
         fatal=isinstance(exc, FatalError),
+        schema=isinstance(exc, SchemaError),
+        repairing=(task.last_error or {}).get("code") == SchemaError.code,
         retry_backoff=task.retry_backoff,
         retry_backoff_max=task.retry_backoff_max,
         retry_after=exc.retry_after if isinstance(exc, TransientError) else None,
@@ -68,6 +70,7 @@ def failed(
         topic=topic or decision.topic,
         error_json=codec.dumps(info),
         delay=decision.delay,
+        extra_attempts=decision.extra_attempts,
         event_json=codec.dumps(event),
         usage=usage,
     )

@@ -299,6 +299,7 @@ class PostgresStore:
                 heartbeat=r[9],
                 stall_after=r[10],
                 checkpoint=r[11],
+                last_error=r[13],
             )
             for r in claimed
         ]

@@ -329,6 +329,7 @@ class SqliteStore:
                 heartbeat=r[9],
                 stall_after=r[10],
                 checkpoint=json_text_to_value(r[11]),
+                last_error=json_text_to_value(r[12]),
             )
             for r in claimed
         ]
