@@ -109,6 +109,18 @@ class App:
         self._waiter: ResultWaiter | None = None
         self._lock = threading.RLock()
 
+    def use_database(self, database_url: str) -> None:
+        """Point this App at another database, before it has opened one (what
+        ``coord --database-url URL worker --app ...`` does to the user's App)."""
+        parse_database_url(database_url)
+        with self._lock:
+            if self._store is not None:
+                raise ConfigError(
+                    "this App has opened its database already: it cannot switch to "
+                    f"{mask_url(database_url)} (was {mask_url(self.settings.database_url)})"
+                )
+            self.settings = self.settings.model_copy(update={"database_url": database_url})
+
     # -- declaring --------------------------------------------------------------------
     @overload
     def task(self, fn: Callable[P, R], /) -> TaskDefinition[P, R]: ...

@@ -489,3 +489,18 @@ def test_worker_says_it_is_shutting_down_when_signalled(prepared: Workspace) -> 
     # what it waits for, how long, and how not to wait
     assert "1 running task" in before_stop and "coord_shutdown_grace" in before_stop
     assert "second sigterm or ctrl-c releases" in before_stop
+
+
+def test_worker_serves_the_database_given_with_the_global_option(bare: Workspace) -> None:
+    """`coord --database-url URL worker --app ...` runs the tasks of URL, whatever
+    database the App's own settings name."""
+    other = ["--database-url", f"sqlite:///{bare.cwd / 'other.db'}"]
+    bare.write_tasks_module()
+    bare.ok(*other, "db", "upgrade")
+    bare.ok(*other, "worker", "--app", "tasks:app", "--burst")  # registers the tasks there
+    task_id = bare.ok(*other, "task", "enqueue", "ok", "--payload", '{"n": 7}').stdout.strip()
+    stats = bare.data(*other, "worker", "--app", "tasks:app", "--burst")
+    assert stats["succeeded"] == 1
+    found = bare.data(*other, "task", "get", task_id)
+    assert found["task"]["state"] == "succeeded"
+    assert not bare.sqlite_file.exists(), "the App's default database was not used"

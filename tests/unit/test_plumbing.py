@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import coord
@@ -104,3 +106,18 @@ def test_bad_task_options_are_refused_at_declaration() -> None:
         app.task(timeout="soon")(lambda ctx: None)
     with pytest.raises(coord.InvalidInput, match="invalid cron"):
         app.task(cron="every minute")(lambda ctx: None)
+
+
+def test_an_app_switches_database_only_before_opening_one(tmp_path: Path) -> None:
+    app = coord.App(f"sqlite:///{tmp_path}/a.db")
+    app.use_database(f"sqlite:///{tmp_path}/b.db")
+    assert app.settings.database_url == f"sqlite:///{tmp_path}/b.db"
+    with pytest.raises(ConfigError, match="unsupported scheme 'mysql'") as refused:
+        app.use_database("mysql://root:s3cret@db/x")
+    assert "s3cret" not in str(refused.value)
+    app.store  # noqa: B018 - opens b.db
+    with pytest.raises(ConfigError, match="opened its database already") as caught:
+        app.use_database(f"sqlite:///{tmp_path}/c.db")
+    assert "s3cret" not in str(caught.value)
+    app.close()
+    assert (tmp_path / "b.db").exists() and not (tmp_path / "a.db").exists()

@@ -19,6 +19,11 @@ def set_database_url(url: str | None) -> None:
     _overrides["database_url"] = url
 
 
+def database_url_given() -> bool:
+    """Whether the global ``--database-url`` was given."""
+    return _overrides["database_url"] is not None
+
+
 def settings() -> Settings:
     """Settings from the environment and the global options."""
     return load_settings(given_as=_OPTION_NAMES, **_overrides)

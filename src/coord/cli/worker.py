@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from coord.app import App
+from coord.cli import context
 from coord.cli.output import Format, OutputOption, emit, stdout
 from coord.errors import InvalidInput
 
@@ -55,9 +56,12 @@ def worker(
 
     SIGTERM or Ctrl-C stops claiming and lets running tasks finish within
     COORD_SHUTDOWN_GRACE; a second signal releases them at once. Any number of
-    workers may share a database (on PostgreSQL, from any machine).
+    workers may share a database (on PostgreSQL, from any machine). The global
+    --database-url, when given, replaces the database of the App's own settings.
     """
     coord_app = load_app(app_ref)
+    if context.database_url_given():  # the global option wins over the App's settings
+        coord_app.use_database(context.settings().database_url)
     stats = coord_app.run_worker(queues=queue or None, concurrency=concurrency, burst=burst)
     data = stats.as_dict()
     emit(data, output, lambda: stdout.print(" ".join(f"{k}={v}" for k, v in data.items())))

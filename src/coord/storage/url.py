@@ -39,4 +39,9 @@ def parse_database_url(url: str) -> DatabaseTarget:
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
             return DatabaseTarget("postgres", "postgresql://" + url.removeprefix(prefix))
-    raise ConfigError(f"COORD_DATABASE_URL: unsupported scheme in {url!r}")
+    # Only the scheme is echoed: the rest of a URL may hold a password.
+    scheme = url.partition("://")[0] if "://" in url else url[:20]
+    raise ConfigError(
+        f"COORD_DATABASE_URL: unsupported scheme {scheme!r}: use sqlite:///PATH or "
+        "postgresql://USER@HOST/DB"
+    )
