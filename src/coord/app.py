@@ -71,10 +71,12 @@ def connect(
 
 @dataclass(frozen=True, slots=True)
 class TaskHandle:
-    """An enqueued task: its id, and a way to wait for its result."""
+    """An enqueued task: its id, whether this enqueue created it (False when an
+    idempotency key found it already), and a way to wait for its result."""
 
     id: str
     app: App
+    created: bool = True
 
     def result(self, timeout: float | None = None) -> Any:
         """Block until the task finishes; return its result (see :meth:`App.result`)."""
@@ -342,7 +344,7 @@ class App:
                 check=definition.check_payload,
             )
             results = self.store.enqueue(rows, None)
-        return [TaskHandle(r.id, self) for r in results]
+        return [TaskHandle(r.id, self, r.created) for r in results]
 
     async def enqueue_async(
         self,

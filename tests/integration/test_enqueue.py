@@ -50,6 +50,7 @@ def test_same_key_same_payload_returns_existing_task(app: coord.App) -> None:
     first = app.enqueue(summarize, {"user": "ada"}, key="k1")
     again = app.enqueue(summarize, {"user": "ada"}, key="k1")
     assert again.id == first.id
+    assert (first.created, again.created) == (True, False)
     assert len(app.store.task_events(first.id)) == 1  # no second enqueued event
 
 
@@ -66,6 +67,7 @@ def test_duplicate_keys_within_one_batch(app: coord.App) -> None:
     summarize = _declare(app)
     a, b = app.enqueue_many(summarize, [{"user": "x"}, {"user": "x"}], keys=["same", "same"])
     assert a.id == b.id
+    assert (a.created, b.created) == (True, False)
 
 
 @pytest.mark.parametrize(
