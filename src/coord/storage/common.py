@@ -46,6 +46,28 @@ def resolve_enqueue(
     return results
 
 
+PolicyColumns = tuple[
+    int, float, float, float | None, float | None, int, str | None, int | None, str | None
+]
+
+
+def policy_columns(task: NewTask) -> PolicyColumns:
+    """The policy part of a new task's row, in the order both dialects' enqueue
+    statements take it: max_attempts, retry_backoff, retry_backoff_max, timeout,
+    heartbeat, stall_after, concurrency_key, concurrency_limit, rate_key."""
+    return (
+        task.max_attempts,
+        task.retry_backoff,
+        task.retry_backoff_max,
+        task.timeout,
+        task.heartbeat,
+        task.stall_after,
+        task.concurrency_key,
+        task.concurrency_limit,
+        task.rate_key,
+    )
+
+
 def enqueued_events(ids: Iterable[str], actor: str | None) -> list[EventRow]:
     """One ``task.enqueued`` event per inserted task."""
     return [(events.TASK_ENQUEUED, task_id, actor, None) for task_id in ids]

@@ -206,15 +206,7 @@ class PostgresStore:
                     t.key,
                     t.delay,
                     t.run_at,
-                    t.max_attempts,
-                    t.retry_backoff,
-                    t.retry_backoff_max,
-                    t.timeout,
-                    t.heartbeat,
-                    t.stall_after,
-                    t.concurrency_key,
-                    t.concurrency_limit,
-                    t.rate_key,
+                    *common.policy_columns(t),
                 ]
                 for t in tasks
             ]

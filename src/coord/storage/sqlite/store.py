@@ -215,15 +215,7 @@ class SqliteStore:
                 t.key,
                 t.run_at if t.run_at is not None else now + t.delay,
                 now,
-                t.max_attempts,
-                t.retry_backoff,
-                t.retry_backoff_max,
-                t.timeout,
-                t.heartbeat,
-                t.stall_after,
-                t.concurrency_key,
-                t.concurrency_limit,
-                t.rate_key,
+                *common.policy_columns(t),
             )
             for t in tasks
         ]
