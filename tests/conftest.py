@@ -23,7 +23,10 @@ ADMIN_URL = os.environ.get(
     "COORD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("COORD_REQUIRE_POSTGRES") == "1"
-COORD_TABLES = "coord_events, coord_steps, coord_tasks, coord_task_policies, coord_rate_buckets"
+COORD_TABLES = (
+    "coord_events, coord_steps, coord_tasks, coord_task_policies, coord_rate_buckets, "
+    "coord_agents, coord_subscriptions, coord_messages, coord_deliveries"
+)
 
 
 def _database_url(admin_url: str, name: str) -> str:

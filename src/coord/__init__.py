@@ -4,8 +4,17 @@ The public API is what ``__all__`` lists; everything else may change.
 """
 
 from coord.app import App, TaskHandle
+from coord.domain.messages import DeliveryState, SendResult
 from coord.domain.tasks import Priority, TaskState
-from coord.domain.views import DeadLetterGroup, QueueStats, TaskInfo
+from coord.domain.views import (
+    AgentInfo,
+    DeadLetterGroup,
+    DeliveryInfo,
+    InboxMessage,
+    MessageInfo,
+    QueueStats,
+    TaskInfo,
+)
 from coord.errors import (
     Conflict,
     CoordError,
@@ -22,27 +31,40 @@ from coord.errors import (
     UnknownTask,
     WaitTimeout,
 )
+from coord.messaging.handlers import AgentContext
+from coord.messaging.hooks import MessageReceipt, MessageSend
 from coord.runtime.context import Context, SyncContext
 from coord.runtime.middleware import TaskCall
 from coord.runtime.registry import TaskDefinition
 from coord.runtime.worker import Worker, WorkerStats
+from coord.services.messages import Outgoing
 from coord.settings import Settings
 
 __all__ = [
+    "AgentContext",
+    "AgentInfo",
     "App",
     "Conflict",
     "Context",
     "CoordError",
     "DeadLetterGroup",
+    "DeliveryInfo",
+    "DeliveryState",
     "FatalError",
     "IdempotencyConflict",
+    "InboxMessage",
     "InvalidInput",
     "LeaseLost",
+    "MessageInfo",
+    "MessageReceipt",
+    "MessageSend",
     "NotFound",
+    "Outgoing",
     "Priority",
     "QueueStats",
     "SchemaError",
     "SchemaOutdated",
+    "SendResult",
     "Settings",
     "SyncContext",
     "TaskCall",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
+from coord.app_mailbox import MailboxFeatures
 from coord.domain.durations import parse_duration
 from coord.domain.tasks import Priority, RateLimit, TaskPolicy, TaskState
 from coord.domain.views import DeadLetterGroup, QueueStats, TaskInfo
@@ -91,8 +92,9 @@ class TaskHandle:
         return self.app.get_task(self.id)
 
 
-class App:
-    """Declares tasks and schedules; enqueues, waits for results, runs workers.
+class App(MailboxFeatures):
+    """Declares tasks, schedules and agents; enqueues, sends, waits for results and
+    messages, runs workers.
 
     ``database_url`` overrides ``COORD_DATABASE_URL``; the database is opened on
     first use (a new SQLite file gets the schema at once).
@@ -110,6 +112,7 @@ class App:
         self._store: Store | None = None
         self._waiter: ResultWaiter | None = None
         self._lock = threading.RLock()
+        self._init_mailbox()
 
     def use_database(self, database_url: str) -> None:
         """Point this App at another database, before it has opened one (what
@@ -258,6 +261,7 @@ class App:
             if self._store is None:
                 store = connect(self.settings)
                 try:
+                    self._open_agents(store)
                     store.register_policies([d.policy for d in self.registry.tasks.values()])
                 except BaseException:
                     store.close()
@@ -265,9 +269,13 @@ class App:
                 self._store = store
             return self._store
 
+    def _store_if_open(self) -> Store | None:
+        return self._store
+
     def close(self) -> None:
         """Stop listening and close the database connections."""
         with self._lock:
+            self._close_mailbox()
             if self._waiter is not None:
                 self._waiter.close()
                 self._waiter = None

@@ -74,6 +74,21 @@ def test_every_command_prints_valid_json(workspace: Workspace) -> None:
     assert data("queue", "list")[0]["queue"] == "default"
     assert data("dlq", "list")[0]["count"] == 1
     assert data("dlq", "retry", "--all")["count"] == 1
+    assert data("agent", "add", "coder")["name"] == "coder"
+    assert data("agent", "add", "lead", "--human")["human"] is True
+    assert data("subscribe", "lead", "news")["changed"] is True
+    sent = data("send", "coder", "topic:news", "--subject", "hello")
+    assert sent["recipients"] == [{"agent": "lead", "seq": 1}]
+    assert [m["id"] for m in data("inbox", "lead")] == [sent["id"]]
+    assert data("read", "lead", sent["id"])["state"] == "read"
+    assert data("ack", "lead", sent["id"])["ids"] == [sent["id"]]
+    assert data("message", "get", sent["id"])["deliveries"][0]["state"] == "acked"
+    assert data("message", "events", sent["id"])[0]["topic"] == "message.sent"
+    assert [m["id"] for m in data("thread", sent["id"])] == [sent["id"]]
+    assert data("unsubscribe", "lead", "news")["changed"] is True
+    assert [a["name"] for a in data("agent", "list")] == ["coder", "lead"]
+    assert data("agent", "get", "lead")["human"] is True
+    assert data("agent", "remove", "coder")["removed"] is True
     assert seen == set(LEAF_COMMANDS), f"not run with -o json: {set(LEAF_COMMANDS) - seen}"
 
 

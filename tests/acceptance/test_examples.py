@@ -85,3 +85,41 @@ def test_quickstart_fresh_batch_of_a_few_modules(tmp_path: Path) -> None:
     fresh = run_quickstart(tmp_path, "--limit", "30", "--fresh")
     assert number(r"(\d+) of them final from an earlier run", fresh) == 0
     assert number(r"\((\d+) tasks run by this worker", fresh) == 32
+
+
+AGENT_TEAM = Path(__file__).resolve().parents[2] / "examples" / "agent_team" / "run.py"
+
+
+def test_agent_team_reviews_files_and_alerts_the_lead_once(tmp_path: Path) -> None:
+    import sysconfig
+
+    files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:30]
+    risky = [
+        f.name
+        for f in files
+        if re.search(r"\b(eval|exec)\(", f.read_text(encoding="utf-8", errors="replace"))
+    ]
+
+    def run() -> str:
+        proc = subprocess.run(
+            [sys.executable, str(AGENT_TEAM), "--files", "30"],
+            cwd=tmp_path,
+            env=base_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        return proc.stdout
+
+    first = run()
+    assert "coder asked for 30 reviews (30 new)" in first
+    assert "reviewer replied 30 times" in first
+    assert f"lead has {len(risky)} unread security alert(s)" in first
+    assert all(f"[critical] {name} calls eval/exec" in first for name in risky)
+    assert "first delivered to reviewer: acked" in first
+    second = run()  # keyed requests: nothing is sent, reviewed or alerted again
+    assert "coder asked for 30 reviews (0 new)" in second
+    assert "reviewer replied 30 times" in second
+    assert "lead has 0 unread security alert(s)" in second

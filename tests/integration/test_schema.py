@@ -27,6 +27,9 @@ UNION ALL
 SELECT 'constraint', conrelid::regclass || '.' || conname, pg_get_constraintdef(oid)
 FROM pg_constraint WHERE connamespace = 'public'::regnamespace
   AND conrelid::regclass::text LIKE 'coord\\_%%'
+UNION ALL
+SELECT 'function', proname, pg_get_functiondef(oid) FROM pg_proc
+WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'coord\\_%%'
 ORDER BY 1, 2
 """
 
@@ -135,3 +138,73 @@ def test_sqlite_default_database_is_created_on_first_use(
     assert (tmp_path / ".coord" / "coord.db").exists()
     with sqlite3.connect(tmp_path / ".coord" / "coord.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _install_version_1(database_url: str) -> None:
+    """A database as coord 0.1 left it: migration 0001 only, with an event in it."""
+    from coord.storage.migrations import split_statements
+
+    dialect = "postgres" if database_url.startswith("postgresql") else "sqlite"
+    first = migrations_of(f"coord.storage.{dialect}")[0]
+    if dialect == "sqlite":
+        path = database_url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as conn:
+            for statement in split_statements(first.sql):
+                conn.execute(statement)
+            conn.execute(
+                "CREATE TABLE coord_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            conn.execute("INSERT INTO coord_migrations VALUES (1, 'initial', 0)")
+            conn.execute("INSERT INTO coord_events (topic, created_at) VALUES ('old', 0)")
+        return
+    with psycopg.connect(database_url, autocommit=True) as pg:
+        for statement in split_statements(first.sql):
+            pg.execute(statement.encode())
+        pg.execute(
+            "CREATE TABLE coord_migrations (version integer PRIMARY KEY, "
+            "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        pg.execute("INSERT INTO coord_migrations (version, name) VALUES (1, 'initial')")
+        pg.execute("INSERT INTO coord_events (topic) VALUES ('old')")
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_a_version_1_database_upgrades_to_mailboxes_keeping_its_data(
+    dialect: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if dialect == "sqlite"
+        else request.getfixturevalue("empty_postgres_url")
+    )
+    _install_version_1(url)
+    old = coord.App(url)
+
+    @old.task
+    async def noop(ctx: coord.Context) -> None: ...
+
+    with pytest.raises(SchemaOutdated, match="coord db upgrade"):
+        old.enqueue(noop)
+    old.close()
+    store = connect(load_settings(database_url=url), check_schema=False)
+    assert store.upgrade() == [2]
+    store.close()
+
+    app = coord.App(url)
+    app.add_agent("a")
+    app.add_agent("b")
+    sent = app.send("a", "b", "hello after upgrade")
+    assert [m.id for m in app.inbox("b")] == [sent.id]
+    assert [e.topic for e in app.message_events(sent.id)] == [
+        "message.sent",
+        "message.delivered",
+    ]
+    app.close()
+    count = "SELECT count(*) FROM coord_events WHERE topic = 'old'"
+    if dialect == "sqlite":
+        with sqlite3.connect(tmp_path / "old.db") as conn:
+            assert conn.execute(count).fetchone() == (1,)
+    else:
+        with psycopg.connect(url) as pg:
+            assert pg.execute(count).fetchone() == (1,)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from coord import __version__
-from coord.cli import config, context, db, queues, tasks
+from coord.cli import agents, config, context, db, inbox, messages, queues, tasks
 from coord.cli import worker as worker_cli
 from coord.cli.output import error
 from coord.errors import ConfigError, CoordError
@@ -32,6 +32,15 @@ app.add_typer(tasks.app, name="task")
 app.add_typer(queues.queue_app, name="queue")
 app.add_typer(queues.dlq_app, name="dlq")
 app.command("worker")(worker_cli.worker)
+app.add_typer(agents.app, name="agent")
+app.command("subscribe")(agents.subscribe)
+app.command("unsubscribe")(agents.unsubscribe)
+app.command("send")(messages.send)
+app.command("inbox")(inbox.inbox)
+app.command("read")(messages.read)
+app.command("ack")(messages.ack)
+app.command("thread")(messages.thread)
+app.add_typer(messages.message_app, name="message")
 
 
 def _version(value: bool) -> None:

@@ -16,6 +16,7 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 class Format(StrEnum):
@@ -81,9 +82,19 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str) 
     grid = Table(box=None, pad_edge=False, header_style="bold")
     for column in columns:  # ids and names must stay whole: people copy them
         grid.add_column(column, no_wrap=column in ("id", "sample", "name", "queue"))
-    for row in rows:
-        grid.add_row(*("-" if v is None else str(v) for v in row))
+    for row in rows:  # as plain text: no markup or emoji codes in names and subjects
+        grid.add_row(*(Text("-" if v is None else str(v)) for v in row))
     stdout.print(grid)
+
+
+def line(text: str) -> None:
+    """Print one line of plain text on stdout (brackets and colons printed as is)."""
+    stdout.print(Text(text), highlight=False)
+
+
+def note(text: str) -> None:
+    """Print a remark for people on stderr, as plain text."""
+    stderr.print(Text(text), highlight=False)
 
 
 def age(when: datetime | None) -> str | None:
@@ -112,4 +123,4 @@ def error(message: str, data: dict[str, Any] | None = None) -> None:
     if current_format() is Format.JSON:
         sys.stderr.write(json.dumps({"error": data or {"message": message}}, default=str) + "\n")
     else:
-        stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+        stderr.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from coord.cli import context
+from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, age, emit, stdout, table
 from coord.domain.durations import parse_duration
 from coord.domain.tasks import Priority, TaskState
@@ -19,21 +19,6 @@ from coord.errors import InvalidInput
 from coord.services import tasks as service
 
 app = typer.Typer(help="Enqueue, list, inspect and cancel tasks.", no_args_is_help=True)
-
-
-def _checked_by(parse: Callable[[str], object]) -> Callable[[str | None], str | None]:
-    """An option callback: a value the domain's ``parse`` refuses is a usage error
-    (exit 2, naming the option), like a bad choice, not a failed operation."""
-
-    def check(value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse(value)
-            except ValueError as exc:
-                raise typer.BadParameter(str(exc)) from None
-        return value
-
-    return check
 
 
 def _parse_payload(text: str, where: str) -> dict[str, Any]:
@@ -78,13 +63,13 @@ def enqueue(
         str | None,
         typer.Option(
             help="low, normal, high or critical (default: the task's).",
-            callback=_checked_by(Priority.parse),
+            callback=checked_by(Priority.parse),
         ),
     ] = None,
     delay: Annotated[
         str | None,
         typer.Option(
-            help="Run no sooner than this, e.g. 30s, 5m.", callback=_checked_by(parse_duration)
+            help="Run no sooner than this, e.g. 30s, 5m.", callback=checked_by(parse_duration)
         ),
     ] = None,
     queue: Annotated[str | None, typer.Option(help="Queue (default: the task's).")] = None,

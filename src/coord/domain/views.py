@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from coord.domain.messages import DeliveryState
 from coord.domain.tasks import TaskState
 
 
@@ -61,6 +62,7 @@ class EventInfo(_View):
     actor: str | None
     data: dict[str, Any] | None
     created_at: datetime
+    message_id: str | None = None
 
 
 class QueueStats(_View):
@@ -86,3 +88,66 @@ class DeadLetterGroup(_View):
     last_seen: datetime
     sample_task_id: str
     task_names: list[str]
+
+
+class AgentInfo(_View):
+    """A registered agent (AI or human)."""
+
+    name: str
+    role: str | None
+    domains: list[str]
+    description: str | None
+    human: bool
+    topics: list[str]
+    created_at: datetime
+    last_seen_at: datetime | None
+
+
+class DeliveryInfo(_View):
+    """One recipient's copy of a message: what the sender sees of it."""
+
+    agent: str
+    seq: int
+    state: DeliveryState
+    delivered_at: datetime
+    read_at: datetime | None
+    acked_at: datetime | None
+    expired_at: datetime | None
+
+
+class MessageInfo(_View):
+    """A message with the state of its delivery to each recipient."""
+
+    id: str
+    sender: str
+    to: str
+    subject: str
+    body: Any
+    priority: str
+    thread_id: str
+    reply_to: str | None
+    key: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    deliveries: list[DeliveryInfo]
+
+
+class InboxMessage(_View):
+    """A message as one recipient sees it in its inbox."""
+
+    id: str
+    agent: str
+    seq: int
+    state: DeliveryState
+    sender: str
+    to: str
+    subject: str
+    body: Any
+    priority: str
+    thread_id: str
+    reply_to: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    delivered_at: datetime
+    read_at: datetime | None
+    acked_at: datetime | None

@@ -24,6 +24,7 @@ from coord.domain.tasks import (
     TaskState,
 )
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
+from coord.ports.mailbox import MailboxStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,8 @@ class SchemaStatus:
         return self.current == self.target
 
 
-class Store(Protocol):
-    """A coord database."""
+class Store(MailboxStore, Protocol):
+    """A coord database: the task queue and (see :class:`MailboxStore`) mailboxes."""
 
     @property
     def dialect(self) -> str:
@@ -163,9 +164,15 @@ class Store(Protocol):
 
 
 class Notifier(Protocol):
-    """Cross-process wake-ups: "tasks became due" and "tasks finished"."""
+    """Cross-process wake-ups: "tasks became due", "tasks finished", "messages were
+    delivered"."""
 
-    def start(self, on_due: Callable[[], None], on_done: Callable[[], None]) -> None:
+    def start(
+        self,
+        on_due: Callable[[], None],
+        on_done: Callable[[], None],
+        on_message: Callable[[], None] | None = None,
+    ) -> None:
         """Begin calling the callbacks (from any thread) when other processes write."""
 
     def stop(self) -> None:

@@ -475,6 +475,11 @@ class Worker:
                         "worker %s: recovered %d tasks with expired leases", self.id, recovered
                     )
                     self._wake.event.set()
+            try:  # messages past their TTL are recorded as expired
+                await self._call(self.store.expire_messages)
+            except StoreError as exc:
+                self.stats.store_errors += 1
+                logger.warning("worker %s: message expiry sweep failed (%s)", self.id, exc)
             await asyncio.sleep(interval * (0.75 + random.random() / 2))
 
 

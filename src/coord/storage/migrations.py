@@ -44,6 +44,18 @@ def target_version(package: str) -> int:
 
 
 def split_statements(script: str) -> list[str]:
-    """Split a schema script into statements (our schema files hold no ``;`` in strings)."""
+    """Split a schema script into statements at the ``;`` outside ``$$``-quoted
+    function bodies (our schema files hold no ``;`` or ``$$`` in strings)."""
     without_comments = re.sub(r"--[^\n]*", "", script)
-    return [s.strip() for s in without_comments.split(";") if s.strip()]
+    statements, current = [], ""
+    for index, part in enumerate(without_comments.split("$$")):
+        if index % 2:  # inside a function body: keep it whole
+            current += "$$" + part + "$$"
+            continue
+        pieces = part.split(";")
+        current += pieces[0]
+        for piece in pieces[1:]:
+            statements.append(current)
+            current = piece
+    statements.append(current)
+    return [s.strip() for s in statements if s.strip()]

@@ -7,8 +7,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coord.domain import codec
+from coord.domain.messages import DeliveryState
 from coord.domain.tasks import Priority, TaskState
-from coord.domain.views import DeadLetterGroup, EventInfo, TaskInfo, TaskUsage
+from coord.domain.views import (
+    AgentInfo,
+    DeadLetterGroup,
+    DeliveryInfo,
+    EventInfo,
+    InboxMessage,
+    MessageInfo,
+    TaskInfo,
+    TaskUsage,
+)
 
 TASK_COLUMNS = (
     "id, name, queue, state, priority, payload, idempotency_key, attempt, max_attempts, "
@@ -17,7 +27,27 @@ TASK_COLUMNS = (
     "usd_micros, tool_seconds, concurrency_key, rate_key"
 )
 
+INBOX_COLUMNS = (
+    "d.agent, d.seq, d.state, d.delivered_at, d.read_at, d.acked_at, m.id, m.sender, "
+    "m.address, m.subject, m.body, m.priority, m.thread_id, m.reply_to, m.created_at, "
+    "d.expires_at"
+)
+MESSAGE_COLUMNS = (
+    "id, sender, address, subject, body, priority, thread_id, reply_to, idempotency_key, "
+    "created_at, expires_at"
+)
+
 Row = Mapping[str, Any]
+
+
+def _text(value: Any) -> str | None:
+    """Ids come back as text (SQLite) or UUID text (PostgreSQL's loader); None stays."""
+    return None if value is None else str(value)
+
+
+def priority_name(value: int) -> str:
+    """``2`` -> ``"high"``."""
+    return Priority(value).name.lower()
 
 
 def epoch_to_datetime(value: float | None) -> datetime | None:
@@ -56,7 +86,7 @@ class RowReader:
             name=row["name"],
             queue=row["queue"],
             state=TaskState(row["state"]),
-            priority=Priority(row["priority"]).name.lower(),
+            priority=priority_name(row["priority"]),
             payload=js(row["payload"]),
             key=row["idempotency_key"],
             attempt=row["attempt"],
@@ -94,6 +124,7 @@ class RowReader:
             actor=row["actor"],
             data=self.json_value(row["data"]),
             created_at=created_at,
+            message_id=_text(row.get("message_id")),
         )
 
     def dead_letter_group(self, row: Row) -> DeadLetterGroup:
@@ -111,3 +142,83 @@ class RowReader:
             sample_task_id=str(row["sample_task_id"]),
             task_names=sorted(set(names.split(",") if isinstance(names, str) else names)),
         )
+
+    def _at(self, value: Any) -> datetime:
+        when = self.when(value)
+        if when is None:
+            raise ValueError("a required time is missing")
+        return when
+
+    def agent(self, row: Row, topics: list[str]) -> AgentInfo:
+        """An agent row (``list_agents``) with its topics."""
+        return AgentInfo(
+            name=row["name"],
+            role=row["role"],
+            domains=list(self.json_value(row["domains"])),
+            description=row["description"],
+            human=bool(row["human"]),
+            topics=topics,
+            created_at=self._at(row["created_at"]),
+            last_seen_at=self.when(row["last_seen_at"]),
+        )
+
+    def inbox_message(self, row: Row) -> InboxMessage:
+        """A row selected with ``INBOX_COLUMNS``."""
+        when = self.when
+        return InboxMessage(
+            id=str(row["id"]),
+            agent=row["agent"],
+            seq=row["seq"],
+            state=DeliveryState(row["state"]),
+            sender=row["sender"],
+            to=row["address"],
+            subject=row["subject"],
+            body=self.json_value(row["body"]),
+            priority=priority_name(row["priority"]),
+            thread_id=str(row["thread_id"]),
+            reply_to=_text(row["reply_to"]),
+            created_at=self._at(row["created_at"]),
+            expires_at=when(row["expires_at"]),
+            delivered_at=self._at(row["delivered_at"]),
+            read_at=when(row["read_at"]),
+            acked_at=when(row["acked_at"]),
+        )
+
+    def delivery(self, row: Row) -> DeliveryInfo:
+        """A row of ``deliveries_of``."""
+        when = self.when
+        return DeliveryInfo(
+            agent=row["agent"],
+            seq=row["seq"],
+            state=DeliveryState(row["state"]),
+            delivered_at=self._at(row["delivered_at"]),
+            read_at=when(row["read_at"]),
+            acked_at=when(row["acked_at"]),
+            expired_at=when(row["expired_at"]),
+        )
+
+    def message(self, row: Row, deliveries: list[DeliveryInfo]) -> MessageInfo:
+        """A row selected with ``MESSAGE_COLUMNS`` and its deliveries."""
+        return MessageInfo(
+            id=str(row["id"]),
+            sender=row["sender"],
+            to=row["address"],
+            subject=row["subject"],
+            body=self.json_value(row["body"]),
+            priority=priority_name(row["priority"]),
+            thread_id=str(row["thread_id"]),
+            reply_to=_text(row["reply_to"]),
+            key=row["idempotency_key"],
+            created_at=self._at(row["created_at"]),
+            expires_at=self.when(row["expires_at"]),
+            deliveries=deliveries,
+        )
+
+    def messages(
+        self, rows: list[dict[str, Any]], delivery_rows: list[dict[str, Any]]
+    ) -> list[MessageInfo]:
+        """Message rows with their delivery rows (``deliveries_of``), in row order."""
+        by_message: dict[str, list[DeliveryInfo]] = {}
+        for d in delivery_rows:
+            by_message.setdefault(str(d["message_id"]), []).append(self.delivery(d))
+        return [self.message(r, by_message.get(str(r["id"]), [])) for r in rows]

@@ -13,12 +13,13 @@ Listener = Callable[[], None]
 
 
 class WriteSignals:
-    """Listeners for "tasks became due" and "tasks finished"."""
+    """Listeners for "tasks became due", "tasks finished" and "messages delivered"."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._due: list[Listener] = []
         self._done: list[Listener] = []
+        self._message: list[Listener] = []
 
     def subscribe(self, on_due: Listener, on_done: Listener) -> None:
         """Call ``on_due``/``on_done`` after the matching commits."""
@@ -33,6 +34,21 @@ class WriteSignals:
                 self._due.remove(on_due)
             if on_done in self._done:
                 self._done.remove(on_done)
+
+    def subscribe_messages(self, on_message: Listener) -> None:
+        """Call ``on_message`` after commits that delivered messages."""
+        with self._lock:
+            self._message.append(on_message)
+
+    def unsubscribe_messages(self, on_message: Listener) -> None:
+        """Stop calling a listener given to :meth:`subscribe_messages`."""
+        with self._lock:
+            if on_message in self._message:
+                self._message.remove(on_message)
+
+    def fire_message(self) -> None:
+        """Messages were delivered."""
+        self._fire(self._message)
 
     def fire_due(self) -> None:
         """Tasks became due."""

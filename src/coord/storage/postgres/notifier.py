@@ -1,6 +1,6 @@
 """Wake-ups over LISTEN/NOTIFY, on a dedicated connection in a background thread.
 
-After every (re)connect the listener reports "due" and "done" once: notifications
+After every (re)connect the listener calls every callback once: notifications
 sent while it was disconnected are lost, so listeners re-check instead.
 """
 
@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 DUE_CHANNEL = "coord_due"
 DONE_CHANNEL = "coord_done"
+MESSAGE_CHANNEL = "coord_message"
 _CHECK_STOP_EVERY = 0.2
 _RECONNECT_MAX = 5.0
 
@@ -28,11 +29,19 @@ class PgNotifier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, on_due: Callable[[], None], on_done: Callable[[], None]) -> None:
+    def start(
+        self,
+        on_due: Callable[[], None],
+        on_done: Callable[[], None],
+        on_message: Callable[[], None] | None = None,
+    ) -> None:
         """Start the listening thread."""
         self._stop.clear()
+        callbacks = {DUE_CHANNEL: on_due, DONE_CHANNEL: on_done}
+        if on_message is not None:
+            callbacks[MESSAGE_CHANNEL] = on_message
         self._thread = threading.Thread(
-            target=self._listen, args=(on_due, on_done), name="coord-listen", daemon=True
+            target=self._listen, args=(callbacks,), name="coord-listen", daemon=True
         )
         self._thread.start()
 
@@ -43,19 +52,19 @@ class PgNotifier:
             self._thread.join(timeout=5.0)
             self._thread = None
 
-    def _listen(self, on_due: Callable[[], None], on_done: Callable[[], None]) -> None:
+    def _listen(self, callbacks: dict[str, Callable[[], None]]) -> None:
         delay = 0.1
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {DUE_CHANNEL}")
-                    conn.execute(f"LISTEN {DONE_CHANNEL}")
+                    for channel in callbacks:
+                        conn.execute(f"LISTEN {channel}")
                     delay = 0.1
-                    on_due()
-                    on_done()
+                    for callback in callbacks.values():
+                        callback()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=_CHECK_STOP_EVERY):
-                            (on_due if note.channel == DUE_CHANNEL else on_done)()
+                            callbacks[note.channel]()
             except psycopg.Error as exc:
                 if self._stop.is_set():
                     return

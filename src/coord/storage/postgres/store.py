@@ -9,18 +9,10 @@ still agree on leases.
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import dict_row
-from psycopg.types.json import set_json_loads
-from psycopg.types.string import TextLoader
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from coord.domain import codec
 from coord.domain.limits import Candidate, admit
@@ -35,123 +27,22 @@ from coord.domain.tasks import (
     policy_to_dict,
 )
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
-from coord.errors import CoordError, StoreError, StoreUnavailable
 from coord.ports.store import SchemaStatus, TaskFilter
 from coord.storage import common
 from coord.storage.migrations import migrations_of, split_statements, target_version
-from coord.storage.records import TASK_COLUMNS, RowReader
-from coord.storage.sql import load_queries, read_sql, specialize
+from coord.storage.postgres.connection import PACKAGE, Q, scalar
+from coord.storage.postgres.mailbox import PostgresMailbox
+from coord.storage.records import RowReader
+from coord.storage.sql import read_sql
 
-logger = logging.getLogger(__name__)
-
-_PACKAGE = __package__ or "coord.storage.postgres"
 _READER = RowReader()
-_IDLE_CHECK_AFTER = 1.0  # seconds a pooled connection may idle before it is pinged
-
-Q = specialize(
-    load_queries(_PACKAGE),
-    {"task_columns": TASK_COLUMNS},
-    "queue_filter",
-    {"one_queue": "queue = %(queue)s", "many_queues": "queue = ANY(%(queues)s::text[])"},
-)
 
 
-def configure_connection(conn: psycopg.Connection[Any]) -> None:
-    """UUIDs come back as text and JSON is decoded by orjson."""
-    conn.adapters.register_loader("uuid", TextLoader)
-    set_json_loads(codec.loads, conn)
-
-
-class PostgresStore:
+class PostgresStore(PostgresMailbox):
     """A coord database on PostgreSQL, through a psycopg 3 connection pool."""
 
     dialect = "postgres"
     io_threads = 4
-
-    def __init__(
-        self, conninfo: str, *, min_size: int = 1, max_size: int = 10, fast_claims: bool = True
-    ) -> None:
-        self.conninfo = conninfo
-        # 'off' lets claims, renewals and recovery commit without waiting for the WAL
-        # flush; None keeps the session's setting.
-        self._commit = "off" if fast_claims else None
-
-        self._returned_at: dict[int, float] = {}
-        self._max_size = max_size
-        _probe(conninfo)
-        self._pool = ConnectionPool(
-            conninfo,
-            min_size=min(min_size, max_size),
-            max_size=max_size,
-            configure=configure_connection,
-            kwargs={"autocommit": True},
-            reset=self._mark_returned,
-            open=False,
-            name="coord",
-        )
-        try:
-            self._pool.open(wait=min_size > 0, timeout=10.0)
-        except PoolTimeout as exc:
-            self._pool.close()
-            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-
-    # -- plumbing -------------------------------------------------------------------
-    def _mark_returned(self, conn: psycopg.Connection[Any]) -> None:
-        self._returned_at[id(conn)] = time.monotonic()
-
-    def _checkout(self) -> psycopg.Connection[Any]:
-        """A live pooled connection.
-
-        Connections that idled a while are pinged first: after a server restart or a
-        terminated backend every pooled connection may be dead, and each is dropped
-        and the next one tried at once. (The pool's own ``check=`` hook would sleep
-        with an exponential backoff after each failed check.)"""
-        for _ in range(self._max_size + 1):
-            conn = self._pool.getconn(timeout=30.0)
-            idle = time.monotonic() - self._returned_at.get(id(conn), 0.0)
-            if idle <= _IDLE_CHECK_AFTER:
-                return conn
-            try:
-                conn.execute("")
-                return conn
-            except psycopg.Error:
-                logger.info("dropping a dead pooled PostgreSQL connection")
-                self._returned_at.pop(id(conn), None)
-                self._pool.putconn(conn)  # closed: the pool discards and replaces it
-        raise StoreUnavailable("PostgreSQL unavailable: every pooled connection is dead")
-
-    def close(self) -> None:
-        """Close the pool."""
-        self._pool.close()
-
-    @contextmanager
-    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection in autocommit mode: each statement is its own transaction.
-
-        Most operations are one statement (data-modifying CTEs write a change and its
-        event together), so they cost one round trip instead of BEGIN/query/COMMIT."""
-        try:
-            conn = self._checkout()
-            try:
-                yield conn
-            finally:
-                self._pool.putconn(conn)
-        except CoordError:
-            raise
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise StoreUnavailable(f"PostgreSQL unavailable: {exc}") from exc
-        except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL: {exc}") from exc
-
-    @contextmanager
-    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
-        """An explicit transaction, for operations made of several statements."""
-        with self._conn() as conn, conn.transaction():
-            yield conn
-
-    def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(sql, params).fetchall()
 
     # -- schema ---------------------------------------------------------------------
     def schema_status(self) -> SchemaStatus:
@@ -162,7 +53,7 @@ class PostgresStore:
             if row is not None and row[0]:
                 version = conn.execute(Q["schema_version"]).fetchone()
                 current = 0 if version is None else version[0]
-        return SchemaStatus(current=current, target=target_version(_PACKAGE))
+        return SchemaStatus(current=current, target=target_version(PACKAGE))
 
     def upgrade(self, *, via_migrations: bool = False) -> list[int]:
         """Create the schema on a new database, or apply the missing migrations.
@@ -172,14 +63,14 @@ class PostgresStore:
         with self._tx() as conn:
             conn.execute(Q["lock_migrations"])
             conn.execute(Q["create_migrations_table"])
-            current = _scalar(conn.execute(Q["schema_version"]).fetchone())
+            current = scalar(conn.execute(Q["schema_version"]).fetchone())
             fresh = (
                 not via_migrations
                 and current == 0
-                and not _scalar(conn.execute(Q["has_tasks_table"]).fetchone())
+                and not scalar(conn.execute(Q["has_tasks_table"]).fetchone())
             )
-            pending = [m for m in migrations_of(_PACKAGE) if m.version > current]
-            scripts = [read_sql(_PACKAGE, "schema.sql")] if fresh else [m.sql for m in pending]
+            pending = [m for m in migrations_of(PACKAGE) if m.version > current]
+            scripts = [read_sql(PACKAGE, "schema.sql")] if fresh else [m.sql for m in pending]
             for script in scripts:
                 for statement in split_statements(script):
                     conn.execute(statement.encode())
@@ -194,42 +85,14 @@ class PostgresStore:
         """Insert tasks and their events in one statement; resolve idempotency keys."""
         if not tasks:
             return []
-        raw = codec.raw
-        rows = codec.dumps(
-            [
-                [
-                    t.id,
-                    t.name,
-                    t.queue,
-                    t.priority,
-                    raw(t.payload_json),
-                    t.key,
-                    t.delay,
-                    t.run_at,
-                    *common.policy_columns(t),
-                ]
-                for t in tasks
-            ]
-        )
-        params = {"rows": rows, "actor": actor}
         # Without keys nothing can conflict: one autocommitted statement does it all.
         any_key = any(t.key is not None for t in tasks)
         with self._tx() if any_key else self._conn() as conn:
-            inserted = {row[0] for row in conn.execute(Q["enqueue"], params).fetchall()}
-            existing: dict[tuple[str, str], tuple[str, Any]] = {}
-            if len(inserted) != len(tasks):
-                skipped = [t for t in tasks if t.key is not None and t.id not in inserted]
-                found = conn.execute(
-                    Q["find_by_keys"],
-                    {"names": [t.name for t in skipped], "keys": [t.key for t in skipped]},
-                ).fetchall()
-                existing = {
-                    (name, key): (task_id, payload) for task_id, name, key, payload in found
-                }
-            return common.resolve_enqueue(tasks, inserted, existing)
+            return self._insert_tasks(conn, tasks, actor)
 
     def register_policies(self, policies: Sequence[TaskPolicy]) -> None:
-        """Record policies and create or resize their rate buckets."""
+        """Record policies, create or resize their rate buckets, and give agent handlers
+        a task for every open message delivered before they were registered."""
         with self._tx() as conn:
             for policy in policies:
                 conn.execute(
@@ -245,6 +108,7 @@ class PostgresStore:
                             "per_second": policy.rate_limit.per_second,
                         },
                     )
+            self._enqueue_handler_backlog(conn, policies)
 
     def get_policy(self, name: str) -> TaskPolicy | None:
         """The registered policy of ``name``."""
@@ -394,7 +258,7 @@ class PostgresStore:
         """Persist a continuation (fenced), with its event."""
         params = {"id": task_id, "attempt": attempt, "owner": owner, "data": data_json}
         with self._conn() as conn:
-            return bool(_scalar(conn.execute(Q["save_checkpoint"], params).fetchone()) == 1)
+            return bool(scalar(conn.execute(Q["save_checkpoint"], params).fetchone()) == 1)
 
     def load_steps(self, task_id: str) -> dict[str, str]:
         """Recorded step results by step name."""
@@ -445,7 +309,7 @@ class PostgresStore:
         """Cancel a pending, retrying or running task; True if this call did."""
         with self._conn() as conn:
             return bool(
-                _scalar(conn.execute(Q["cancel"], {"id": task_id, "actor": actor}).fetchone())
+                scalar(conn.execute(Q["cancel"], {"id": task_id, "actor": actor}).fetchone())
             )
 
     def queue_stats(self) -> list[QueueStats]:
@@ -464,20 +328,3 @@ class PostgresStore:
         params = {"all": task_ids is None, "ids": list(task_ids or []), "actor": actor}
         with self._conn() as conn:
             return [row[0] for row in conn.execute(Q["replay_dead"], params).fetchall()]
-
-
-def _scalar(row: tuple[Any, ...] | None) -> Any:
-    return None if row is None else row[0]
-
-
-def _probe(conninfo: str) -> None:
-    """Connect once before opening the pool, so that a wrong address, database or
-    password fails at once with its cause; the pool would retry until its timeout
-    and then report only that it timed out."""
-    params = conninfo_to_dict(conninfo)
-    where = f"{params.get('dbname', '?')!r} at {params.get('host', 'localhost')}"
-    try:
-        psycopg.connect(conninfo, connect_timeout=10).close()
-    except psycopg.OperationalError as exc:
-        cause = " ".join(str(exc).split())  # libpq's message spans several lines
-        raise StoreUnavailable(f"cannot connect to PostgreSQL database {where}: {cause}") from exc

@@ -25,16 +25,26 @@ class SqliteNotifier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._listeners: tuple[Callable[[], None], Callable[[], None]] | None = None
+        self._on_message: Callable[[], None] | None = None
 
-    def start(self, on_due: Callable[[], None], on_done: Callable[[], None]) -> None:
+    def start(
+        self,
+        on_due: Callable[[], None],
+        on_done: Callable[[], None],
+        on_message: Callable[[], None] | None = None,
+    ) -> None:
         """Subscribe to in-process signals and start watching the file."""
         self._listeners = (on_due, on_done)
         self._signals.subscribe(on_due, on_done)
+        if on_message is not None:
+            self._on_message = on_message
+            self._signals.subscribe_messages(on_message)
         if self._path is None:
             return  # an in-memory database has no other processes
         self._stop.clear()
+        callbacks = [on_due, on_done] + ([on_message] if on_message is not None else [])
         self._thread = threading.Thread(
-            target=self._watch, args=(on_due, on_done), name="coord-watch", daemon=True
+            target=self._watch, args=(callbacks,), name="coord-watch", daemon=True
         )
         self._thread.start()
 
@@ -43,12 +53,15 @@ class SqliteNotifier:
         if self._listeners is not None:
             self._signals.unsubscribe(*self._listeners)
             self._listeners = None
+        if self._on_message is not None:
+            self._signals.unsubscribe_messages(self._on_message)
+            self._on_message = None
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
             self._thread = None
 
-    def _watch(self, on_due: Callable[[], None], on_done: Callable[[], None]) -> None:
+    def _watch(self, callbacks: list[Callable[[], None]]) -> None:
         try:
             conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -60,8 +73,8 @@ class SqliteNotifier:
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
                 if version != seen:
                     seen = version
-                    on_due()
-                    on_done()
+                    for callback in callbacks:
+                        callback()
         except sqlite3.Error as exc:
             logger.warning("stopped watching %s (%s); relying on polling", self._path, exc)
         finally:

@@ -1,0 +1,1 @@
+"""Agent mailboxes at run time: waiting for messages, agent handlers, plugin hooks."""

@@ -1,0 +1,266 @@
+"""Mailbox use cases: agents, topics, sending, inboxes, reading, acknowledging and
+threads. The CLI, the SDK and (later) the API call these, so every face validates
+the same way and refuses bad input before anything is written."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from coord.domain import codec
+from coord.domain.durations import parse_duration
+from coord.domain.ids import new_id
+from coord.domain.messages import (
+    MAX_KEY,
+    MAX_SUBJECT,
+    Address,
+    NewAgent,
+    NewMessage,
+    SendResult,
+    check_agent_name,
+    check_topic,
+)
+from coord.domain.tasks import Priority
+from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
+from coord.errors import InvalidInput, NotFound
+from coord.ports.mailbox import InboxQuery
+from coord.ports.store import Store
+
+MAX_INBOX_LIMIT = 10_000
+_MAX_TEXT = 1000
+
+
+def _valid(check: Any, value: Any, field: str) -> Any:
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{field}: {exc}", field=field) from None
+
+
+def message_id(value: str, field: str = "message id") -> str:
+    """Return a message or thread id in canonical form; refuse anything but a UUID."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        raise InvalidInput(
+            f"{field}: {value!r} is not a message id (a UUID)", field=field
+        ) from None
+
+
+# -- agents ---------------------------------------------------------------------------
+def add_agent(
+    store: Store,
+    name: str,
+    *,
+    role: str | None = None,
+    domains: Sequence[str] = (),
+    description: str | None = None,
+    human: bool = False,
+    actor: str | None = None,
+) -> AgentInfo:
+    """Register an agent; ``Conflict`` if one of that name exists."""
+    _valid(check_agent_name, name, "name")
+    if role is not None and not 0 < len(role) <= 100:
+        raise InvalidInput("role: use 1-100 characters", field="role")
+    for domain in domains:
+        if not 0 < len(domain) <= 100:
+            raise InvalidInput(f"domain {domain!r}: use 1-100 characters", field="domains")
+    if description is not None and len(description) > _MAX_TEXT:
+        raise InvalidInput(f"description: at most {_MAX_TEXT} characters", field="description")
+    agent = NewAgent(name, role, tuple(dict.fromkeys(domains)), description, human)
+    return store.add_agent(agent, actor)
+
+
+def get_agent(store: Store, name: str) -> AgentInfo:
+    """One agent; ``NotFound`` if there is none of that name."""
+    found = store.get_agent(name)
+    if found is None:
+        raise NotFound(f"no agent {name!r}", agent=name)
+    return found
+
+
+def list_agents(store: Store) -> list[AgentInfo]:
+    """Every agent, by name."""
+    return store.list_agents()
+
+
+def remove_agent(store: Store, name: str, *, actor: str | None = None) -> None:
+    """Remove an agent (its messages are kept); ``NotFound`` if there is none."""
+    if not store.remove_agent(name, actor):
+        raise NotFound(f"no agent {name!r}", agent=name)
+
+
+def subscribe(store: Store, agent: str, topic: str, *, actor: str | None = None) -> bool:
+    """Subscribe an agent to a topic; False if it was subscribed already."""
+    _valid(check_topic, topic, "topic")
+    return store.subscribe(agent, topic, actor)
+
+
+def check_topic_name(topic: str) -> str:
+    """Return ``topic`` if valid; ``InvalidInput`` naming the problem otherwise."""
+    return str(_valid(check_topic, topic, "topic"))
+
+
+def unsubscribe(store: Store, agent: str, topic: str, *, actor: str | None = None) -> bool:
+    """End a subscription; False if there was none."""
+    _valid(check_topic, topic, "topic")
+    return store.unsubscribe(agent, topic, actor)
+
+
+# -- sending --------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to send, as a caller gives it (validated by :func:`build_message`)."""
+
+    sender: str
+    to: str
+    subject: str
+    body: Any = None
+    priority: str | int = "normal"
+    thread: str | None = None
+    reply_to: str | None = None
+    key: str | None = None
+    ttl: str | float | timedelta | None = None
+
+
+def build_message(outgoing: Outgoing, *, max_bytes: int) -> NewMessage:
+    """Validate a message; raise ``InvalidInput`` naming the field at fault."""
+    o = outgoing
+    sender = _valid(check_agent_name, o.sender, "from")
+    to = _valid(Address.parse, o.to, "to")
+    if not isinstance(o.subject, str) or not o.subject.strip():
+        raise InvalidInput("subject: must not be empty", field="subject")
+    if len(o.subject) > MAX_SUBJECT:
+        raise InvalidInput(f"subject: at most {MAX_SUBJECT} characters", field="subject")
+    try:
+        body_json = codec.dumps(o.body)
+    except TypeError as exc:
+        raise InvalidInput(f"body: not JSON: {exc}", field="body") from None
+    size = len(body_json.encode())
+    if size > max_bytes:
+        raise InvalidInput(
+            f"body: {size} bytes, over the limit of {max_bytes} (COORD_MAX_MESSAGE_BYTES)",
+            field="body",
+        )
+    priority = int(_valid(Priority.parse, o.priority, "priority"))
+    if o.key is not None and not 0 < len(o.key) <= MAX_KEY:
+        raise InvalidInput(f"key: use 1-{MAX_KEY} characters", field="key")
+    ttl = None if o.ttl is None else _valid(parse_duration, o.ttl, "ttl")
+    if ttl is not None and ttl <= 0:
+        raise InvalidInput("ttl: must be more than 0 seconds", field="ttl")
+    return NewMessage(
+        id=new_id(),
+        sender=sender,
+        to=to,
+        subject=o.subject,
+        body_json=body_json,
+        priority=priority,
+        thread_id=None if o.thread is None else message_id(o.thread, "thread"),
+        reply_to=None if o.reply_to is None else message_id(o.reply_to, "reply_to"),
+        key=o.key,
+        ttl=ttl,
+    )
+
+
+def send(store: Store, messages: Sequence[NewMessage]) -> list[SendResult]:
+    """Store and deliver validated messages, all or none."""
+    if not messages:
+        raise InvalidInput("nothing to send: no messages")
+    keys = [(m.sender, m.key) for m in messages if m.key is not None]
+    if len(set(keys)) != len(keys):
+        sender, key = next(k for k in keys if keys.count(k) > 1)
+        raise InvalidInput(f"key {key!r} of agent {sender!r} is used twice in one batch")
+    return store.send(messages)
+
+
+# -- reading --------------------------------------------------------------------------
+def inbox(
+    store: Store,
+    agent: str,
+    *,
+    unread: bool = False,
+    by_priority: bool = False,
+    thread: str | None = None,
+    sender: str | None = None,
+    topic: str | None = None,
+    after_seq: int = 0,
+    limit: int = 50,
+) -> list[InboxMessage]:
+    """An agent's inbox, oldest first (critical first with ``by_priority``). Messages
+    past their TTL are recorded as expired first, so they never show."""
+    get_agent(store, agent)
+    store.expire_messages()
+    if not 1 <= limit <= MAX_INBOX_LIMIT:
+        raise InvalidInput(f"limit: use 1 to {MAX_INBOX_LIMIT}", field="limit")
+    if after_seq < 0:
+        raise InvalidInput("after: must be >= 0", field="after")
+    query = InboxQuery(
+        agent=agent,
+        unread=unread,
+        by_priority=by_priority,
+        thread_id=None if thread is None else message_id(thread, "thread"),
+        sender=sender,
+        topic=None if topic is None else _valid(check_topic, topic, "topic"),
+        after_seq=after_seq,
+        limit=limit,
+    )
+    return store.inbox(query)
+
+
+def latest_sequence(store: Store, agent: str) -> int:
+    """The highest sequence number an agent's mailbox has used (0 if none): where a
+    follower starts."""
+    get_agent(store, agent)
+    return max(store.mailbox_sequences(agent), default=0)
+
+
+def read(store: Store, agent: str, message: str) -> InboxMessage:
+    """One message of an agent's inbox, marked read (an expired one stays expired)."""
+    store.expire_messages()
+    found = store.mark_read(agent, message_id(message))
+    if found is None:
+        get_agent(store, agent)
+        raise NotFound(f"agent {agent!r} has no message {message}", message_id=message)
+    return found
+
+
+def ack(store: Store, agent: str, messages: Sequence[str]) -> list[str]:
+    """Acknowledge messages of an agent's inbox, all or none; return those that were
+    not acknowledged before."""
+    if not messages:
+        raise InvalidInput("nothing to acknowledge: no message ids")
+    get_agent(store, agent)
+    store.expire_messages()
+    return store.ack(agent, [message_id(m) for m in messages])
+
+
+def get_message(store: Store, message: str) -> MessageInfo:
+    """A message with each recipient's delivery state (TTLs applied first)."""
+    store.expire_messages()
+    found = store.get_message(message_id(message))
+    if found is None:
+        raise NotFound(f"no message {message}", message_id=message)
+    return found
+
+
+def thread(store: Store, thread_id: str) -> list[MessageInfo]:
+    """Every message of a thread, oldest first. A message id of the thread is accepted
+    too (its thread is shown)."""
+    canonical = message_id(thread_id, "thread")
+    store.expire_messages()
+    messages = store.thread(canonical)
+    if not messages:
+        found = store.get_message(canonical)
+        if found is None:
+            raise NotFound(f"no thread or message {thread_id}", thread_id=thread_id)
+        messages = store.thread(found.thread_id)
+    return messages
+
+
+def message_events(store: Store, message: str) -> list[EventInfo]:
+    """A message's events (sent, delivered, read, acked, expired), oldest first."""
+    get_message(store, message)
+    return store.message_events(message_id(message))

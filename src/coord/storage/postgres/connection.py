@@ -1,0 +1,185 @@
+"""The PostgreSQL connection pool both halves of the store share. Most operations are
+one statement on an autocommit connection (data-modifying CTEs write a change and its
+event together); the rest run in explicit transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from coord.domain import codec
+from coord.domain.tasks import EnqueueResult, NewTask
+from coord.errors import CoordError, StoreError, StoreUnavailable
+from coord.storage import common
+from coord.storage.records import TASK_COLUMNS
+from coord.storage.sql import load_queries, specialize
+
+logger = logging.getLogger(__name__)
+
+PACKAGE = __package__ or "coord.storage.postgres"
+_IDLE_CHECK_AFTER = 1.0  # seconds a pooled connection may idle before it is pinged
+
+Q = specialize(
+    load_queries(PACKAGE),
+    {"task_columns": TASK_COLUMNS},
+    "queue_filter",
+    {"one_queue": "queue = %(queue)s", "many_queues": "queue = ANY(%(queues)s::text[])"},
+)
+
+
+def configure_connection(conn: psycopg.Connection[Any]) -> None:
+    """UUIDs come back as text and JSON is decoded by orjson."""
+    conn.adapters.register_loader("uuid", TextLoader)
+    set_json_loads(codec.loads, conn)
+
+
+class PostgresConnection:
+    """A psycopg 3 connection pool and the transactions, error wrapping and inserts
+    that both halves of the store (tasks, mailboxes) share."""
+
+    def __init__(
+        self, conninfo: str, *, min_size: int = 1, max_size: int = 10, fast_claims: bool = True
+    ) -> None:
+        self.conninfo = conninfo
+        # 'off' lets claims, renewals and recovery commit without waiting for the WAL
+        # flush; None keeps the session's setting.
+        self._commit = "off" if fast_claims else None
+
+        self._returned_at: dict[int, float] = {}
+        self._max_size = max_size
+        _probe(conninfo)
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=min(min_size, max_size),
+            max_size=max_size,
+            configure=configure_connection,
+            kwargs={"autocommit": True},
+            reset=self._mark_returned,
+            open=False,
+            name="coord",
+        )
+        try:
+            self._pool.open(wait=min_size > 0, timeout=10.0)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+
+    # -- plumbing -------------------------------------------------------------------
+    def _mark_returned(self, conn: psycopg.Connection[Any]) -> None:
+        self._returned_at[id(conn)] = time.monotonic()
+
+    def _checkout(self) -> psycopg.Connection[Any]:
+        """A live pooled connection.
+
+        Connections that idled a while are pinged first: after a server restart or a
+        terminated backend every pooled connection may be dead, and each is dropped
+        and the next one tried at once. (The pool's own ``check=`` hook would sleep
+        with an exponential backoff after each failed check.)"""
+        for _ in range(self._max_size + 1):
+            conn = self._pool.getconn(timeout=30.0)
+            idle = time.monotonic() - self._returned_at.get(id(conn), 0.0)
+            if idle <= _IDLE_CHECK_AFTER:
+                return conn
+            try:
+                conn.execute("")
+                return conn
+            except psycopg.Error:
+                logger.info("dropping a dead pooled PostgreSQL connection")
+                self._returned_at.pop(id(conn), None)
+                self._pool.putconn(conn)  # closed: the pool discards and replaces it
+        raise StoreUnavailable("PostgreSQL unavailable: every pooled connection is dead")
+
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in autocommit mode: each statement is its own transaction.
+
+        Most operations are one statement (data-modifying CTEs write a change and its
+        event together), so they cost one round trip instead of BEGIN/query/COMMIT."""
+        try:
+            conn = self._checkout()
+            try:
+                yield conn
+            finally:
+                self._pool.putconn(conn)
+        except CoordError:
+            raise
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from exc
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """An explicit transaction, for operations made of several statements."""
+        with self._conn() as conn, conn.transaction():
+            yield conn
+
+    def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(sql, params).fetchall()
+
+    def _insert_tasks(
+        self, conn: psycopg.Connection[Any], tasks: Sequence[NewTask], actor: str | None
+    ) -> list[EnqueueResult]:
+        """Insert tasks and their events on ``conn`` (in the caller's transaction when
+        any task has a key); resolve idempotency keys (see ``Store.enqueue``)."""
+        raw = codec.raw
+        rows = codec.dumps(
+            [
+                [
+                    t.id,
+                    t.name,
+                    t.queue,
+                    t.priority,
+                    raw(t.payload_json),
+                    t.key,
+                    t.delay,
+                    t.run_at,
+                    *common.policy_columns(t),
+                ]
+                for t in tasks
+            ]
+        )
+        params = {"rows": rows, "actor": actor}
+        inserted = {row[0] for row in conn.execute(Q["enqueue"], params).fetchall()}
+        existing: dict[tuple[str, str], tuple[str, Any]] = {}
+        if len(inserted) != len(tasks):
+            skipped = [t for t in tasks if t.key is not None and t.id not in inserted]
+            found = conn.execute(
+                Q["find_by_keys"],
+                {"names": [t.name for t in skipped], "keys": [t.key for t in skipped]},
+            ).fetchall()
+            existing = {(name, key): (task_id, payload) for task_id, name, key, payload in found}
+        return common.resolve_enqueue(tasks, inserted, existing)
+
+
+def scalar(row: tuple[Any, ...] | None) -> Any:
+    return None if row is None else row[0]
+
+
+def _probe(conninfo: str) -> None:
+    """Connect once before opening the pool, so that a wrong address, database or
+    password fails at once with its cause; the pool would retry until its timeout
+    and then report only that it timed out."""
+    params = conninfo_to_dict(conninfo)
+    where = f"{params.get('dbname', '?')!r} at {params.get('host', 'localhost')}"
+    try:
+        psycopg.connect(conninfo, connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        cause = " ".join(str(exc).split())  # libpq's message spans several lines
+        raise StoreUnavailable(f"cannot connect to PostgreSQL database {where}: {cause}") from exc

@@ -1,0 +1,191 @@
+"""The SQLite connection both halves of the store share: one connection per store,
+guarded by a lock (SQLite has a single writer per file, so more connections in one
+process would only wait on each other). Writes run in ``BEGIN IMMEDIATE``
+transactions: the write lock is taken up front, so a transaction never fails half-way
+on a lock upgrade; other processes wait up to ``busy_timeout``. WAL lets readers run
+beside the writer; ``synchronous=FULL`` makes every commit durable by default.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from coord.domain import codec
+from coord.domain.tasks import EnqueueResult, NewTask
+from coord.errors import CoordError, StoreError, StoreUnavailable
+from coord.storage import common
+from coord.storage.records import TASK_COLUMNS
+from coord.storage.signals import WriteSignals
+from coord.storage.sql import load_queries, specialize
+
+PACKAGE = __package__ or "coord.storage.sqlite"
+
+Q = specialize(
+    load_queries(PACKAGE),
+    {"task_columns": TASK_COLUMNS},
+    "queue_filter",
+    {
+        "one_queue": "queue = :queue",
+        "many_queues": "queue IN (SELECT value FROM json_each(:queues))",
+    },
+)
+
+
+class SqliteConnection:
+    """One SQLite connection and the transactions, error wrapping and inserts that
+    both halves of the store (tasks, mailboxes) share."""
+
+    def __init__(
+        self,
+        path: str | Path | None,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout: float = 30.0,
+        fast_claims: bool = True,
+    ) -> None:
+        self.path = None if path is None else Path(path)
+        self.signals = WriteSignals()
+        self._lock = threading.RLock()
+        self._busy_timeout = busy_timeout
+        self._synchronous = "FULL" if synchronous == "FULL" else "NORMAL"
+        # Claims, renewals and recovery can be redone safely, so they need not wait for
+        # fsync; everything else (enqueues, results, steps) keeps the durable setting.
+        self._relaxed = "NORMAL" if fast_claims else self._synchronous
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.created = self.path is None or not self.path.exists()
+        try:
+            self._conn = sqlite3.connect(
+                ":memory:" if self.path is None else self.path,
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            if self.path is not None:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+
+    # -- plumbing -------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self, *, durable: bool = True) -> Iterator[sqlite3.Cursor]:
+        """A write transaction holding the file's write lock from the start.
+
+        ``durable=False`` commits without waiting for fsync: for work that is safe to
+        lose in a power cut because it is redone (claims, renewals, recovery)."""
+        with self._lock:
+            cur = self._conn.cursor()
+            relax = not durable and self._relaxed != self._synchronous
+            if relax:
+                cur.execute(f"PRAGMA synchronous={self._relaxed}")
+            try:
+                self._begin(cur)
+                try:
+                    yield cur
+                except BaseException:
+                    self._conn.rollback()
+                    raise
+                try:
+                    cur.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._conn.rollback()
+                    raise StoreUnavailable(f"SQLite commit failed: {exc}") from exc
+            finally:
+                if relax:
+                    cur.execute(f"PRAGMA synchronous={self._synchronous}")
+
+    def _begin(self, cur: sqlite3.Cursor) -> None:
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(
+                f"SQLite database is locked by another writer ({exc}); "
+                f"waited {self._busy_timeout:g}s"
+            ) from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            yield self._conn.cursor()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Wrap driver errors into coord's hierarchy."""
+        try:
+            yield
+        except CoordError:
+            raise
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreUnavailable(f"SQLite: {exc}") from exc
+            raise StoreError(f"SQLite: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite: {exc}") from exc
+
+    @staticmethod
+    def _insert_events(cur: sqlite3.Cursor, rows: list[common.EventRow], now: float) -> None:
+        if rows:
+            cur.executemany(Q["insert_event"], [(*row, now) for row in rows])
+
+    def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._errors(), self._read() as cur:
+            cur.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def _insert_tasks(
+        self, cur: sqlite3.Cursor, tasks: Sequence[NewTask], actor: str | None, now: float
+    ) -> list[EnqueueResult]:
+        """Insert tasks and their events inside the caller's transaction; resolve
+        idempotency keys (see ``Store.enqueue``)."""
+        rows = [
+            (
+                t.id,
+                t.name,
+                t.queue,
+                t.priority,
+                t.payload_json,
+                t.key,
+                t.run_at if t.run_at is not None else now + t.delay,
+                now,
+                *common.policy_columns(t),
+            )
+            for t in tasks
+        ]
+        cur.executemany(Q["insert_task"], rows)
+        if cur.rowcount == len(rows):
+            inserted = {t.id for t in tasks}
+            existing: dict[tuple[str, str], tuple[str, Any]] = {}
+        else:
+            inserted, existing = self._split_existing(cur, tasks)
+        results = common.resolve_enqueue(tasks, inserted, existing)
+        self._insert_events(
+            cur, common.enqueued_events((r.id for r in results if r.created), actor), now
+        )
+        return results
+
+    @staticmethod
+    def _split_existing(
+        cur: sqlite3.Cursor, tasks: Sequence[NewTask]
+    ) -> tuple[set[str], dict[tuple[str, str], tuple[str, Any]]]:
+        pairs = [[t.name, t.key] for t in tasks if t.key is not None]
+        found = cur.execute(Q["find_by_keys"], {"pairs": codec.dumps(pairs)}).fetchall()
+        holders = {
+            (name, key): (task_id, codec.loads(payload)) for task_id, name, key, payload in found
+        }
+        requested = {t.id for t in tasks}
+        inserted = {task_id for task_id, _ in holders.values() if task_id in requested}
+        inserted |= {t.id for t in tasks if t.key is None}
+        return inserted, holders

@@ -1,0 +1,264 @@
+"""The SQLite mailbox: agents, topics, messages and deliveries (see
+:class:`coord.ports.mailbox.MailboxStore`). Every write runs under the file's write
+lock, so sequence numbers and recipient lists cannot change under a send."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from coord.domain import codec, events
+from coord.domain.messages import NewAgent, NewMessage, SendResult
+from coord.domain.tasks import TaskPolicy
+from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
+from coord.errors import Conflict, NotFound
+from coord.ports.mailbox import InboxQuery
+from coord.storage import mailbox_common as mc
+from coord.storage.records import (
+    INBOX_COLUMNS,
+    MESSAGE_COLUMNS,
+    RowReader,
+    epoch_to_datetime,
+    json_text_to_value,
+)
+from coord.storage.sql import load_queries, specialize
+from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
+from coord.storage.sqlite.sending import send_batch
+
+_READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
+
+M = specialize(
+    load_queries(PACKAGE, "mailbox.sql"),
+    {"inbox_columns": INBOX_COLUMNS, "message_columns": MESSAGE_COLUMNS},
+    "inbox_order",
+    {"by_seq": "d.seq", "by_priority": "d.priority DESC, d.seq"},
+)
+
+
+def _order(by_priority: bool) -> str:
+    return "by_priority" if by_priority else "by_seq"
+
+
+class SqliteMailbox(SqliteConnection):
+    """Mailbox half of the SQLite store."""
+
+    @staticmethod
+    def _insert_message_events(
+        cur: sqlite3.Cursor, rows: list[mc.MessageEventRow], now: float
+    ) -> None:
+        if rows:
+            cur.executemany(M["insert_message_event"], [(*row, now) for row in rows])
+
+    # -- agents -----------------------------------------------------------------------
+    def add_agent(self, agent: NewAgent, actor: str | None) -> AgentInfo:
+        """Register an agent (or bring back a removed one)."""
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            added = cur.execute(
+                M["add_agent"],
+                {
+                    "name": agent.name,
+                    "role": agent.role,
+                    "domains": codec.dumps(list(agent.domains)),
+                    "description": agent.description,
+                    "human": int(agent.human),
+                    "now": now,
+                },
+            ).fetchone()
+            if added is None:
+                raise Conflict(f"agent {agent.name!r} exists already", agent=agent.name)
+            event = mc.agent_event(events.AGENT_ADDED, agent.name, actor)
+            self._insert_message_events(cur, [event], now)
+        found = self.get_agent(agent.name)
+        assert found is not None
+        return found
+
+    def _agents(self, name: str | None) -> list[AgentInfo]:
+        rows = self._dict_rows(M["list_agents"], {"name": name})
+        topics: dict[str, list[str]] = {}
+        for row in self._dict_rows(M["agent_topics"], {"name": name}):
+            topics.setdefault(row["agent"], []).append(row["topic"])
+        return [_READER.agent(r, topics.get(r["name"], [])) for r in rows]
+
+    def get_agent(self, name: str) -> AgentInfo | None:
+        """One live agent."""
+        found = self._agents(name)
+        return found[0] if found else None
+
+    def list_agents(self) -> list[AgentInfo]:
+        """Every live agent, by name."""
+        return self._agents(None)
+
+    def remove_agent(self, name: str, actor: str | None) -> bool:
+        """Remove an agent and its subscriptions; its messages stay."""
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            if cur.execute(M["remove_agent"], {"name": name, "now": now}).fetchone() is None:
+                return False
+            cur.execute(M["drop_subscriptions"], {"name": name})
+            self._insert_message_events(
+                cur, [mc.agent_event(events.AGENT_REMOVED, name, actor)], now
+            )
+        return True
+
+    def subscribe(self, agent: str, topic: str, actor: str | None) -> bool:
+        """Subscribe a live agent to a topic."""
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            self._require_agent(cur, agent, "subscribing")
+            cur.execute(M["subscribe"], {"topic": topic, "agent": agent, "now": now})
+            if cur.rowcount != 1:
+                return False
+            event = mc.agent_event(events.AGENT_SUBSCRIBED, agent, actor, topic=topic)
+            self._insert_message_events(cur, [event], now)
+        return True
+
+    def unsubscribe(self, agent: str, topic: str, actor: str | None) -> bool:
+        """End a subscription."""
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            self._require_agent(cur, agent, "unsubscribing")
+            cur.execute(M["unsubscribe"], {"topic": topic, "agent": agent})
+            if cur.rowcount != 1:
+                return False
+            event = mc.agent_event(events.AGENT_UNSUBSCRIBED, agent, actor, topic=topic)
+            self._insert_message_events(cur, [event], now)
+        return True
+
+    @staticmethod
+    def _require_agent(cur: sqlite3.Cursor, name: str, role: str) -> None:
+        if cur.execute(M["live_agent"], {"name": name}).fetchone() is None:
+            raise mc.unknown_agent(name, role)
+
+    # -- sending ----------------------------------------------------------------------
+    def send(self, messages: Sequence[NewMessage]) -> list[SendResult]:
+        """Store and deliver messages in one transaction; enqueue handler tasks."""
+        if not messages:
+            return []
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            results, tasks, delivered = send_batch(cur, M, messages, now)
+            senders = {m.id: m.sender for m in messages}
+            for task in tasks:  # a handler task's key is its message id
+                assert task.key is not None
+                self._insert_tasks(cur, [task], senders[task.key], now)
+        if delivered:
+            self.signals.fire_message()
+        if tasks:
+            self.signals.fire_due()
+        return results
+
+    def _enqueue_handler_backlog(
+        self, cur: sqlite3.Cursor, policies: Sequence[TaskPolicy], now: float
+    ) -> None:
+        for policy, agent in mc.handler_policies(policies):
+            rows = cur.execute(M["open_deliveries"], {"agent": agent, "now": now}).fetchall()
+            tasks = mc.backlog_tasks(policy, agent, rows)
+            if tasks:
+                self._insert_tasks(cur, tasks, "coord:handler", now)
+
+    # -- reading ----------------------------------------------------------------------
+    def inbox(self, query: InboxQuery) -> list[InboxMessage]:
+        """Deliveries of one mailbox, oldest first or critical first."""
+        params = {
+            "agent": query.agent,
+            "after": query.after_seq,
+            "now": time.time(),
+            "unread": query.unread,
+            "thread": query.thread_id,
+            "sender": query.sender,
+            "address": None if query.topic is None else f"topic:{query.topic}",
+            "limit": query.limit,
+        }
+        rows = self._dict_rows(M[f"inbox_{_order(query.by_priority)}"], params)
+        return [_READER.inbox_message(r) for r in rows]
+
+    def _entry(self, agent: str, message_id: str) -> InboxMessage | None:
+        rows = self._dict_rows(M["inbox_entry"], {"agent": agent, "id": message_id})
+        return _READER.inbox_message(rows[0]) if rows else None
+
+    def take(self, agent: str, topic: str | None, by_priority: bool) -> InboxMessage | None:
+        """Mark the first unread delivery read and return it."""
+        now = time.time()
+        address = None if topic is None else f"topic:{topic}"
+        with self._errors(), self._tx() as cur:
+            row = cur.execute(
+                M[f"first_unread_{_order(by_priority)}"],
+                {"agent": agent, "now": now, "address": address},
+            ).fetchone()
+            if row is None:
+                return None
+            (message_id,) = cur.execute(
+                M["mark_read_seq"], {"agent": agent, "seq": row[0], "now": now}
+            ).fetchone()
+            cur.execute(M["touch_agent"], {"name": agent, "now": now})
+            self._insert_message_events(
+                cur, mc.state_events(events.MESSAGE_READ, [message_id], agent), now
+            )
+        return self._entry(agent, message_id)
+
+    def mark_read(self, agent: str, message_id: str) -> InboxMessage | None:
+        """Mark one delivery read (the first time) and return it."""
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            changed = cur.execute(
+                M["mark_read"], {"agent": agent, "id": message_id, "now": now}
+            ).fetchone()
+            if changed is not None:
+                cur.execute(M["touch_agent"], {"name": agent, "now": now})
+                self._insert_message_events(
+                    cur, mc.state_events(events.MESSAGE_READ, [message_id], agent), now
+                )
+        return self._entry(agent, message_id)
+
+    def ack(self, agent: str, message_ids: Sequence[str]) -> list[str]:
+        """Acknowledge deliveries, all or none."""
+        now = time.time()
+        ids = codec.dumps(list(message_ids))
+        with self._errors(), self._tx() as cur:
+            held = {r[0] for r in cur.execute(M["held_messages"], {"agent": agent, "ids": ids})}
+            missing = [m for m in message_ids if m not in held]
+            if missing:
+                raise NotFound(
+                    f"agent {agent!r} has no message {', '.join(missing)}", message_ids=missing
+                )
+            acked = [r[0] for r in cur.execute(M["ack"], {"agent": agent, "ids": ids, "now": now})]
+            if acked:
+                cur.execute(M["touch_agent"], {"name": agent, "now": now})
+            self._insert_message_events(
+                cur, mc.state_events(events.MESSAGE_ACKED, acked, agent), now
+            )
+        return acked
+
+    def get_message(self, message_id: str) -> MessageInfo | None:
+        """A message with its deliveries."""
+        found = self._messages(M["get_message"], {"id": message_id})
+        return found[0] if found else None
+
+    def thread(self, thread_id: str) -> list[MessageInfo]:
+        """The messages of a thread, oldest first."""
+        return self._messages(M["thread_messages"], {"thread": thread_id})
+
+    def _messages(self, sql: str, params: dict[str, Any]) -> list[MessageInfo]:
+        rows = self._dict_rows(sql, params)
+        ids = codec.dumps([r["id"] for r in rows])
+        return _READER.messages(rows, self._dict_rows(M["deliveries_of"], {"ids": ids}))
+
+    def message_events(self, message_id: str) -> list[EventInfo]:
+        """A message's events, oldest first."""
+        rows = self._dict_rows(M["message_events"], {"id": message_id})
+        return [_READER.event(r) for r in rows]
+
+    def expire_messages(self) -> int:
+        """Mark deliveries past their TTL expired."""
+        now = time.time()
+        with self._errors(), self._tx(durable=False) as cur:
+            rows = cur.execute(M["expire"], {"now": now}).fetchall()
+            self._insert_message_events(cur, mc.expired_events(rows), now)
+        return len(rows)
+
+    def mailbox_sequences(self, agent: str) -> list[int]:
+        """The sequence numbers of one mailbox."""
+        return [r["seq"] for r in self._dict_rows(M["mailbox_sequences"], {"agent": agent})]
