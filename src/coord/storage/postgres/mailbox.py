@@ -18,10 +18,11 @@ from psycopg import errors as pg_errors
 from coord.domain import codec, events
 from coord.domain.messages import NewAgent, NewMessage, SendResult
 from coord.domain.tasks import TaskPolicy
-from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
+from coord.domain.views import AgentInfo, InboxMessage
 from coord.errors import Conflict, CoordError, NotFound, StoreError
 from coord.ports.mailbox import InboxQuery
 from coord.storage import mailbox_common as mc
+from coord.storage.mailbox_reads import MailboxReads
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection, scalar
 from coord.storage.records import INBOX_COLUMNS, MESSAGE_COLUMNS, RowReader
 from coord.storage.sql import load_queries, specialize
@@ -40,8 +41,14 @@ def _order(by_priority: bool) -> str:
     return "by_priority" if by_priority else "by_seq"
 
 
-class PostgresMailbox(PostgresConnection):
+class PostgresMailbox(PostgresConnection, MailboxReads):
     """Mailbox half of the PostgreSQL store."""
+
+    _reader = _READER
+    _mailbox_queries = M
+
+    def _id_list(self, ids: list[str]) -> Any:
+        return ids
 
     @staticmethod
     def _insert_message_events(
@@ -72,22 +79,6 @@ class PostgresMailbox(PostgresConnection):
         found = self.get_agent(agent.name)
         assert found is not None
         return found
-
-    def _agents(self, name: str | None) -> list[AgentInfo]:
-        rows = self._dict_rows(M["list_agents"], {"name": name})
-        topics: dict[str, list[str]] = {}
-        for row in self._dict_rows(M["agent_topics"], {"name": name}):
-            topics.setdefault(row["agent"], []).append(row["topic"])
-        return [_READER.agent(r, topics.get(r["name"], [])) for r in rows]
-
-    def get_agent(self, name: str) -> AgentInfo | None:
-        """One live agent."""
-        found = self._agents(name)
-        return found[0] if found else None
-
-    def list_agents(self) -> list[AgentInfo]:
-        """Every live agent, by name."""
-        return self._agents(None)
 
     def remove_agent(self, name: str, actor: str | None) -> bool:
         """Remove an agent and its subscriptions; its messages stay."""
@@ -181,10 +172,6 @@ class PostgresMailbox(PostgresConnection):
         rows = self._dict_rows(M[f"inbox_{_order(query.by_priority)}"], params)
         return [_READER.inbox_message(r) for r in rows]
 
-    def _entry(self, agent: str, message_id: str) -> InboxMessage | None:
-        rows = self._dict_rows(M["inbox_entry"], {"agent": agent, "id": message_id})
-        return _READER.inbox_message(rows[0]) if rows else None
-
     def take(self, agent: str, topic: str | None, by_priority: bool) -> InboxMessage | None:
         """Mark the first unread delivery read and return it."""
         address = None if topic is None else f"topic:{topic}"
@@ -214,33 +201,10 @@ class PostgresMailbox(PostgresConnection):
                 )
             return [str(r[0]) for r in conn.execute(M["ack"], {"agent": agent, "ids": ids})]
 
-    def get_message(self, message_id: str) -> MessageInfo | None:
-        """A message with its deliveries."""
-        found = self._messages(M["get_message"], {"id": message_id})
-        return found[0] if found else None
-
-    def thread(self, thread_id: str) -> list[MessageInfo]:
-        """The messages of a thread, oldest first."""
-        return self._messages(M["thread_messages"], {"thread": thread_id})
-
-    def _messages(self, sql: str, params: dict[str, Any]) -> list[MessageInfo]:
-        rows = self._dict_rows(sql, params)
-        ids = [str(r["id"]) for r in rows]
-        return _READER.messages(rows, self._dict_rows(M["deliveries_of"], {"ids": ids}))
-
-    def message_events(self, message_id: str) -> list[EventInfo]:
-        """A message's events, oldest first."""
-        rows = self._dict_rows(M["message_events"], {"id": message_id})
-        return [_READER.event(r) for r in rows]
-
     def expire_messages(self) -> int:
         """Mark deliveries past their TTL expired."""
         with self._conn() as conn:
             return int(scalar(conn.execute(M["expire"]).fetchone()) or 0)
-
-    def mailbox_sequences(self, agent: str) -> list[int]:
-        """The sequence numbers of one mailbox."""
-        return [r["seq"] for r in self._dict_rows(M["mailbox_sequences"], {"agent": agent})]
 
 
 def _send_row(m: NewMessage) -> dict[str, Any]:

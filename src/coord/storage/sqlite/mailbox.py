@@ -12,10 +12,11 @@ from typing import Any
 from coord.domain import codec, events
 from coord.domain.messages import NewAgent, NewMessage, SendResult
 from coord.domain.tasks import TaskPolicy
-from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
+from coord.domain.views import AgentInfo, InboxMessage
 from coord.errors import Conflict, NotFound
 from coord.ports.mailbox import InboxQuery
 from coord.storage import mailbox_common as mc
+from coord.storage.mailbox_reads import MailboxReads
 from coord.storage.records import (
     INBOX_COLUMNS,
     MESSAGE_COLUMNS,
@@ -41,8 +42,14 @@ def _order(by_priority: bool) -> str:
     return "by_priority" if by_priority else "by_seq"
 
 
-class SqliteMailbox(SqliteConnection):
+class SqliteMailbox(SqliteConnection, MailboxReads):
     """Mailbox half of the SQLite store."""
+
+    _reader = _READER
+    _mailbox_queries = M
+
+    def _id_list(self, ids: list[str]) -> Any:
+        return codec.dumps(ids)
 
     @staticmethod
     def _insert_message_events(
@@ -74,22 +81,6 @@ class SqliteMailbox(SqliteConnection):
         found = self.get_agent(agent.name)
         assert found is not None
         return found
-
-    def _agents(self, name: str | None) -> list[AgentInfo]:
-        rows = self._dict_rows(M["list_agents"], {"name": name})
-        topics: dict[str, list[str]] = {}
-        for row in self._dict_rows(M["agent_topics"], {"name": name}):
-            topics.setdefault(row["agent"], []).append(row["topic"])
-        return [_READER.agent(r, topics.get(r["name"], [])) for r in rows]
-
-    def get_agent(self, name: str) -> AgentInfo | None:
-        """One live agent."""
-        found = self._agents(name)
-        return found[0] if found else None
-
-    def list_agents(self) -> list[AgentInfo]:
-        """Every live agent, by name."""
-        return self._agents(None)
 
     def remove_agent(self, name: str, actor: str | None) -> bool:
         """Remove an agent and its subscriptions; its messages stay."""
@@ -175,10 +166,6 @@ class SqliteMailbox(SqliteConnection):
         rows = self._dict_rows(M[f"inbox_{_order(query.by_priority)}"], params)
         return [_READER.inbox_message(r) for r in rows]
 
-    def _entry(self, agent: str, message_id: str) -> InboxMessage | None:
-        rows = self._dict_rows(M["inbox_entry"], {"agent": agent, "id": message_id})
-        return _READER.inbox_message(rows[0]) if rows else None
-
     def take(self, agent: str, topic: str | None, by_priority: bool) -> InboxMessage | None:
         """Mark the first unread delivery read and return it."""
         now = time.time()
@@ -232,25 +219,6 @@ class SqliteMailbox(SqliteConnection):
             )
         return acked
 
-    def get_message(self, message_id: str) -> MessageInfo | None:
-        """A message with its deliveries."""
-        found = self._messages(M["get_message"], {"id": message_id})
-        return found[0] if found else None
-
-    def thread(self, thread_id: str) -> list[MessageInfo]:
-        """The messages of a thread, oldest first."""
-        return self._messages(M["thread_messages"], {"thread": thread_id})
-
-    def _messages(self, sql: str, params: dict[str, Any]) -> list[MessageInfo]:
-        rows = self._dict_rows(sql, params)
-        ids = codec.dumps([r["id"] for r in rows])
-        return _READER.messages(rows, self._dict_rows(M["deliveries_of"], {"ids": ids}))
-
-    def message_events(self, message_id: str) -> list[EventInfo]:
-        """A message's events, oldest first."""
-        rows = self._dict_rows(M["message_events"], {"id": message_id})
-        return [_READER.event(r) for r in rows]
-
     def expire_messages(self) -> int:
         """Mark deliveries past their TTL expired."""
         now = time.time()
@@ -258,7 +226,3 @@ class SqliteMailbox(SqliteConnection):
             rows = cur.execute(M["expire"], {"now": now}).fetchall()
             self._insert_message_events(cur, mc.expired_events(rows), now)
         return len(rows)
-
-    def mailbox_sequences(self, agent: str) -> list[int]:
-        """The sequence numbers of one mailbox."""
-        return [r["seq"] for r in self._dict_rows(M["mailbox_sequences"], {"agent": agent})]

@@ -1,0 +1,72 @@
+"""Mailbox reads both stores share: the same named queries, differing only in how a
+list of ids is bound and how rows are read (:class:`RowReader`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
+from coord.storage.records import RowReader
+
+
+class MailboxReads:
+    """Read methods of the mailbox port over a store's ``_dict_rows``."""
+
+    _reader: RowReader
+    _mailbox_queries: Mapping[str, str]
+
+    def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError  # provided by the store's connection class
+
+    def _id_list(self, ids: list[str]) -> Any:
+        """``ids`` as the dialect binds a list."""
+        raise NotImplementedError
+
+    def _agents(self, name: str | None) -> list[AgentInfo]:
+        q = self._mailbox_queries
+        topics: dict[str, list[str]] = {}
+        for row in self._dict_rows(q["agent_topics"], {"name": name}):
+            topics.setdefault(row["agent"], []).append(row["topic"])
+        rows = self._dict_rows(q["list_agents"], {"name": name})
+        return [self._reader.agent(r, topics.get(r["name"], [])) for r in rows]
+
+    def get_agent(self, name: str) -> AgentInfo | None:
+        """One live agent."""
+        found = self._agents(name)
+        return found[0] if found else None
+
+    def list_agents(self) -> list[AgentInfo]:
+        """Every live agent, by name."""
+        return self._agents(None)
+
+    def _entry(self, agent: str, message_id: str) -> InboxMessage | None:
+        rows = self._dict_rows(
+            self._mailbox_queries["inbox_entry"], {"agent": agent, "id": message_id}
+        )
+        return self._reader.inbox_message(rows[0]) if rows else None
+
+    def get_message(self, message_id: str) -> MessageInfo | None:
+        """A message with its deliveries."""
+        found = self._messages(self._mailbox_queries["get_message"], {"id": message_id})
+        return found[0] if found else None
+
+    def thread(self, thread_id: str) -> list[MessageInfo]:
+        """The messages of a thread, oldest first."""
+        return self._messages(self._mailbox_queries["thread_messages"], {"thread": thread_id})
+
+    def _messages(self, sql: str, params: dict[str, Any]) -> list[MessageInfo]:
+        rows = self._dict_rows(sql, params)
+        ids = self._id_list([str(r["id"]) for r in rows])
+        deliveries = self._dict_rows(self._mailbox_queries["deliveries_of"], {"ids": ids})
+        return self._reader.messages(rows, deliveries)
+
+    def message_events(self, message_id: str) -> list[EventInfo]:
+        """A message's events, oldest first."""
+        rows = self._dict_rows(self._mailbox_queries["message_events"], {"id": message_id})
+        return [self._reader.event(r) for r in rows]
+
+    def mailbox_sequences(self, agent: str) -> list[int]:
+        """The sequence numbers of one mailbox."""
+        rows = self._dict_rows(self._mailbox_queries["mailbox_sequences"], {"agent": agent})
+        return [r["seq"] for r in rows]
