@@ -9,7 +9,6 @@ from typing import Any
 from coord.domain import codec, events
 from coord.domain.ids import new_ids
 from coord.domain.messages import (
-    AddressKind,
     NewMessage,
     Recipient,
     SendResult,
@@ -112,11 +111,6 @@ def resolve_thread(message: NewMessage, parent_thread: str | None, thread_exists
             raise NotFound(f"no thread {message.thread_id}", thread_id=message.thread_id)
         return message.thread_id
     return message.id
-
-
-def needs_recipient_check(message: NewMessage) -> bool:
-    """Only a message to one agent names a recipient that must exist."""
-    return message.to.kind is AddressKind.AGENT
 
 
 def handler_policy_names(agents: Iterable[str]) -> list[str]:
