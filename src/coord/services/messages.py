@@ -218,8 +218,8 @@ def latest_sequence(store: Store, agent: str) -> int:
 
 
 def read(store: Store, agent: str, message: str) -> InboxMessage:
-    """One message of an agent's inbox, marked read (an expired one stays expired)."""
-    store.expire_messages()
+    """One message of an agent's inbox, marked read (one past its TTL reads as
+    expired and is not marked)."""
     found = store.mark_read(agent, message_id(message))
     if found is None:
         get_agent(store, agent)
@@ -233,13 +233,11 @@ def ack(store: Store, agent: str, messages: Sequence[str]) -> list[str]:
     if not messages:
         raise InvalidInput("nothing to acknowledge: no message ids")
     get_agent(store, agent)
-    store.expire_messages()
     return store.ack(agent, [message_id(m) for m in messages])
 
 
 def get_message(store: Store, message: str) -> MessageInfo:
-    """A message with each recipient's delivery state (TTLs applied first)."""
-    store.expire_messages()
+    """A message with each recipient's delivery state."""
     found = store.get_message(message_id(message))
     if found is None:
         raise NotFound(f"no message {message}", message_id=message)
@@ -250,7 +248,6 @@ def thread(store: Store, thread_id: str) -> list[MessageInfo]:
     """Every message of a thread, oldest first. A message id of the thread is accepted
     too (its thread is shown)."""
     canonical = message_id(thread_id, "thread")
-    store.expire_messages()
     messages = store.thread(canonical)
     if not messages:
         found = store.get_message(canonical)

@@ -3,11 +3,32 @@ list of ids is bound and how rows are read (:class:`RowReader`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
-from coord.storage.records import RowReader
+from coord.storage.records import DELIVERY_COLUMNS, INBOX_COLUMNS, MESSAGE_COLUMNS, RowReader
+from coord.storage.sql import specialize
+
+_INBOX_ORDERS = {"by_seq": "d.seq", "by_priority": "d.priority DESC, d.seq"}
+
+
+def mailbox_queries(queries: dict[str, str], now: str) -> dict[str, str]:
+    """A dialect's mailbox queries with the shared column lists filled in (``now``: how
+    the dialect says "now"), and one variant per inbox order."""
+    constants = {
+        "inbox_columns": INBOX_COLUMNS,
+        "message_columns": MESSAGE_COLUMNS,
+        "delivery_columns": DELIVERY_COLUMNS,
+        "now": now,
+    }
+    return specialize(queries, constants, "inbox_order", _INBOX_ORDERS)
+
+
+def inbox_order(by_priority: bool) -> str:
+    """The suffix of the query variant for an inbox order."""
+    return "by_priority" if by_priority else "by_seq"
 
 
 class MailboxReads:
@@ -41,9 +62,8 @@ class MailboxReads:
         return self._agents(None)
 
     def _entry(self, agent: str, message_id: str) -> InboxMessage | None:
-        rows = self._dict_rows(
-            self._mailbox_queries["inbox_entry"], {"agent": agent, "id": message_id}
-        )
+        params = {"agent": agent, "id": message_id, "now": time.time()}
+        rows = self._dict_rows(self._mailbox_queries["inbox_entry"], params)
         return self._reader.inbox_message(rows[0]) if rows else None
 
     def get_message(self, message_id: str) -> MessageInfo | None:
@@ -58,7 +78,9 @@ class MailboxReads:
     def _messages(self, sql: str, params: dict[str, Any]) -> list[MessageInfo]:
         rows = self._dict_rows(sql, params)
         ids = self._id_list([str(r["id"]) for r in rows])
-        deliveries = self._dict_rows(self._mailbox_queries["deliveries_of"], {"ids": ids})
+        # "now" is the SQLite clock; PostgreSQL's queries use now() and ignore it.
+        params = {"ids": ids, "now": time.time()}
+        deliveries = self._dict_rows(self._mailbox_queries["deliveries_of"], params)
         return self._reader.messages(rows, deliveries)
 
     def message_events(self, message_id: str) -> list[EventInfo]:

@@ -27,10 +27,20 @@ TASK_COLUMNS = (
     "usd_micros, tool_seconds, concurrency_key, rate_key"
 )
 
+# A delivery past its TTL reads as expired at once; the expiry sweep (inbox listings,
+# the worker) later writes that state and its message.expired event. {now} is filled
+# with the dialect's clock when the queries are loaded.
+_PAST_TTL = "d.state IN ('delivered', 'read') AND d.expires_at <= {now}"
+DELIVERY_STATE = f"CASE WHEN {_PAST_TTL} THEN 'expired' ELSE d.state END AS state"
 INBOX_COLUMNS = (
-    "d.agent, d.seq, d.state, d.delivered_at, d.read_at, d.acked_at, m.id, m.sender, "
-    "m.address, m.subject, m.body, m.priority, m.thread_id, m.reply_to, m.created_at, "
-    "d.expires_at"
+    f"d.agent, d.seq, {DELIVERY_STATE}, d.delivered_at, d.read_at, d.acked_at, m.id, "
+    "m.sender, m.address, m.subject, m.body, m.priority, m.thread_id, m.reply_to, "
+    "m.created_at, d.expires_at"
+)
+DELIVERY_COLUMNS = (
+    f"d.message_id, d.agent, d.seq, {DELIVERY_STATE}, d.delivered_at, d.read_at, "
+    f"d.acked_at, coalesce(d.expired_at, CASE WHEN {_PAST_TTL} THEN d.expires_at END) "
+    "AS expired_at"
 )
 MESSAGE_COLUMNS = (
     "id, sender, address, subject, body, priority, thread_id, reply_to, idempotency_key, "

@@ -22,23 +22,14 @@ from coord.domain.views import AgentInfo, InboxMessage
 from coord.errors import Conflict, CoordError, NotFound, StoreError
 from coord.ports.mailbox import InboxQuery
 from coord.storage import mailbox_common as mc
-from coord.storage.mailbox_reads import MailboxReads
+from coord.storage.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection, scalar
-from coord.storage.records import INBOX_COLUMNS, MESSAGE_COLUMNS, RowReader
-from coord.storage.sql import load_queries, specialize
+from coord.storage.records import RowReader
+from coord.storage.sql import load_queries
 
 _READER = RowReader()
 
-M = specialize(
-    load_queries(PACKAGE, "mailbox.sql"),
-    {"inbox_columns": INBOX_COLUMNS, "message_columns": MESSAGE_COLUMNS},
-    "inbox_order",
-    {"by_seq": "d.seq", "by_priority": "d.priority DESC, d.seq"},
-)
-
-
-def _order(by_priority: bool) -> str:
-    return "by_priority" if by_priority else "by_seq"
+M = mailbox_queries(load_queries(PACKAGE, "mailbox.sql"), now="now()")
 
 
 class PostgresMailbox(PostgresConnection, MailboxReads):
@@ -169,7 +160,7 @@ class PostgresMailbox(PostgresConnection, MailboxReads):
             "address": None if query.topic is None else f"topic:{query.topic}",
             "limit": query.limit,
         }
-        rows = self._dict_rows(M[f"inbox_{_order(query.by_priority)}"], params)
+        rows = self._dict_rows(M[f"inbox_{inbox_order(query.by_priority)}"], params)
         return [_READER.inbox_message(r) for r in rows]
 
     def take(self, agent: str, topic: str | None, by_priority: bool) -> InboxMessage | None:
@@ -177,7 +168,7 @@ class PostgresMailbox(PostgresConnection, MailboxReads):
         address = None if topic is None else f"topic:{topic}"
         with self._conn() as conn:
             row = conn.execute(
-                M[f"take_{_order(by_priority)}"], {"agent": agent, "address": address}
+                M[f"take_{inbox_order(by_priority)}"], {"agent": agent, "address": address}
             ).fetchone()
         return None if row is None else self._entry(agent, str(row[0]))
 

@@ -128,8 +128,8 @@ SELECT {message_columns} FROM coord_messages WHERE id = %(id)s::uuid;
 SELECT {message_columns} FROM coord_messages WHERE thread_id = %(thread)s::uuid ORDER BY id;
 
 -- name: deliveries_of
-SELECT message_id, agent, seq, state, delivered_at, read_at, acked_at, expired_at
-FROM coord_deliveries WHERE message_id = ANY(%(ids)s::uuid[])
+SELECT {delivery_columns}
+FROM coord_deliveries AS d WHERE message_id = ANY(%(ids)s::uuid[])
 ORDER BY message_id, agent;
 
 -- name: message_events

@@ -16,30 +16,19 @@ from coord.domain.views import AgentInfo, InboxMessage
 from coord.errors import Conflict, NotFound
 from coord.ports.mailbox import InboxQuery
 from coord.storage import mailbox_common as mc
-from coord.storage.mailbox_reads import MailboxReads
+from coord.storage.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.records import (
-    INBOX_COLUMNS,
-    MESSAGE_COLUMNS,
     RowReader,
     epoch_to_datetime,
     json_text_to_value,
 )
-from coord.storage.sql import load_queries, specialize
+from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
 from coord.storage.sqlite.sending import send_batch
 
 _READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 
-M = specialize(
-    load_queries(PACKAGE, "mailbox.sql"),
-    {"inbox_columns": INBOX_COLUMNS, "message_columns": MESSAGE_COLUMNS},
-    "inbox_order",
-    {"by_seq": "d.seq", "by_priority": "d.priority DESC, d.seq"},
-)
-
-
-def _order(by_priority: bool) -> str:
-    return "by_priority" if by_priority else "by_seq"
+M = mailbox_queries(load_queries(PACKAGE, "mailbox.sql"), now=":now")
 
 
 class SqliteMailbox(SqliteConnection, MailboxReads):
@@ -163,7 +152,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
             "address": None if query.topic is None else f"topic:{query.topic}",
             "limit": query.limit,
         }
-        rows = self._dict_rows(M[f"inbox_{_order(query.by_priority)}"], params)
+        rows = self._dict_rows(M[f"inbox_{inbox_order(query.by_priority)}"], params)
         return [_READER.inbox_message(r) for r in rows]
 
     def take(self, agent: str, topic: str | None, by_priority: bool) -> InboxMessage | None:
@@ -172,7 +161,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
         address = None if topic is None else f"topic:{topic}"
         with self._errors(), self._tx() as cur:
             row = cur.execute(
-                M[f"first_unread_{_order(by_priority)}"],
+                M[f"first_unread_{inbox_order(by_priority)}"],
                 {"agent": agent, "now": now, "address": address},
             ).fetchone()
             if row is None:

@@ -117,8 +117,8 @@ SELECT {message_columns} FROM coord_messages WHERE id = :id;
 SELECT {message_columns} FROM coord_messages WHERE thread_id = :thread ORDER BY id;
 
 -- name: deliveries_of
-SELECT message_id, agent, seq, state, delivered_at, read_at, acked_at, expired_at
-FROM coord_deliveries WHERE message_id IN (SELECT value FROM json_each(:ids))
+SELECT {delivery_columns}
+FROM coord_deliveries AS d WHERE message_id IN (SELECT value FROM json_each(:ids))
 ORDER BY message_id, agent;
 
 -- name: message_events
