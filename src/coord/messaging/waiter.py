@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import Callable
 
 from coord.domain.views import InboxMessage
 from coord.ports.store import Notifier, Store
+from coord.runtime.wakeups import Wakeups
 
 _SAFETY_POLL = 1.0
+
+
+def _on_message(notifier: Notifier, fire: Callable[[], None]) -> None:
+    notifier.start(lambda: None, lambda: None, fire)
 
 
 class MessageWaiter:
@@ -21,45 +25,22 @@ class MessageWaiter:
 
     def __init__(self, store: Store, notifier_factory: Callable[[], Notifier]) -> None:
         self._store = store
-        self._notifier_factory = notifier_factory
-        self._notifier: Notifier | None = None
-        self._lock = threading.Lock()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._wakeups = Wakeups(notifier_factory, _on_message)
 
     def close(self) -> None:
         """Stop listening."""
-        with self._lock:
-            notifier, self._notifier = self._notifier, None
-        if notifier is not None:
-            notifier.stop()
-
-    def _ensure_listening(self) -> None:
-        with self._lock:
-            if self._notifier is None:
-                self._notifier = self._notifier_factory()
-                self._notifier.start(lambda: None, lambda: None, self._on_message)
-
-    def _on_message(self) -> None:
-        with self._lock:
-            waiters = list(self._waiters)
-        for loop, event in waiters:
-            loop.call_soon_threadsafe(event.set)
+        self._wakeups.close()
 
     async def take(
         self, agent: str, topic: str | None, by_priority: bool, timeout: float | None
     ) -> InboxMessage | None:
         """The next unread message of ``agent`` (marked read), as soon as there is one;
         None after ``timeout`` seconds."""
-        self._ensure_listening()
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        entry = (loop, event)
-        with self._lock:
-            self._waiters.add(entry)
+        self._wakeups.ensure_listening()
         deadline = None if timeout is None else time.monotonic() + timeout
-        try:
+        with self._wakeups.event() as delivered:
             while True:
-                event.clear()  # before the check: a delivery after it sets the event
+                delivered.clear()  # before the check: a delivery after it sets the event
                 found = await asyncio.to_thread(self._store.take, agent, topic, by_priority)
                 if found is not None:
                     return found
@@ -69,7 +50,4 @@ class MessageWaiter:
                     if wait <= 0:
                         return None
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), wait)
-        finally:
-            with self._lock:
-                self._waiters.discard(entry)
+                    await asyncio.wait_for(delivered.wait(), wait)

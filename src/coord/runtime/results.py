@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,8 +13,13 @@ from coord.domain.tasks import TaskState
 from coord.domain.views import TaskInfo
 from coord.errors import NotFound, TaskCancelled, TaskFailed, WaitTimeout
 from coord.ports.store import Notifier, Store
+from coord.runtime.wakeups import Wakeups
 
 _SAFETY_POLL = 0.5
+
+
+def _on_done(notifier: Notifier, fire: Callable[[], None]) -> None:
+    notifier.start(on_due=lambda: None, on_done=fire)
 
 
 class ResultWaiter:
@@ -23,70 +27,37 @@ class ResultWaiter:
 
     def __init__(self, store: Store, notifier_factory: Callable[[], Notifier]) -> None:
         self._store = store
-        self._notifier_factory = notifier_factory
-        self._notifier: Notifier | None = None
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        self._generation = 0
-        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._wakeups = Wakeups(notifier_factory, _on_done)
 
     def close(self) -> None:
         """Stop listening."""
-        with self._lock:
-            notifier, self._notifier = self._notifier, None
-        if notifier is not None:
-            notifier.stop()
-
-    def _ensure_listening(self) -> None:
-        with self._lock:
-            if self._notifier is None:
-                self._notifier = self._notifier_factory()
-                self._notifier.start(on_due=lambda: None, on_done=self._on_done)
-
-    def _on_done(self) -> None:
-        with self._lock:
-            self._generation += 1
-            self._changed.notify_all()
-            waiters = list(self._async_waiters)
-        for loop, event in waiters:
-            loop.call_soon_threadsafe(event.set)
+        self._wakeups.close()
 
     def wait(self, task_id: str, timeout: float | None) -> TaskInfo:
         """Block until the task is final; return it."""
-        self._ensure_listening()
+        self._wakeups.ensure_listening()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            with self._lock:
-                generation = self._generation
+            generation = self._wakeups.generation
             info = _final(self._store.get_task(task_id), task_id)
             if info is not None:
                 return info
             remaining = _remaining(deadline, task_id, timeout)
-            with self._lock:
-                if self._generation == generation:
-                    self._changed.wait(min(remaining, _SAFETY_POLL))
+            self._wakeups.wait(generation, min(remaining, _SAFETY_POLL))
 
     async def wait_async(self, task_id: str, timeout: float | None) -> TaskInfo:
         """Wait (without blocking the event loop) until the task is final; return it."""
-        self._ensure_listening()
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        entry = (loop, event)
-        with self._lock:
-            self._async_waiters.add(entry)
+        self._wakeups.ensure_listening()
         deadline = None if timeout is None else time.monotonic() + timeout
-        try:
+        with self._wakeups.event() as finished:
             while True:
-                event.clear()
+                finished.clear()
                 info = _final(await asyncio.to_thread(self._store.get_task, task_id), task_id)
                 if info is not None:
                     return info
                 remaining = _remaining(deadline, task_id, timeout)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), min(remaining, _SAFETY_POLL))
-        finally:
-            with self._lock:
-                self._async_waiters.discard(entry)
+                    await asyncio.wait_for(finished.wait(), min(remaining, _SAFETY_POLL))
 
 
 def unwrap(info: TaskInfo) -> Any:
