@@ -153,22 +153,11 @@ def handler_task(policy: TaskPolicy, task_id: str, message_id: str, priority: in
     each recipient once however often deliveries are replayed; the message's
     priority is the task's, so a backlog is handled critical first.
     """
-    return NewTask(
+    return NewTask.of(
+        policy,
         id=task_id,
-        name=policy.name,
-        queue=policy.queue,
-        priority=priority,
         payload_json=f'{{"message_id":"{message_id}"}}',
         key=message_id,
-        delay=0.0,
-        run_at=None,
-        max_attempts=policy.max_attempts,
-        retry_backoff=policy.retry_backoff,
-        retry_backoff_max=policy.retry_backoff_max,
-        timeout=policy.timeout,
-        heartbeat=policy.heartbeat,
-        stall_after=policy.stall_after,
-        concurrency_key=policy.concurrency_key,
-        concurrency_limit=policy.concurrency_limit,
-        rate_key=policy.rate_key,
+        priority=priority,
+        concurrency_key=policy.concurrency_key,  # a handler's key is the literal agent key
     )

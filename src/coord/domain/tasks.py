@@ -209,6 +209,43 @@ class NewTask:
     concurrency_limit: int | None
     rate_key: str | None
 
+    @classmethod
+    def of(
+        cls,
+        policy: TaskPolicy,
+        *,
+        id: str,
+        payload_json: str,
+        key: str | None,
+        priority: int,
+        queue: str | None = None,
+        delay: float = 0.0,
+        run_at: float | None = None,
+        concurrency_key: str | None = None,
+    ) -> NewTask:
+        """A row of ``policy``'s task: the policy gives the retry, timeout, heartbeat
+        and limit columns; ``queue`` defaults to the policy's, ``concurrency_key`` is
+        the rendered key (if the policy has one)."""
+        return cls(
+            id=id,
+            name=policy.name,
+            queue=queue or policy.queue,
+            priority=priority,
+            payload_json=payload_json,
+            key=key,
+            delay=delay,
+            run_at=run_at,
+            max_attempts=policy.max_attempts,
+            retry_backoff=policy.retry_backoff,
+            retry_backoff_max=policy.retry_backoff_max,
+            timeout=policy.timeout,
+            heartbeat=policy.heartbeat,
+            stall_after=policy.stall_after,
+            concurrency_key=concurrency_key,
+            concurrency_limit=policy.concurrency_limit,
+            rate_key=policy.rate_key,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class EnqueueResult:

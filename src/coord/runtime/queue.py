@@ -68,24 +68,16 @@ def build_tasks(
         except ValueError as exc:
             raise InvalidInput(f"{where}: {exc}") from None
         tasks.append(
-            NewTask(
+            NewTask.of(
+                policy,
                 id=task_id,
-                name=policy.name,
-                queue=queue,
-                priority=priority,
                 payload_json=payload_json,
                 key=key,
+                priority=priority,
+                queue=queue,
                 delay=options.delay,
                 run_at=run_at,
-                max_attempts=policy.max_attempts,
-                retry_backoff=policy.retry_backoff,
-                retry_backoff_max=policy.retry_backoff_max,
-                timeout=policy.timeout,
-                heartbeat=policy.heartbeat,
-                stall_after=policy.stall_after,
                 concurrency_key=concurrency_key,
-                concurrency_limit=policy.concurrency_limit,
-                rate_key=policy.rate_key,
             )
         )
     return tasks
