@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
+from coord.ports.mailbox import InboxQuery
 from coord.storage.records import DELIVERY_COLUMNS, INBOX_COLUMNS, MESSAGE_COLUMNS, RowReader
 from coord.storage.sql import specialize
 
@@ -60,6 +61,21 @@ class MailboxReads:
     def list_agents(self) -> list[AgentInfo]:
         """Every live agent, by name."""
         return self._agents(None)
+
+    def inbox(self, query: InboxQuery) -> list[InboxMessage]:
+        """Deliveries of one mailbox, oldest first or critical first."""
+        params = {
+            "agent": query.agent,
+            "after": query.after_seq,
+            "now": time.time(),
+            "unread": query.unread,
+            "thread": query.thread_id,
+            "sender": query.sender,
+            "address": None if query.topic is None else f"topic:{query.topic}",
+            "limit": query.limit,
+        }
+        sql = self._mailbox_queries[f"inbox_{inbox_order(query.by_priority)}"]
+        return [self._reader.inbox_message(r) for r in self._dict_rows(sql, params)]
 
     def _entry(self, agent: str, message_id: str) -> InboxMessage | None:
         params = {"agent": agent, "id": message_id, "now": time.time()}

@@ -14,7 +14,6 @@ from coord.domain.messages import NewAgent, NewMessage, SendResult
 from coord.domain.tasks import TaskPolicy
 from coord.domain.views import AgentInfo, InboxMessage
 from coord.errors import Conflict, NotFound
-from coord.ports.mailbox import InboxQuery
 from coord.storage import mailbox_common as mc
 from coord.storage.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.records import (
@@ -140,21 +139,6 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
                 self._insert_tasks(cur, tasks, "coord:handler", now)
 
     # -- reading ----------------------------------------------------------------------
-    def inbox(self, query: InboxQuery) -> list[InboxMessage]:
-        """Deliveries of one mailbox, oldest first or critical first."""
-        params = {
-            "agent": query.agent,
-            "after": query.after_seq,
-            "now": time.time(),
-            "unread": query.unread,
-            "thread": query.thread_id,
-            "sender": query.sender,
-            "address": None if query.topic is None else f"topic:{query.topic}",
-            "limit": query.limit,
-        }
-        rows = self._dict_rows(M[f"inbox_{inbox_order(query.by_priority)}"], params)
-        return [_READER.inbox_message(r) for r in rows]
-
     def take(self, agent: str, topic: str | None, by_priority: bool) -> InboxMessage | None:
         """Mark the first unread delivery read and return it."""
         now = time.time()
