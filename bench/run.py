@@ -7,7 +7,8 @@ Standard library only, so any python can run it::
 
 coord's ``bench/coord_bench.py`` runs with ``--coord-python`` (default: the python
 running this script) on both backends; each peer script in ``bench/peers/`` runs with
-``bench/.venv-peers/bin/python`` (``bench/setup_peers.sh`` creates it when missing).
+``bench/.venv-peers/bin/python`` (``bench/setup_peers.sh`` creates it when missing),
+for the workloads it implements (PEER_WORKLOADS).
 Every JSON result line goes to ``bench/results/latest.jsonl``, each script's stderr to
 ``bench/results/logs/``. A script that fails, times out or is missing becomes a row
 saying so; the run goes on.
@@ -37,10 +38,25 @@ RESULTS = BENCH / "results"
 LOGS = RESULTS / "logs"
 PEERS_PYTHON = BENCH / ".venv-peers" / "bin" / "python"
 COORD_SCRIPT = BENCH / "coord_bench.py"
-WORKLOADS = ("throughput", "latency", "steps")
+WORKLOADS = ("throughput", "latency", "steps", "phases")
 COORD_BACKENDS = ("sqlite", "postgres")
-PEERS = ("pgqueuer", "procrastinate", "celery", "dbos")
+PEERS = ("pgqueuer", "procrastinate", "celery", "dbos", "langgraph")
+#: The workloads each peer script runs (the queue peers print a ``skipped`` line for
+#: steps; phases is for workflow engines only, and LangGraph does nothing else).
+QUEUE_WORKLOADS = ("throughput", "latency", "steps")
+PEER_WORKLOADS = {
+    "pgqueuer": QUEUE_WORKLOADS,
+    "procrastinate": QUEUE_WORKLOADS,
+    "celery": QUEUE_WORKLOADS,
+    "dbos": WORKLOADS,
+    "langgraph": ("phases",),
+}
+#: The backend a failure row of a peer script is filed under; every phases script
+#: covers both (its result lines name the backend of each).
 PEER_BACKENDS = {"pgqueuer": "postgres", "procrastinate": "postgres", "celery": "redis"}
+PHASES_BACKENDS = "sqlite+postgres"
+#: Row order of the phases table.
+MODES = ("sequential", "concurrent")
 #: The reference every ratio is taken against.
 REFERENCE = ("coord", "postgres")
 
@@ -50,6 +66,7 @@ MAIN_FIGURE = {
     "throughput": "tasks_per_s",
     "latency": "p50_ms",
     "steps": "step_overhead_us",
+    "phases": "per_phase_us",
 }
 
 
@@ -171,8 +188,12 @@ def plan(args: argparse.Namespace) -> list[Job]:
         for peer in PEERS:
             script = BENCH / "peers" / f"{peer}_bench.py"
             for workload in workloads:
+                if workload not in PEER_WORKLOADS[peer]:
+                    continue
                 cmd = [str(PEERS_PYTHON), str(script), "--workload", workload, *short]
                 backend = PEER_BACKENDS.get(peer, "postgres")
+                if workload == "phases":
+                    backend = PHASES_BACKENDS
                 jobs.append(Job(peer, backend, workload, cmd, script))
     return jobs
 
@@ -181,12 +202,12 @@ def plan(args: argparse.Namespace) -> list[Job]:
 
 
 def median_rounds(records: list[Record]) -> list[Record]:
-    """One record per (system, backend, variant, workload): the median round by the
-    workload's main figure, with ``rounds`` and ``spread`` (min and max) added.
+    """One record per (system, backend, variant, workload, mode): the median round by
+    the workload's main figure, with ``rounds`` and ``spread`` (min and max) added.
     Failed rounds are kept only when no round succeeded."""
     groups: dict[tuple[Any, ...], list[Record]] = {}
     for record in records:
-        key = tuple(record.get(k) for k in ("system", "backend", "variant", "workload"))
+        key = tuple(record.get(k) for k in ("system", "backend", "variant", "workload", "mode"))
         groups.setdefault(key, []).append(record)
     merged: list[Record] = []
     for group in groups.values():
@@ -237,11 +258,16 @@ def ratio(numerator: Any, denominator: Any) -> str:
     return f"{numerator / denominator:.2f}x" if denominator else ""
 
 
-def reference(records: Iterable[Record], workload: str) -> Record | None:
-    """coord-postgres's result for ``workload``, if it has one."""
+def reference(records: Iterable[Record], workload: str, mode: str | None = None) -> Record | None:
+    """coord-postgres's result for ``workload`` (and ``mode``), if it has one."""
     for record in records:
         key = (record.get("system"), record.get("backend"))
-        if key == REFERENCE and record.get("workload") == workload and "error" not in record:
+        if (
+            key == REFERENCE
+            and record.get("workload") == workload
+            and record.get("mode") == mode
+            and "error" not in record
+        ):
             return record
     return None
 
@@ -266,7 +292,15 @@ def render(records: list[Record], workload: str) -> str:
     """The markdown table for one workload; ratios are "> 1x: coord-postgres is better"."""
     ref = reference(records, workload) or {}
     rows: list[list[str]] = []
-    if workload == "throughput":
+    if workload == "phases":
+        headers = ["system", "backend", "mode", "version", "runs", "per-phase µs"]
+        headers += ["run p50 ms", "run p95 ms", "runs/s", "per step minus empty run µs"]
+        headers += ["this ÷ coord-pg (same mode)", "µs over rounds"]
+        fields = ["runs", "per_phase_us", "run_ms_p50", "run_ms_p95", "runs_per_s"]
+        fields += ["per_step_us_minus_empty"]
+        rank = {mode: index for index, mode in enumerate(MODES)}
+        records = sorted(records, key=lambda r: rank.get(str(r.get("mode")), -1))
+    elif workload == "throughput":
         headers = ["system", "backend", "version", "n", "tasks/s", "enqueue/s", "drain/s"]
         headers += ["coord-pg ÷ this (tasks/s)", "tasks/s over rounds"]
         fields = ["n", "tasks_per_s", "enqueue_per_s", "drain_per_s"]
@@ -281,13 +315,19 @@ def render(records: list[Record], workload: str) -> str:
     for record in records:
         if record.get("workload") != workload:
             continue
-        row = [label(record), str(record.get("backend", "")), str(record.get("version", ""))]
+        row = [label(record), str(record.get("backend", ""))]
+        if workload == "phases":
+            row.append(str(record.get("mode", "")))
+        row.append(str(record.get("version", "")))
         status = status_cell(record)
         if status is not None:
-            rows.append(row + [status] + [""] * (len(headers) - 4))
+            rows.append(row + [status] + [""] * (len(headers) - len(row) - 1))
             continue
         row += [fmt(record.get(field), 2 if "ms" in field else 1) for field in fields]
-        if workload == "throughput":
+        if workload == "phases":
+            same_mode = reference(records, workload, record.get("mode")) or {}
+            row.append(ratio(record.get("per_phase_us"), same_mode.get("per_phase_us")))
+        elif workload == "throughput":
             row.append(ratio(ref.get("tasks_per_s"), record.get("tasks_per_s")))
         elif workload == "latency":
             row.append(ratio(record.get("p50_ms"), ref.get("p50_ms")))

@@ -14,6 +14,9 @@ packages=(
   "procrastinate"
   "celery[redis]"
   "dbos"
+  "langgraph"
+  "langgraph-checkpoint-sqlite"
+  "langgraph-checkpoint-postgres"
   "psycopg[binary]"
   "psycopg-pool"
   "asyncpg"
@@ -37,6 +40,17 @@ fi
 import json
 from importlib.metadata import version
 
-names = ["pgqueuer", "procrastinate", "celery", "redis", "dbos", "psycopg", "asyncpg"]
+names = [
+    "pgqueuer",
+    "procrastinate",
+    "celery",
+    "redis",
+    "dbos",
+    "langgraph",
+    "langgraph-checkpoint-sqlite",
+    "langgraph-checkpoint-postgres",
+    "psycopg",
+    "asyncpg",
+]
 print(json.dumps({name: version(name) for name in names}))
 PY

@@ -25,7 +25,8 @@ ADMIN_URL = os.environ.get(
 REQUIRE_POSTGRES = os.environ.get("COORD_REQUIRE_POSTGRES") == "1"
 COORD_TABLES = (
     "coord_events, coord_steps, coord_tasks, coord_task_policies, coord_rate_buckets, "
-    "coord_agents, coord_subscriptions, coord_messages, coord_deliveries"
+    "coord_agents, coord_subscriptions, coord_messages, coord_deliveries, coord_workflows, "
+    "coord_runs, coord_phases, coord_artifacts, coord_run_artifacts"
 )
 
 

@@ -23,13 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-WORKLOADS = ("throughput", "latency", "steps")
+WORKLOADS = ("throughput", "latency", "steps", "phases")
+#: What ``parse_args`` accepts unless a script says otherwise: the workloads every
+#: queue peer script (and ``coord_bench.py``) handles. A script that implements
+#: ``phases`` passes ``workloads=WORKLOADS``; the others reject ``--workload phases``
+#: instead of silently running another workload under that name.
+TASK_WORKLOADS = ("throughput", "latency", "steps")
 
 #: (full size, --short size) per workload.
 SIZES: dict[str, tuple[int, int]] = {
     "throughput": (10_000, 2_000),
     "latency": (500, 100),
     "steps": (200, 50),
+    "phases": (200, 20),
 }
 
 #: Latency samples with a sequence number below this are warm-up and discarded.
@@ -38,6 +44,12 @@ WARMUP_SAMPLES = 10
 LATENCY_INTERVAL_S = 0.020
 #: Number of no-op steps in the "steps" workflow.
 STEPS_PER_WORKFLOW = 10
+#: Number of no-op steps (nodes) in the linear workflow of the "phases" workload.
+PHASES_PER_WORKFLOW = 10
+#: Workflows in flight at a time in the concurrent part of "phases".
+PHASES_CONCURRENCY = 8
+#: Untimed runs before each timed part of "phases".
+PHASES_WARMUP_RUNS = 10
 #: Longest a throughput drain may take before the run is declared failed.
 DRAIN_TIMEOUT_S = 600.0
 
@@ -54,17 +66,19 @@ def parse_args(
     description: str,
     argv: Sequence[str] | None = None,
     configure: Callable[[argparse.ArgumentParser], None] | None = None,
+    workloads: Sequence[str] = TASK_WORKLOADS,
 ) -> argparse.Namespace:
     """Parse the common peer-script command line.
 
     ``--role``, ``--dsn`` and ``--samples`` are internal: scripts re-launch themselves
     with ``--role worker`` to get a worker process separate from the producer.
-    ``configure`` may add script-specific (internal) options.
+    ``configure`` may add script-specific (internal) options; ``workloads`` are the
+    accepted ``--workload`` values.
     """
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--workload", choices=WORKLOADS, required=True)
+    parser.add_argument("--workload", choices=workloads, required=True)
     parser.add_argument("--short", action="store_true", help="smaller sizes, for smoke tests")
     parser.add_argument(
         "--role", choices=("main", "worker"), default="main", help=argparse.SUPPRESS
@@ -115,6 +129,30 @@ def latency_summary(samples_s: Sequence[float]) -> dict[str, float]:
     summary["max_ms"] = ordered[-1] * 1000
     summary["mean_ms"] = sum(ordered) / len(ordered) * 1000
     return {key: round(value, 3) for key, value in summary.items()}
+
+
+def phases_summary(run_times_s: Sequence[float], elapsed_s: float | None = None) -> dict[str, Any]:
+    """Figures of the ``phases`` workload from the wall times of its runs (seconds).
+
+    Sequential (``elapsed_s`` None): p50/p95/mean run time in ms and ``per_phase_us``
+    = mean run time / PHASES_PER_WORKFLOW. Concurrent (``elapsed_s`` = start of the
+    first run to end of the last): ``runs_per_s``, ``elapsed_s`` and ``per_phase_us``
+    = elapsed / (runs x PHASES_PER_WORKFLOW), plus the same run-time percentiles.
+    """
+    ordered = sorted(run_times_s)
+    mean = sum(ordered) / len(ordered)
+    fields: dict[str, Any] = {"runs": len(ordered)}
+    if elapsed_s is not None:
+        fields["runs_per_s"] = rate(len(ordered), elapsed_s)
+        fields["elapsed_s"] = round(elapsed_s, 4)
+        per_phase_s = elapsed_s / (len(ordered) * PHASES_PER_WORKFLOW)
+    else:
+        per_phase_s = mean / PHASES_PER_WORKFLOW
+    fields["per_phase_us"] = round(per_phase_s * 1e6, 1)
+    fields["run_ms_p50"] = round(percentile(ordered, 50) * 1000, 3)
+    fields["run_ms_p95"] = round(percentile(ordered, 95) * 1000, 3)
+    fields["run_ms_mean"] = round(mean * 1000, 3)
+    return fields
 
 
 def result(

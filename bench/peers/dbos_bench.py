@@ -1,4 +1,4 @@
-"""DBOS Transact peer benchmark (PostgreSQL system database).
+"""DBOS Transact peer benchmark (PostgreSQL system database; SQLite too for phases).
 
 Settings: DBOS with its system database on PostgreSQL (schema created by
 ``DBOS.launch()``'s own migrations), default pool sizes, LISTEN/NOTIFY on (default).
@@ -13,6 +13,15 @@ Settings: DBOS with its system database on PostgreSQL (schema created by
 - latency: ``DBOSClient.enqueue`` from the producer to a queue served by a separately
   launched DBOS process. DBOS queues are polled, so this runs at the default
   ``polling_interval_sec`` and at a tuned short one.
+- phases: a workflow of PHASES_PER_WORKFLOW no-op ``@DBOS.step()``s, called directly
+  through DBOS's synchronous API (DBOS's usual way: workflows are plain functions), on
+  both system databases DBOS supports: PostgreSQL and SQLite (a file,
+  ``system_database_url="sqlite:///..."``, DBOS's default journal settings; DBOS
+  documents it for development and testing). ``sequential``: one run after another,
+  alternating with a 0-step workflow as in ``steps``; ``concurrent``: a
+  ``ThreadPoolExecutor`` of PHASES_CONCURRENCY threads each calling the workflow
+  (DBOS's alternative, a queue with ``worker_concurrency``, would add its polling
+  interval to every run). Each (backend, mode) gets a fresh system database.
 
 Run with the peers venv's python:
 ``bench/.venv-peers/bin/python bench/peers/dbos_bench.py --workload steps``.
@@ -21,11 +30,14 @@ Run with the peers venv's python:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -64,6 +76,21 @@ def ten_steps() -> None:
 @DBOS.workflow(name="zero_steps")
 def zero_steps() -> None:
     """Workflow with no steps: the baseline workflow cost."""
+
+
+@DBOS.step()
+def phase_step(index: int) -> int:
+    """A phase of the ``phases`` workflow: does nothing, returns its index."""
+    return index
+
+
+@DBOS.workflow(name="phases")
+def phases_workflow() -> int:
+    """Linear workflow of PHASES_PER_WORKFLOW no-op steps; returns the last index."""
+    last = -1
+    for index in range(common.PHASES_PER_WORKFLOW):
+        last = phase_step(index)
+    return last
 
 
 @DBOS.workflow(name="noop")
@@ -124,6 +151,83 @@ def steps(dsn: str, n: int) -> dict[str, Any]:
             f"{STEPS_WARMUP_RUNS} untimed warm-up runs of each"
         ),
     }
+
+
+@contextlib.contextmanager
+def phases_database(backend: str) -> Iterator[str]:
+    """A fresh system database URL for one phases run: a throwaway PostgreSQL
+    database, or an SQLite file in a temporary directory."""
+    if backend == "postgres":
+        with common.temp_database(DATABASE) as dsn:
+            yield dsn
+        return
+    with tempfile.TemporaryDirectory(prefix="coord-bench-dbos-") as folder:
+        yield f"sqlite:///{folder}/dbos_system.sqlite"
+
+
+def _timed_phases_run() -> float:
+    """Run the phases workflow once; its wall time in seconds."""
+    start = time.perf_counter()
+    last = phases_workflow()
+    elapsed = time.perf_counter() - start
+    if last != common.PHASES_PER_WORKFLOW - 1:
+        raise RuntimeError(f"phases workflow returned {last!r}")
+    return elapsed
+
+
+def phases(url: str, backend: str, mode: str, n: int) -> dict[str, Any]:
+    """``n`` runs of the 10-step workflow, one at a time or PHASES_CONCURRENCY at a time."""
+    launch(url)
+    warmup = common.PHASES_WARMUP_RUNS
+    try:
+        if mode == "sequential":
+            for _ in range(warmup):
+                phases_workflow()
+                zero_steps()
+            if backend == "postgres":
+                common.checkpoint(url)
+            runs: list[float] = []
+            empty: list[float] = []
+            for _ in range(n):
+                runs.append(_timed_phases_run())
+                start = time.perf_counter()
+                zero_steps()
+                empty.append(time.perf_counter() - start)
+            mean_run, mean_empty = sum(runs) / n, sum(empty) / n
+            fields = common.phases_summary(runs)
+            fields["per_step_us_minus_empty"] = round(
+                (mean_run - mean_empty) / common.PHASES_PER_WORKFLOW * 1e6, 1
+            )
+            fields["empty_run_ms_mean"] = round(mean_empty * 1000, 3)
+            how = (
+                "one run at a time, alternating with a 0-step workflow; "
+                f"{warmup} untimed warm-up runs of each"
+            )
+        else:
+            with ThreadPoolExecutor(max_workers=common.PHASES_CONCURRENCY) as pool:
+                list(pool.map(lambda _: _timed_phases_run(), range(warmup)))
+                if backend == "postgres":
+                    common.checkpoint(url)
+                start = time.perf_counter()
+                runs = list(pool.map(lambda _: _timed_phases_run(), range(n)))
+                elapsed = time.perf_counter() - start
+            fields = common.phases_summary(runs, elapsed)
+            how = (
+                f"ThreadPoolExecutor({common.PHASES_CONCURRENCY}) calling the workflow, "
+                f"{warmup} untimed warm-up runs through the pool"
+            )
+    finally:
+        DBOS.destroy(destroy_registry=False)
+    database = (
+        "PostgreSQL system database"
+        if backend == "postgres"
+        else "SQLite system database file (DBOS defaults: rollback journal)"
+    )
+    fields["notes"] = (
+        f"synchronous @DBOS.workflow of {common.PHASES_PER_WORKFLOW} no-op @DBOS.step()s "
+        f"called in-process; {how}; {database}"
+    )
+    return fields
 
 
 def _count_finished(dsn: str) -> tuple[int, float]:
@@ -250,12 +354,21 @@ def main() -> int:
             help=argparse.SUPPRESS,
         )
 
-    args = common.parse_args(__doc__ or "", configure=configure)
+    args = common.parse_args(__doc__ or "", configure=configure, workloads=common.WORKLOADS)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.role == "worker":
         latency_worker(args.dsn, args.samples, args.polling_interval)
         return 0
     n = common.workload_size(args.workload, args.short)
+    if args.workload == "phases":
+        for backend in ("postgres", "sqlite"):
+            for mode in ("sequential", "concurrent"):
+                with phases_database(backend) as url:
+                    fields = phases(url, backend, mode, n)
+                common.emit(
+                    common.result(SYSTEM, VERSION, backend, "phases", {"mode": mode} | fields)
+                )
+        return 0
     if args.workload == "latency":
         for interval in (DEFAULT_POLLING_INTERVAL_S, FAST_POLLING_INTERVAL_S):
             with common.temp_database(DATABASE) as dsn:

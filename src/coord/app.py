@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
 from coord.app_mailbox import MailboxFeatures
+from coord.app_runs import RunFeatures
 from coord.domain.durations import parse_duration
+from coord.domain.runs import TIMER_TASK
 from coord.domain.tasks import Priority, RateLimit, TaskPolicy, TaskState
 from coord.domain.views import DeadLetterGroup, QueueStats, TaskInfo
 from coord.errors import ConfigError, InvalidInput, UnknownTask
@@ -28,6 +30,7 @@ from coord.services.database import ensure_current
 from coord.settings import Settings, load_settings, mask_url
 from coord.storage.factory import is_new_database, notifier_for, open_store
 from coord.storage.url import parse_database_url
+from coord.workflows.hooks import EngineHooks
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -92,7 +95,7 @@ class TaskHandle:
         return self.app.get_task(self.id)
 
 
-class App(MailboxFeatures):
+class App(MailboxFeatures, RunFeatures):
     """Declares tasks, schedules and agents; enqueues, sends, waits for results and
     messages, runs workers.
 
@@ -113,6 +116,7 @@ class App(MailboxFeatures):
         self._waiter: ResultWaiter | None = None
         self._lock = threading.RLock()
         self._init_mailbox()
+        self._init_runs()
 
     def use_database(self, database_url: str) -> None:
         """Point this App at another database, before it has opened one (what
@@ -263,6 +267,7 @@ class App(MailboxFeatures):
                 try:
                     self._open_agents(store)
                     store.register_policies([d.policy for d in self.registry.tasks.values()])
+                    self._open_runs(store)
                 except BaseException:
                     store.close()
                     raise
@@ -463,7 +468,7 @@ class App(MailboxFeatures):
     # -- working ----------------------------------------------------------------------
     def default_queues(self) -> tuple[str, ...]:
         """Every queue this App's tasks and schedules use (or ``default``)."""
-        queues = {d.policy.queue for d in self.registry.tasks.values()}
+        queues = {d.policy.queue for d in self.registry.tasks.values() if d.name != TIMER_TASK}
         queues |= {s.queue for s in self.registry.schedules.values() if s.queue}
         return tuple(sorted(queues)) or ("default",)
 
@@ -496,6 +501,7 @@ class App(MailboxFeatures):
             notifier=notifier_for(store, s),
             middlewares=self.middlewares,
             worker_id=worker_id,
+            run_hooks=EngineHooks(),
         )
 
     async def run_worker_async(

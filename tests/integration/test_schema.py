@@ -170,7 +170,7 @@ def _install_version_1(database_url: str) -> None:
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
-def test_a_version_1_database_upgrades_to_mailboxes_keeping_its_data(
+def test_a_version_1_database_upgrades_to_the_current_schema_keeping_its_data(
     dialect: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = (
@@ -188,7 +188,7 @@ def test_a_version_1_database_upgrades_to_mailboxes_keeping_its_data(
         old.enqueue(noop)
     old.close()
     store = connect(load_settings(database_url=url), check_schema=False)
-    assert store.upgrade() == [2]
+    assert store.upgrade() == [2, 3]
     store.close()
 
     app = coord.App(url)

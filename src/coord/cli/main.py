@@ -11,7 +11,19 @@ from typing import Annotated
 import typer
 
 from coord import __version__
-from coord.cli import agents, config, context, db, inbox, messages, queues, tasks
+from coord.cli import (
+    agents,
+    config,
+    context,
+    db,
+    gates,
+    inbox,
+    messages,
+    queues,
+    runs,
+    tasks,
+    workflows,
+)
 from coord.cli import worker as worker_cli
 from coord.cli.output import error
 from coord.errors import ConfigError, CoordError
@@ -41,6 +53,10 @@ app.command("read")(messages.read)
 app.command("ack")(messages.ack)
 app.command("thread")(messages.thread)
 app.add_typer(messages.message_app, name="message")
+app.add_typer(workflows.app, name="workflow")
+app.add_typer(runs.app, name="run")
+app.add_typer(gates.gate_app, name="gate")
+app.add_typer(gates.budget_app, name="budget")
 
 
 def _version(value: bool) -> None:

@@ -208,6 +208,11 @@ class NewTask:
     concurrency_key: str | None
     concurrency_limit: int | None
     rate_key: str | None
+    # Tasks of workflow runs only: the run, the phase, where in it, what ctx shows.
+    run_id: str | None = None
+    phase: str | None = None
+    run_step_json: str | None = None
+    run_input_json: str | None = None
 
     @classmethod
     def of(
@@ -272,6 +277,10 @@ class ClaimedTask:
     stall_after: int
     checkpoint: Any = None
     last_error: dict[str, Any] | None = None  # how the previous attempt failed
+    run_id: str | None = None  # tasks of workflow runs: the run, phase, step, context
+    phase: str | None = None
+    run_step: dict[str, Any] | None = None
+    run_input: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

@@ -63,6 +63,7 @@ class EventInfo(_View):
     data: dict[str, Any] | None
     created_at: datetime
     message_id: str | None = None
+    run_id: str | None = None
 
 
 class QueueStats(_View):

@@ -25,6 +25,7 @@ from coord.domain.tasks import (
 )
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.ports.mailbox import MailboxStore
+from coord.ports.runs import RunStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,9 @@ class SchemaStatus:
         return self.current == self.target
 
 
-class Store(MailboxStore, Protocol):
-    """A coord database: the task queue and (see :class:`MailboxStore`) mailboxes."""
+class Store(MailboxStore, RunStore, Protocol):
+    """A coord database: the task queue, mailboxes (:class:`MailboxStore`) and
+    workflow runs (:class:`RunStore`)."""
 
     @property
     def dialect(self) -> str:

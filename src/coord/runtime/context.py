@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from coord.domain.tasks import Usage
 from coord.errors import InvalidInput, LeaseLost
 from coord.ports.store import Store
 from coord.runtime.attempt import Attempt
+from coord.runtime.run_scope import DEFAULT_MAX_ARTIFACT_BYTES, RunScope
 
 T = TypeVar("T")
 _task_logger = logging.getLogger("coord.task")
@@ -48,9 +49,10 @@ class AttemptServices:
     loop: asyncio.AbstractEventLoop
     io: Executor
     wake_keeper: Callable[[], None]
+    max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
 
 
-class _BaseContext:
+class _BaseContext(RunScope):
     __slots__ = ("_attempt", "_services", "_steps", "log")
 
     def __init__(self, attempt: Attempt, services: AttemptServices) -> None:
@@ -161,6 +163,26 @@ class Context(_BaseContext):
 
     __slots__ = ()
 
+    async def artifact(
+        self,
+        name: str,
+        content: bytes | str | Any,
+        *,
+        media_type: str | None = None,
+        tool: str | None = None,
+        inputs: Sequence[str] = (),
+    ) -> str:
+        """Store an artifact of this run's phase (content-addressed) and return its
+        digest (``sha256:...``). ``content`` is bytes, text, or JSON data; ``tool``
+        (``name@version``) and ``inputs`` (digests it was made from) are kept as its
+        provenance with this task and attempt. It counts as gate evidence."""
+        self.raise_if_cancelled()
+        artifact = self._new_artifact(name, content, media_type, tool, inputs)
+        s = self._services
+        if not await self._io(s.store.record_artifact, s.owner, artifact):
+            raise self._lost(f"artifact {name!r}")
+        return artifact.digest
+
     async def _io(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._services.loop.run_in_executor(self._services.io, fn, *args)
 
@@ -201,6 +223,23 @@ class SyncContext(_BaseContext):
     """The context of a sync handler (it runs in a worker thread)."""
 
     __slots__ = ()
+
+    def artifact(
+        self,
+        name: str,
+        content: bytes | str | Any,
+        *,
+        media_type: str | None = None,
+        tool: str | None = None,
+        inputs: Sequence[str] = (),
+    ) -> str:
+        """Store an artifact of this run's phase; see :meth:`Context.artifact`."""
+        self.raise_if_cancelled()
+        artifact = self._new_artifact(name, content, media_type, tool, inputs)
+        s = self._services
+        if not s.store.record_artifact(s.owner, artifact):
+            raise self._lost(f"artifact {name!r}")
+        return artifact.digest
 
     def checkpoint(self, data: Any) -> None:
         """Persist ``data``; a retry of this task reads it back as ``last_checkpoint``."""

@@ -42,6 +42,7 @@ from coord.runtime.cron import CronScheduler
 from coord.runtime.execution import AttemptRunner
 from coord.runtime.middleware import Middleware
 from coord.runtime.registry import Registry
+from coord.runtime.run_hooks import RunHooks
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +52,7 @@ _WAITING = (TaskState.PENDING, TaskState.FAILED)
 _WATCHDOG_TICK = 0.05  # seconds: the precision of timeouts and stall detection
 _HEARTBEAT_FLUSH_GAP = 0.2  # seconds between heartbeat-triggered renewals, at most one
 _STORE_RETRY_MAX = 2.0  # seconds between retries while the store is unreachable
+_RECONCILE_AFTER = 5.0  # seconds a run may sit idle with no live task before a look
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +125,10 @@ class Worker:
         notifier: Notifier | None = None,
         middlewares: Sequence[Middleware] = (),
         worker_id: str | None = None,
+        run_hooks: RunHooks | None = None,
     ) -> None:
         self.store = store
+        self.run_hooks = run_hooks
         self.registry = registry
         self.config = config
         self.notifier = notifier
@@ -358,9 +362,18 @@ class Worker:
             batch = [await queue.get()]
             while not queue.empty() and len(batch) < _MAX_COMPLETION_BATCH:
                 batch.append(queue.get_nowait())
-            accepted = await self._retrying(
-                "completion", functools.partial(self._call, self.store.complete, self.id, batch)
-            )
+            plain, of_runs = self._split_run_outcomes(batch)
+            accepted = set()
+            if plain:
+                accepted = await self._retrying(
+                    "completion", functools.partial(self._call, self.store.complete, self.id, plain)
+                )
+            for outcome, task in of_runs:
+                if await self._retrying(
+                    "run completion",
+                    functools.partial(self._call, self._complete_run_task, outcome, task),
+                ):
+                    accepted.add(outcome.task_id)
             requeued = False
             for outcome in batch:
                 self._unflushed.pop(outcome.task_id, None)
@@ -380,6 +393,56 @@ class Worker:
             # mode the last outcome may mean there is nothing left to do.
             if requeued or (self.config.burst and not self._active):
                 self._wake.event.set()
+
+    def _split_run_outcomes(
+        self, batch: list[Outcome]
+    ) -> tuple[list[Outcome], list[tuple[Outcome, ClaimedTask]]]:
+        """Outcomes of plain tasks (stored in one batch) and of run tasks (each stored
+        with its run's next step, in its own transaction)."""
+        plain: list[Outcome] = []
+        of_runs: list[tuple[Outcome, ClaimedTask]] = []
+        for outcome in batch:
+            attempt = self._unflushed.get(outcome.task_id)
+            if attempt is not None and attempt.task.run_id is not None and self.run_hooks:
+                of_runs.append((outcome, attempt.task))
+            else:
+                plain.append(outcome)
+        return plain, of_runs
+
+    def _complete_run_task(self, outcome: Outcome, task: ClaimedTask) -> bool:
+        """Store a run task's outcome and its run's next step together. Should the
+        engine fail (a bug), the outcome is stored alone and the reconciler takes the
+        run up again later, so the task does not run again."""
+        assert self.run_hooks is not None
+        assert task.run_id is not None
+        decide = self.run_hooks.after_outcome(outcome, task)
+        try:
+            return self.store.complete_run_task(self.id, outcome, task.run_id, decide)
+        except StoreError:
+            raise
+        except Exception:
+            logger.exception(
+                "worker %s: the run engine failed on task %s of run %s; storing the outcome alone",
+                self.id,
+                outcome.task_id,
+                task.run_id,
+            )
+            return outcome.task_id in self.store.complete(self.id, [outcome])
+
+    def _reconcile_runs(self) -> int:
+        """Look again at runs left idle with no live task (after a crash, a lease
+        recovery that made a task dead, or a task cancelled by hand)."""
+        if self.run_hooks is None:
+            return 0
+        ids = self.store.runs_to_reconcile(_RECONCILE_AFTER)
+        for run_id in ids:
+            try:
+                self.store.change_run(run_id, self.run_hooks.reconcile())
+            except StoreError:
+                raise
+            except Exception:
+                logger.exception("worker %s: reconciling run %s failed", self.id, run_id)
+        return len(ids)
 
     def _count(self, outcome: Outcome) -> None:
         stats = self.stats
@@ -480,6 +543,11 @@ class Worker:
             except StoreError as exc:
                 self.stats.store_errors += 1
                 logger.warning("worker %s: message expiry sweep failed (%s)", self.id, exc)
+            try:
+                await self._call(self._reconcile_runs)
+            except StoreError as exc:
+                self.stats.store_errors += 1
+                logger.warning("worker %s: run reconciliation failed (%s)", self.id, exc)
             await asyncio.sleep(interval * (0.75 + random.random() / 2))
 
 

@@ -135,6 +135,7 @@ class RowReader:
             data=self.json_value(row["data"]),
             created_at=created_at,
             message_id=_text(row.get("message_id")),
+            run_id=_text(row.get("run_id")),
         )
 
     def dead_letter_group(self, row: Row) -> DeadLetterGroup:

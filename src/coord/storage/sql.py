@@ -61,3 +61,15 @@ def specialize(
         else:
             out[name] = sql
     return out
+
+
+def fill(queries: dict[str, str], constants: dict[str, str]) -> dict[str, str]:
+    """Fill load-time constants (``{name}``: fixed SQL fragments of the store's own
+    code, never input) into every query."""
+    out = {}
+    for name, text in queries.items():
+        sql = text
+        for key, value in constants.items():
+            sql = sql.replace("{" + key + "}", value)
+        out[name] = sql
+    return out

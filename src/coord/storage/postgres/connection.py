@@ -19,7 +19,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from coord.domain import codec
-from coord.domain.tasks import EnqueueResult, NewTask
+from coord.domain.tasks import EnqueueResult, NewTask, Outcome
 from coord.errors import CoordError, StoreError, StoreUnavailable
 from coord.storage import common
 from coord.storage.records import TASK_COLUMNS
@@ -166,6 +166,31 @@ class PostgresConnection:
             ).fetchall()
             existing = {(name, key): (task_id, payload) for task_id, name, key, payload in found}
         return common.resolve_enqueue(tasks, inserted, existing)
+
+
+def complete_rows(outcomes: Sequence[Outcome]) -> str:
+    """Outcomes as the positional JSON rows the ``complete`` query takes."""
+    raw = codec.raw
+    return codec.dumps(
+        [
+            [
+                o.task_id,
+                o.attempt,
+                o.state.value,
+                raw(o.result_json),
+                raw(o.error_json),
+                o.delay,
+                o.extra_attempts,
+                o.topic,
+                raw(o.event_json),
+                o.usage.tokens_in,
+                o.usage.tokens_out,
+                o.usage.usd_micros,
+                o.usage.tool_seconds,
+            ]
+            for o in outcomes
+        ]
+    )
 
 
 def scalar(row: tuple[Any, ...] | None) -> Any:

@@ -101,18 +101,19 @@ WITH commit_mode AS MATERIALIZED (
     WHERE t.id = c.id AND c.concurrency_key IS NULL AND c.rate_key IS NULL
     RETURNING t.id, t.name, t.queue, t.payload, t.attempt, t.max_attempts, t.retry_backoff,
               t.retry_backoff_max, t.timeout_s, t.heartbeat_s, t.stall_after, t.checkpoint,
-              t.priority, t.error
+              t.priority, t.error, t.run_id, t.phase, t.run_step, t.run_input
 ), started AS (
     INSERT INTO coord_events (topic, task_id, actor, data)
     SELECT 'task.started', id, %(owner)s, jsonb_build_object('attempt', attempt) FROM claimed
 )
 SELECT id, name, queue, payload, attempt, max_attempts, retry_backoff, retry_backoff_max,
-       timeout_s, heartbeat_s, stall_after, checkpoint, priority, error,
+       timeout_s, heartbeat_s, stall_after, checkpoint, priority, error, run_id, phase,
+       run_step, run_input,
        NULL::text AS concurrency_key, NULL::int AS concurrency_limit, NULL::text AS rate_key
 FROM claimed, commit_mode
 UNION ALL
 SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       concurrency_key, concurrency_limit, rate_key
+       NULL, NULL, NULL, NULL, concurrency_key, concurrency_limit, rate_key
 FROM candidates WHERE concurrency_key IS NOT NULL OR rate_key IS NOT NULL;
 
 -- name: lock_keys
@@ -156,7 +157,7 @@ WITH commit_mode AS MATERIALIZED (
     WHERE t.id = ANY(%(ids)s::uuid[]) AND t.state IN ('pending', 'failed')
     RETURNING t.id, t.name, t.queue, t.payload, t.attempt, t.max_attempts, t.retry_backoff,
               t.retry_backoff_max, t.timeout_s, t.heartbeat_s, t.stall_after, t.checkpoint,
-              t.priority, t.error
+              t.priority, t.error, t.run_id, t.phase, t.run_step, t.run_input
 ), started AS (
     INSERT INTO coord_events (topic, task_id, actor, data)
     SELECT 'task.started', id, %(owner)s, jsonb_build_object('attempt', attempt) FROM claimed

@@ -30,15 +30,16 @@ from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.ports.store import SchemaStatus, TaskFilter
 from coord.storage import common
 from coord.storage.migrations import migrations_of, split_statements, target_version
-from coord.storage.postgres.connection import PACKAGE, Q, scalar
+from coord.storage.postgres.connection import PACKAGE, Q, complete_rows, scalar
 from coord.storage.postgres.mailbox import PostgresMailbox
+from coord.storage.postgres.runs import PostgresRuns
 from coord.storage.records import RowReader
 from coord.storage.sql import read_sql
 
 _READER = RowReader()
 
 
-class PostgresStore(PostgresMailbox):
+class PostgresStore(PostgresMailbox, PostgresRuns):
     """A coord database on PostgreSQL, through a psycopg 3 connection pool."""
 
     dialect = "postgres"
@@ -156,6 +157,10 @@ class PostgresStore(PostgresMailbox):
                 stall_after=r[10],
                 checkpoint=r[11],
                 last_error=r[13],
+                run_id=r[14],
+                phase=r[15],
+                run_step=r[16],
+                run_input=r[17],
             )
             for r in claimed
         ]
@@ -229,27 +234,7 @@ class PostgresStore(PostgresMailbox):
         """Record outcomes (fenced) with their events and wake-ups, in one statement."""
         if not outcomes:
             return set()
-        raw = codec.raw
-        rows = codec.dumps(
-            [
-                [
-                    o.task_id,
-                    o.attempt,
-                    o.state.value,
-                    raw(o.result_json),
-                    raw(o.error_json),
-                    o.delay,
-                    o.extra_attempts,
-                    o.topic,
-                    raw(o.event_json),
-                    o.usage.tokens_in,
-                    o.usage.tokens_out,
-                    o.usage.usd_micros,
-                    o.usage.tool_seconds,
-                ]
-                for o in outcomes
-            ]
-        )
+        rows = complete_rows(outcomes)
         params = {"rows": rows, "owner": owner}
         with self._conn() as conn:
             return {row[0] for row in conn.execute(Q["complete"], params).fetchall()}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from coord.domain import codec
-from coord.domain.tasks import EnqueueResult, NewTask
+from coord.domain.tasks import EnqueueResult, NewTask, Outcome, TaskState
 from coord.errors import CoordError, StoreError, StoreUnavailable
 from coord.storage import common
 from coord.storage.records import TASK_COLUMNS
@@ -138,6 +138,42 @@ class SqliteConnection:
     def _insert_events(cur: sqlite3.Cursor, rows: list[common.EventRow], now: float) -> None:
         if rows:
             cur.executemany(Q["insert_event"], [(*row, now) for row in rows])
+
+    def _complete_on(
+        self, cur: sqlite3.Cursor, owner: str, outcomes: Sequence[Outcome], now: float
+    ) -> set[str]:
+        """Record outcomes (fenced) with their events inside the caller's transaction;
+        return the ids accepted."""
+        packed = codec.dumps(
+            [
+                [
+                    o.task_id,
+                    o.attempt,
+                    o.state.value,
+                    o.result_json,
+                    o.error_json,
+                    o.delay,
+                    o.extra_attempts,
+                    o.usage.tokens_in,
+                    o.usage.tokens_out,
+                    o.usage.usd_micros,
+                    o.usage.tool_seconds,
+                ]
+                for o in outcomes
+            ]
+        )
+        params = {"outcomes": packed, "owner": owner, "now": now}
+        accepted = {row[0] for row in cur.execute(Q["complete"], params).fetchall()}
+        self._insert_events(cur, common.outcome_events(outcomes, accepted, owner), now)
+        return accepted
+
+    def _signal_outcomes(self, outcomes: Sequence[Outcome], accepted: set[str]) -> None:
+        """Wake this process's waiters and workers after outcomes committed."""
+        if not accepted:
+            return
+        self.signals.fire_done()
+        if any(o.task_id in accepted and o.state is TaskState.PENDING for o in outcomes):
+            self.signals.fire_due()
 
     def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._errors(), self._read() as cur:

@@ -68,7 +68,8 @@ SET state = 'running', owner = :owner, attempt = attempt + 1,
     lease_expires_at = :now + :lease, started_at = :now, heartbeat_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed')
 RETURNING id, name, queue, payload, attempt, max_attempts, retry_backoff, retry_backoff_max,
-          timeout_s, heartbeat_s, stall_after, checkpoint, error;
+          timeout_s, heartbeat_s, stall_after, checkpoint, error, run_id, phase, run_step,
+          run_input;
 
 -- name: next_run_at
 SELECT min(run_at) FROM coord_tasks

@@ -20,7 +20,6 @@ from coord.domain.tasks import (
     Outcome,
     Renewal,
     TaskPolicy,
-    TaskState,
     policy_from_dict,
     policy_to_dict,
 )
@@ -32,13 +31,14 @@ from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_val
 from coord.storage.sql import read_sql
 from coord.storage.sqlite.connection import PACKAGE, Q
 from coord.storage.sqlite.mailbox import SqliteMailbox
+from coord.storage.sqlite.runs import SqliteRuns
 
 logger = logging.getLogger(__name__)
 
 _READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 
 
-class SqliteStore(SqliteMailbox):
+class SqliteStore(SqliteMailbox, SqliteRuns):
     """A coord database in one SQLite file (or in memory when ``path`` is None)."""
 
     dialect = "sqlite"
@@ -168,6 +168,10 @@ class SqliteStore(SqliteMailbox):
                 stall_after=r[10],
                 checkpoint=json_text_to_value(r[11]),
                 last_error=json_text_to_value(r[12]),
+                run_id=r[13],
+                phase=r[14],
+                run_step=json_text_to_value(r[15]),
+                run_input=json_text_to_value(r[16]),
             )
             for r in claimed
         ]
@@ -229,41 +233,10 @@ class SqliteStore(SqliteMailbox):
         if not outcomes:
             return set()
         now = time.time()
-        packed = codec.dumps(
-            [
-                [
-                    o.task_id,
-                    o.attempt,
-                    o.state.value,
-                    o.result_json,
-                    o.error_json,
-                    o.delay,
-                    o.extra_attempts,
-                    o.usage.tokens_in,
-                    o.usage.tokens_out,
-                    o.usage.usd_micros,
-                    o.usage.tool_seconds,
-                ]
-                for o in outcomes
-            ]
-        )
         with self._errors(), self._tx() as cur:
-            accepted = {
-                row[0]
-                for row in cur.execute(
-                    Q["complete"], {"outcomes": packed, "owner": owner, "now": now}
-                ).fetchall()
-            }
-            self._insert_events(cur, common.outcome_events(outcomes, accepted, owner), now)
+            accepted = self._complete_on(cur, owner, outcomes, now)
         self._signal_outcomes(outcomes, accepted)
         return accepted
-
-    def _signal_outcomes(self, outcomes: Sequence[Outcome], accepted: set[str]) -> None:
-        if not accepted:
-            return
-        self.signals.fire_done()
-        if any(o.task_id in accepted and o.state is TaskState.PENDING for o in outcomes):
-            self.signals.fire_due()
 
     def save_checkpoint(self, owner: str, task_id: str, attempt: int, data_json: str) -> bool:
         """Persist a continuation (fenced)."""

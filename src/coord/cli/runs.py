@@ -1,0 +1,187 @@
+"""``coord run``: plan, start, inspect and steer workflow runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from coord.cli import context, run_views
+from coord.cli.output import Format, OutputOption, emit, line, note, stdout
+from coord.cli.worker import load_app
+from coord.cli.workflows import AppOption, is_file_ref, load_file, resolve, session
+from coord.domain.run_views import RunInfo
+from coord.domain.runs import RunState
+from coord.errors import InvalidInput
+from coord.services import dossier
+from coord.services import runs as service
+
+app = typer.Typer(help="Plan, start, inspect and steer workflow runs.", no_args_is_help=True)
+
+RunArg = Annotated[str, typer.Argument(help="The run id.")]
+InputOption = Annotated[
+    str | None, typer.Option("--input", "-i", help="The run input: a JSON value.")
+]
+
+
+def _input(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"--input: not JSON: {exc}", field="input") from None
+
+
+@app.command("plan")
+def plan(
+    workflow: Annotated[str, typer.Argument(help="A workflow name or a YAML file.")],
+    input_text: InputOption = None,
+    app_ref: AppOption = None,
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Print what a run would do, without running it: phases in order, parallel
+    groups, budgets, time boxes, gates and the evidence they require."""
+    run_input = _input(input_text)
+    if is_file_ref(workflow):
+        coord_app = None if app_ref is None else load_app(app_ref)
+        spec = load_file(workflow, coord_app)
+    else:
+        with session(app_ref) as (coord_app, store):
+            spec = resolve(workflow, coord_app, store)
+    found = service.plan(spec, run_input)
+    emit(found, output, lambda: run_views.plan(found))
+
+
+@app.command("start")
+def start(
+    workflow: Annotated[str, typer.Argument(help="A workflow name or a YAML file.")],
+    app_ref: AppOption = None,
+    input_text: InputOption = None,
+    key: Annotated[
+        str | None, typer.Option(help="Idempotency key: the same key starts one run.")
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Wait until the run ends (or is paused, or awaits an approval)."
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(min=0, help="With --wait: give up after this many seconds.")
+    ] = None,
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Start a run and print its id (the same KEY gives the same run). Workers of
+    the App run its phases. With --wait, print the run when it settles and exit 1
+    if it failed or was cancelled."""
+    run_input = _input(input_text)
+    with session(app_ref) as (coord_app, store):
+        spec = resolve(workflow, coord_app, store)
+        service.register_workflows(store, [spec])
+        run_id, created = service.start_run(store, spec, run_input, key=key, actor=context.actor())
+        if not wait:
+            emit({"id": run_id, "created": created}, output, lambda: stdout.print(run_id))
+            return
+        if output is Format.TEXT:
+            note(f"run {run_id} started; waiting")
+        found = service.wait_run(store, run_id, timeout)
+    emit(found, output, lambda: run_views.run(found))
+    _exit_for(found)
+
+
+def _exit_for(run: RunInfo) -> None:
+    if run.state in (RunState.FAILED, RunState.CANCELLED):
+        raise typer.Exit(1)
+
+
+@app.command("get")
+def get(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
+    """Show a run and every phase: state, attempts, gate loops, start and end,
+    usage, and a summary of its result."""
+    with context.open_store() as store:
+        found = service.get_run(store, run_id)
+    emit(found, output, lambda: run_views.run(found))
+
+
+@app.command("list")
+def list_runs(
+    state: Annotated[RunState | None, typer.Option(help="Only runs in this state.")] = None,
+    workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=service.MAX_LIST_LIMIT, help="At most this many.")
+    ] = 50,
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """List runs, newest first."""
+    with context.open_store() as store:
+        found = service.list_runs(store, state=state, workflow=workflow, limit=limit)
+    emit(found, output, lambda: run_views.runs(found))
+
+
+@app.command("events")
+def events(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
+    """Show a run's history: its events and its tasks', oldest first."""
+    with context.open_store() as store:
+        history = service.run_events(store, run_id)
+    emit(history, output, lambda: run_views.events(history))
+
+
+def _signal(name: str, run_id: str, output: Format, **kwargs: Any) -> None:
+    with context.open_store() as store:
+        found = getattr(service, name)(store, run_id, actor=context.actor(), **kwargs)
+    emit(found, output, lambda: line(f"run {found.id}: {found.state.value}"))
+
+
+@app.command("pause")
+def pause(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
+    """Pause a running run: nothing new starts; running tasks finish."""
+    _signal("pause", run_id, output)
+
+
+@app.command("resume")
+def resume(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
+    """Resume a paused run (it pauses again at once if still over its budget)."""
+    _signal("resume", run_id, output)
+
+
+@app.command("cancel")
+def cancel(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
+    """Cancel a run: running tasks are told to stop, then the compensations of its
+    succeeded phases run, newest first."""
+    _signal("cancel", run_id, output)
+
+
+@app.command("retry")
+def retry(
+    run_id: RunArg,
+    from_phase: Annotated[
+        str | None,
+        typer.Option("--from", help="Start again from this phase (default: the failed ones)."),
+    ] = None,
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Run a failed or cancelled run again, reusing the results of every phase
+    before the failed one (or before --from)."""
+    _signal("retry", run_id, output, from_phase=from_phase)
+
+
+@app.command("cost")
+def cost(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
+    """Print the run's usage per phase against each budget."""
+    with context.open_store() as store:
+        found = service.cost(store, run_id)
+    emit(found, output, lambda: run_views.cost(found))
+
+
+@app.command("dossier")
+def write_dossier(
+    run_id: RunArg,
+    out: Annotated[str, typer.Option("--out", help="A new (or empty) folder to write.")],
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Write the run's artifacts, gate results, costs and event history to a folder."""
+    with context.open_store() as store:
+        files = dossier.write_dossier(store, run_id, out)
+    emit({"out": out, "files": files}, output, lambda: line(f"wrote {len(files)} files to {out}"))

@@ -1,0 +1,77 @@
+"""Budgets: what a scope charged against its limits.
+
+Usage is the sum of what the scope's tasks charged (``ctx.charge``): tokens in and
+out count together against ``tokens``; dollars are kept in micro-dollars. A scope is
+over its budget when any limit is exceeded (strictly: reaching it exactly is not
+over); it then starts no new work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from coord.domain.tasks import Usage
+from coord.domain.workflows import Budget
+
+
+def overruns(budget: Budget, usage: Usage) -> dict[str, dict[str, float]]:
+    """Each exceeded limit: ``{"tokens": {"used": 1200, "limit": 1000}, ...}``."""
+    out: dict[str, dict[str, float]] = {}
+    tokens = usage.tokens_in + usage.tokens_out
+    if budget.tokens is not None and tokens > budget.tokens:
+        out["tokens"] = {"used": tokens, "limit": budget.tokens}
+    if budget.usd_micros is not None and usage.usd_micros > budget.usd_micros:
+        out["usd"] = {
+            "used": usage.usd_micros / 1_000_000,
+            "limit": budget.usd_micros / 1_000_000,
+        }
+    if budget.tool_seconds is not None and usage.tool_seconds > budget.tool_seconds:
+        out["tool_seconds"] = {"used": usage.tool_seconds, "limit": budget.tool_seconds}
+    return out
+
+
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    """Usage as people read it."""
+    return {
+        "tokens": usage.tokens_in + usage.tokens_out,
+        "tokens_in": usage.tokens_in,
+        "tokens_out": usage.tokens_out,
+        "usd": usage.usd_micros / 1_000_000,
+        "tool_seconds": round(usage.tool_seconds, 6),
+    }
+
+
+def budget_from_dict(data: Mapping[str, Any] | None) -> Budget:
+    """Rebuild a budget from :meth:`Budget.to_dict` output (None: no limits)."""
+    if not data:
+        return Budget()
+    usd = data.get("usd")
+    return Budget(
+        tokens=None if data.get("tokens") is None else int(data["tokens"]),
+        usd_micros=None if usd is None else round(float(usd) * 1_000_000),
+        tool_seconds=None if data.get("tool_seconds") is None else float(data["tool_seconds"]),
+    )
+
+
+def parse_limits(assignments: list[str]) -> Budget:
+    """``["tokens=5000", "usd=2.5"]`` (what ``coord budget set`` takes) as a budget."""
+    values: dict[str, Any] = {}
+    for text in assignments:
+        name, sep, raw = text.partition("=")
+        name = name.strip()
+        if not sep or name not in ("tokens", "usd", "tool_seconds"):
+            raise ValueError(f"invalid limit {text!r}: use tokens=N, usd=X or tool_seconds=S")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"invalid limit {text!r}: {raw!r} is not a number") from None
+        if value < 0 or math.isnan(value):
+            raise ValueError(f"invalid limit {text!r}: must not be negative")
+        if name == "tokens" and value != int(value):
+            raise ValueError(f"invalid limit {text!r}: tokens must be a whole number")
+        values[name] = value
+    if not values:
+        raise ValueError("no limits given: use tokens=N, usd=X or tool_seconds=S")
+    return budget_from_dict(values)

@@ -1,0 +1,96 @@
+"""A run's dossier: everything needed to review it after the fact, as files.
+
+``DIR/run.json`` (the run and its phases), ``gates.json`` (every gate evaluation,
+waiver and approval, from the event history), ``cost.json`` (usage per phase against
+its budget), ``events.jsonl`` (the whole history, oldest first), ``artifacts.json``
+(each artifact's provenance) and ``artifacts/PHASE/NAME`` (their bytes, checked
+against their digests). The dossier is written to a temporary folder next to
+``DIR`` and renamed into place, so a failure leaves no half-written dossier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from coord.domain import codec
+from coord.errors import Conflict, CoordError, StoreError
+from coord.ports.store import Store
+from coord.services import runs
+
+_GATE_TOPICS = (
+    "phase.gate.passed",
+    "phase.gate.failed",
+    "phase.gate.waived",
+    "phase.waiver.recorded",
+    "phase.approval.requested",
+    "phase.approved",
+    "phase.rejected",
+)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+def write_dossier(store: Store, value: str, out: str | Path) -> list[str]:
+    """Write the dossier of run ``value`` into the new (or empty) folder ``out``;
+    return the files written, relative to it."""
+    target = Path(out)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise Conflict(f"{target} exists and is not an empty folder: choose a new one")
+    run = runs.get_run(store, value)
+    events = runs.run_events(store, run.id)
+    artifacts = store.run_artifacts(run.id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".dossier-", dir=target.parent))
+    try:
+        written = _write_files(store, staging, run, events, artifacts)
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return written
+
+
+def _write_files(
+    store: Store, folder: Path, run: Any, events: list[Any], artifacts: list[Any]
+) -> list[str]:
+    files: dict[str, bytes] = {
+        "run.json": _json(run.model_dump(mode="json")),
+        "cost.json": _json(runs.cost(store, run.id).model_dump(mode="json")),
+        "gates.json": _json([e.model_dump(mode="json") for e in events if e.topic in _GATE_TOPICS]),
+        "events.jsonl": b"".join(
+            codec.dumps(e.model_dump(mode="json")).encode() + b"\n" for e in events
+        ),
+        "artifacts.json": _json([a.model_dump(mode="json") for a in artifacts]),
+    }
+    for artifact in artifacts:
+        content = store.artifact_content(artifact.digest)
+        if content is None:
+            raise StoreError(f"artifact {artifact.digest} of run {run.id} has no content")
+        if "sha256:" + hashlib.sha256(content).hexdigest() != artifact.digest:
+            raise CoordError(f"artifact {artifact.digest} does not match its digest")
+        name = f"artifacts/{_safe(artifact.phase)}/{_safe(artifact.name)}"
+        if artifact.phase_attempt > 1:
+            name += f".attempt{artifact.phase_attempt}"
+        files[name] = content
+    for name, data in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return sorted(files)
+
+
+def _json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def _safe(name: str) -> str:
+    """A file name from an artifact or phase name (no folders, no dot files)."""
+    cleaned = _UNSAFE.sub("_", name).lstrip(".")
+    return cleaned or "_"

@@ -1,0 +1,222 @@
+-- Named queries of PostgreSQL workflow runs. Times cross the boundary as epoch
+-- seconds (the engine compares them with the database clock, read in the same
+-- transaction); lists travel as JSON arrays of positional rows.
+
+-- name: upsert_workflow
+INSERT INTO coord_workflows (name, definition) VALUES (%(name)s, %(definition)s::jsonb)
+ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = now()
+WHERE coord_workflows.definition IS DISTINCT FROM excluded.definition;
+
+-- name: list_workflows
+SELECT name, definition, updated_at FROM coord_workflows ORDER BY name;
+
+-- name: get_workflow
+SELECT definition FROM coord_workflows WHERE name = %(name)s;
+
+-- name: insert_run
+INSERT INTO coord_runs (id, workflow, definition, input, state, budget, idempotency_key, actor)
+VALUES (%(id)s, %(workflow)s, %(definition)s::jsonb, %(input)s::jsonb, 'pending',
+        %(budget)s::jsonb, %(key)s, %(actor)s)
+ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING id;
+
+-- name: run_by_key
+SELECT id, workflow, input FROM coord_runs WHERE idempotency_key = %(key)s;
+
+-- name: insert_phases
+-- Rows: [name, position, budget].
+INSERT INTO coord_phases (run_id, name, position, state, budget)
+SELECT %(run)s, e->>0, (e->>1)::int, 'waiting', e->2
+FROM jsonb_array_elements(%(rows)s::jsonb) AS e;
+
+-- name: lock_run
+SELECT id FROM coord_runs WHERE id = %(id)s FOR UPDATE;
+
+-- name: snapshot_run
+SELECT id, workflow, definition, input, state, reason, detail, budget, idempotency_key,
+       extract(epoch FROM created_at)::float8, extract(epoch FROM started_at)::float8,
+       extract(epoch FROM finished_at)::float8, actor, extract(epoch FROM now())::float8
+FROM coord_runs WHERE id = %(id)s;
+
+-- name: snapshot_phases
+SELECT name, state, attempt, loops, extract(epoch FROM started_at)::float8,
+       extract(epoch FROM finished_at)::float8, extract(epoch FROM deadline_at)::float8,
+       result, gate, error, budget, items, waiver, approval, finished_seq
+FROM coord_phases WHERE run_id = %(id)s ORDER BY position;
+
+-- name: snapshot_tasks
+-- Without payloads, results or tracebacks: the engine needs states and usage.
+SELECT id, phase, name, state, run_step, tokens_in, tokens_out, usd_micros, tool_seconds,
+       CASE WHEN error IS NOT NULL
+            THEN jsonb_build_object('type', error->>'type', 'message', error->>'message') END
+FROM coord_tasks WHERE run_id = %(id)s ORDER BY id;
+
+-- name: snapshot_artifacts
+SELECT DISTINCT phase, phase_attempt, name FROM coord_run_artifacts WHERE run_id = %(id)s;
+
+-- name: policies_named
+SELECT name, policy FROM coord_task_policies WHERE name = ANY(%(names)s::text[]);
+
+-- name: task_results
+SELECT id, result FROM coord_tasks WHERE run_id = %(run)s AND id = ANY(%(ids)s::uuid[]);
+
+-- name: update_run
+UPDATE coord_runs
+SET state = %(state)s, reason = %(reason)s, detail = %(detail)s::jsonb,
+    budget = %(budget)s::jsonb, started_at = to_timestamp(%(started_at)s::float8),
+    finished_at = to_timestamp(%(finished_at)s::float8), updated_at = now()
+WHERE id = %(id)s;
+
+-- name: touch_run
+UPDATE coord_runs SET updated_at = now() WHERE id = %(id)s;
+
+-- name: update_phases
+-- Rows: [name, state, attempt, loops, started_at, finished_at, deadline_at, result,
+-- gate, error, budget, items, waiver, approval, finished_seq] (times as epoch).
+UPDATE coord_phases AS p
+SET state = e->>1, attempt = (e->>2)::int, loops = (e->>3)::int,
+    started_at = to_timestamp((e->>4)::float8), finished_at = to_timestamp((e->>5)::float8),
+    deadline_at = to_timestamp((e->>6)::float8), result = nullif(e->7, 'null'),
+    gate = nullif(e->8, 'null'), error = nullif(e->9, 'null'), budget = e->10,
+    items = nullif(e->11, 'null'), waiver = nullif(e->12, 'null'),
+    approval = nullif(e->13, 'null'), finished_seq = (e->>14)::int
+FROM jsonb_array_elements(%(rows)s::jsonb) AS e
+WHERE p.run_id = %(run)s AND p.name = e->>0;
+
+-- name: enqueue_run_tasks
+-- Like enqueue, with the run columns. Rows: [id, name, queue, priority, payload, key,
+-- run_at (epoch or null), max_attempts, retry_backoff, retry_backoff_max, timeout,
+-- heartbeat, stall_after, concurrency_key, concurrency_limit, rate_key, run_id,
+-- phase, run_step, run_input].
+WITH input AS (
+    SELECT (e->>0)::uuid AS id, e->>1 AS name, e->>2 AS queue, (e->>3)::smallint AS priority,
+           e->4 AS payload, e->>5 AS idempotency_key, (e->>6)::float8 AS run_at,
+           (e->>7)::int AS max_attempts, (e->>8)::float8 AS retry_backoff,
+           (e->>9)::float8 AS retry_backoff_max, (e->>10)::float8 AS timeout_s,
+           (e->>11)::float8 AS heartbeat_s, (e->>12)::int AS stall_after,
+           e->>13 AS concurrency_key, (e->>14)::int AS concurrency_limit, e->>15 AS rate_key,
+           (e->>16)::uuid AS run_id, e->>17 AS phase, e->18 AS run_step, e->19 AS run_input
+    FROM jsonb_array_elements(%(rows)s::jsonb) AS e
+), inserted AS (
+    INSERT INTO coord_tasks (
+        id, name, queue, priority, payload, idempotency_key, run_at, max_attempts,
+        retry_backoff, retry_backoff_max, timeout_s, heartbeat_s, stall_after,
+        concurrency_key, concurrency_limit, rate_key, run_id, phase, run_step, run_input)
+    SELECT id, name, queue, priority, payload, idempotency_key,
+           coalesce(to_timestamp(run_at), now()), max_attempts, retry_backoff,
+           retry_backoff_max, timeout_s, heartbeat_s, stall_after, concurrency_key,
+           concurrency_limit, rate_key, run_id, phase, run_step, run_input
+    FROM input
+    ON CONFLICT (name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id, queue, run_at, run_id
+), enqueued AS (
+    INSERT INTO coord_events (topic, task_id, run_id, actor)
+    SELECT 'task.enqueued', id, run_id, %(actor)s FROM inserted
+), wake AS (
+    SELECT pg_notify('coord_due', queue)
+    FROM (SELECT DISTINCT queue FROM inserted WHERE run_at <= now()) AS due
+)
+SELECT inserted.id FROM inserted, (SELECT count(*) FROM wake) AS woken;
+
+-- name: cancel_run_tasks
+WITH cancelled AS (
+    UPDATE coord_tasks
+    SET state = 'cancelled', finished_at = now(), owner = NULL, lease_expires_at = NULL
+    WHERE id = ANY(%(ids)s::uuid[]) AND state IN ('pending', 'failed', 'running')
+    RETURNING id
+), recorded AS (
+    INSERT INTO coord_events (topic, task_id, run_id, actor)
+    SELECT 'task.cancelled', id, %(run)s, %(actor)s FROM cancelled
+), wake AS (
+    SELECT pg_notify('coord_done', '') WHERE EXISTS (SELECT 1 FROM cancelled)
+)
+SELECT count(*) FROM cancelled, (SELECT count(*) FROM wake) AS woken;
+
+-- name: insert_run_events
+-- Rows: [topic, task_id, actor, data]; then wake whoever waits on the run.
+WITH recorded AS (
+    INSERT INTO coord_events (topic, run_id, task_id, actor, data)
+    SELECT e.value->>0, %(run)s, (e.value->>1)::uuid, e.value->>2, nullif(e.value->3, 'null')
+    FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS e
+    ORDER BY e.ordinality
+)
+SELECT pg_notify('coord_run', %(run)s::text);
+
+-- name: runs_to_reconcile
+SELECT r.id FROM coord_runs AS r
+WHERE r.state IN ('running', 'compensating')
+  AND r.updated_at < now() - make_interval(secs => %(older_than)s)
+  AND NOT EXISTS (SELECT 1 FROM coord_tasks AS t
+                  WHERE t.run_id = r.id AND t.state IN ('pending', 'failed', 'running'))
+  AND NOT EXISTS (SELECT 1 FROM coord_phases AS p
+                  WHERE p.run_id = r.id AND p.state = 'awaiting_approval')
+ORDER BY r.updated_at LIMIT 100;
+
+-- name: get_run
+SELECT {run_columns} FROM coord_runs WHERE id = %(id)s;
+
+-- name: list_runs
+SELECT {run_columns} FROM coord_runs
+WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+  AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s::text)
+ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: run_phases
+SELECT name, state, attempt, loops, started_at, finished_at, deadline_at, result, gate,
+       error, budget, items, waiver, approval
+FROM coord_phases WHERE run_id = %(id)s ORDER BY position;
+
+-- name: run_usage
+-- What the run's tasks charged, per phase.
+SELECT phase, sum(tokens_in)::bigint, sum(tokens_out)::bigint, sum(usd_micros)::bigint,
+       sum(tool_seconds)::float8
+FROM coord_tasks WHERE run_id = %(id)s GROUP BY phase;
+
+-- name: runs_usage
+SELECT run_id, sum(tokens_in)::bigint, sum(tokens_out)::bigint, sum(usd_micros)::bigint,
+       sum(tool_seconds)::float8
+FROM coord_tasks WHERE run_id = ANY(%(ids)s::uuid[]) GROUP BY run_id;
+
+-- name: run_events
+-- The run's own events and those of its tasks, oldest first.
+SELECT id, topic, task_id, actor, data, created_at, message_id, run_id FROM coord_events
+WHERE id > %(after)s
+  AND (run_id = %(id)s
+       OR task_id IN (SELECT t.id FROM coord_tasks AS t WHERE t.run_id = %(id)s))
+ORDER BY id;
+
+-- name: save_artifact_content
+INSERT INTO coord_artifacts (digest, content, size, media_type)
+VALUES (%(digest)s, %(content)s, %(size)s, %(media_type)s)
+ON CONFLICT (digest) DO NOTHING;
+
+-- name: record_artifact
+-- Fenced by the task's lease, like steps.
+WITH recorded AS (
+    INSERT INTO coord_run_artifacts (
+        run_id, phase, phase_attempt, name, digest, task_id, task_attempt, producer, tool,
+        inputs)
+    SELECT %(run)s, %(phase)s, %(phase_attempt)s, %(name)s, %(digest)s, %(task)s,
+           %(task_attempt)s, %(producer)s, %(tool)s, %(inputs)s::jsonb
+    WHERE EXISTS (
+        SELECT 1 FROM coord_tasks
+        WHERE id = %(task)s AND attempt = %(task_attempt)s AND owner = %(owner)s
+          AND lease_expires_at >= now())
+    RETURNING id
+), stored AS (
+    INSERT INTO coord_events (topic, run_id, task_id, actor, data)
+    SELECT 'artifact.stored', %(run)s, %(task)s, %(owner)s,
+           jsonb_build_object('phase', %(phase)s::text, 'name', %(name)s::text,
+                              'digest', %(digest)s::text, 'size', %(size)s::bigint)
+    FROM recorded
+)
+SELECT count(*) FROM recorded;
+
+-- name: run_artifacts
+SELECT a.run_id, a.phase, a.name, a.digest, c.size, c.media_type, a.task_id, a.task_attempt,
+       a.phase_attempt, a.producer, a.tool, a.inputs, a.created_at
+FROM coord_run_artifacts AS a JOIN coord_artifacts AS c ON c.digest = a.digest
+WHERE a.run_id = %(id)s ORDER BY a.id;
+
+-- name: artifact_content
+SELECT content FROM coord_artifacts WHERE digest = %(digest)s;

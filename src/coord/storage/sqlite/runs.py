@@ -1,0 +1,343 @@
+"""Workflow runs on SQLite (see :class:`coord.ports.runs.RunStore`).
+
+A change to a run is one ``BEGIN IMMEDIATE`` transaction, which holds the file's
+write lock: the triggering write (a task outcome), the engine's reads and its
+changes commit together, and no other decision about the run can interleave.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from coord.domain import codec
+from coord.domain.run_views import ArtifactInfo, RunInfo, WorkflowInfo
+from coord.domain.runs import TIMER_TASK, NewRun, RunChanges, RunSnapshot
+from coord.domain.tasks import NewTask, Outcome, policy_from_dict
+from coord.domain.views import EventInfo
+from coord.domain.workflows import parse_workflow
+from coord.ports.runs import Decide, NewArtifact, RunFilter
+from coord.storage import common, run_rows
+from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
+from coord.storage.sql import fill, load_queries
+from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
+
+_READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
+R = fill(load_queries(PACKAGE, "runs.sql"), {"run_columns": run_rows.RUN_COLUMNS})
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else codec.dumps(value)
+
+
+class _RunTx:
+    """The engine's view of one run, inside the write transaction."""
+
+    def __init__(self, cur: sqlite3.Cursor, run_id: str, now: float) -> None:
+        self.cur = cur
+        self.run_id = run_id
+        self.now = now
+
+    def snapshot(self) -> RunSnapshot:
+        cur, params = self.cur, {"id": self.run_id, "now": self.now}
+        row = cur.execute(R["snapshot_run"], params).fetchone()
+        assert row is not None, "the caller checked the run exists"
+        run = run_rows.run_record(row, _READER)
+        spec = parse_workflow(run.definition)
+        names = codec.dumps(sorted(spec.task_names() | {TIMER_TASK}))
+        policies = cur.execute(R["policies_named"], {"names": names}).fetchall()
+        artifacts: dict[tuple[str, int], set[str]] = {}
+        for phase, attempt, name in cur.execute(R["snapshot_artifacts"], params).fetchall():
+            artifacts.setdefault((phase, attempt), set()).add(name)
+        phases = [
+            run_rows.phase_record(r, _READER) for r in cur.execute(R["snapshot_phases"], params)
+        ]
+        tasks = [run_rows.task_record(r, _READER) for r in cur.execute(R["snapshot_tasks"], params)]
+        return RunSnapshot(
+            run=run,
+            phases={p.name: p for p in phases},
+            tasks=tasks,
+            artifacts=artifacts,
+            policies={name: policy_from_dict(codec.loads(p)) for name, p in policies},
+            now=self.now,
+        )
+
+    def task_results(self, task_ids: Sequence[str]) -> dict[str, Any]:
+        if not task_ids:
+            return {}
+        rows = self.cur.execute(
+            R["task_results"], {"run": self.run_id, "ids": codec.dumps(list(task_ids))}
+        ).fetchall()
+        return {task_id: json_text_to_value(result) for task_id, result in rows}
+
+
+class SqliteRuns(SqliteConnection):
+    """Run half of the SQLite store."""
+
+    # -- definitions ------------------------------------------------------------------
+    def register_workflows(self, definitions: Sequence[dict[str, Any]]) -> None:
+        """Record workflow definitions by name."""
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            for definition in definitions:
+                cur.execute(
+                    R["upsert_workflow"],
+                    {"name": definition["name"], "definition": codec.dumps(definition), "now": now},
+                )
+
+    def list_workflows(self) -> list[WorkflowInfo]:
+        """Registered workflows by name."""
+        with self._errors(), self._read() as cur:
+            rows = cur.execute(R["list_workflows"]).fetchall()
+        return [run_rows.workflow_info(r, _READER) for r in rows]
+
+    def get_workflow(self, name: str) -> dict[str, Any] | None:
+        """One registered definition."""
+        with self._errors(), self._read() as cur:
+            row = cur.execute(R["get_workflow"], {"name": name}).fetchone()
+        return None if row is None else dict(codec.loads(row[0]))
+
+    # -- changing runs ----------------------------------------------------------------
+    def create_run(self, run: NewRun, decide: Decide) -> tuple[str, bool]:
+        """Insert a run and its phases and start it, in one transaction."""
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            cur.execute(
+                R["insert_run"],
+                {
+                    "id": run.id,
+                    "workflow": run.workflow,
+                    "definition": codec.dumps(run.definition),
+                    "input": codec.dumps(run.input),
+                    "budget": codec.dumps(run.budget.to_dict()),
+                    "key": run.key,
+                    "actor": run.actor,
+                    "now": now,
+                },
+            )
+            if cur.rowcount != 1:
+                return _existing_run(cur, run), False
+            cur.executemany(
+                R["insert_phase"],
+                [
+                    (run.id, name, position, codec.dumps(run.phase_budgets[name].to_dict()))
+                    for position, name in enumerate(run.phases)
+                ],
+            )
+            changes = self._apply(cur, run.id, decide(_RunTx(cur, run.id, now)), run.actor, now)
+        self._signal_changes(changes)
+        return run.id, True
+
+    def change_run(self, run_id: str, decide: Decide) -> bool:
+        """Apply the engine's decision to a run."""
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            if cur.execute(R["get_run"], {"id": run_id}).fetchone() is None:
+                return False
+            changes = self._apply(cur, run_id, decide(_RunTx(cur, run_id, now)), None, now)
+        self._signal_changes(changes)
+        return True
+
+    def complete_run_task(self, owner: str, outcome: Outcome, run_id: str, decide: Decide) -> bool:
+        """Record a run task's outcome (fenced) and the engine's decision together."""
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            accepted = self._complete_on(cur, owner, [outcome], now)
+            if not accepted:
+                return False
+            changes = self._apply(cur, run_id, decide(_RunTx(cur, run_id, now)), owner, now)
+        self._signal_outcomes([outcome], accepted)
+        self._signal_changes(changes)
+        return True
+
+    def _apply(
+        self,
+        cur: sqlite3.Cursor,
+        run_id: str,
+        changes: RunChanges,
+        actor: str | None,
+        now: float,
+    ) -> RunChanges:
+        if changes.run is not None:
+            cur.execute(R["update_run"], {**run_rows.run_values(changes.run), "now": now})
+        else:
+            cur.execute(R["touch_run"], {"id": run_id, "now": now})
+        for phase in changes.phases.values():
+            values = run_rows.phase_values(phase)
+            cur.execute(
+                R["update_phase"],
+                {
+                    "run": run_id,
+                    "name": values[0],
+                    "state": values[1],
+                    "attempt": values[2],
+                    "loops": values[3],
+                    "started_at": values[4],
+                    "finished_at": values[5],
+                    "deadline_at": values[6],
+                    "result": _json(values[7]),
+                    "gate": _json(values[8]),
+                    "error": _json(values[9]),
+                    "budget": codec.dumps(values[10]),
+                    "items": _json(values[11]),
+                    "waiver": _json(values[12]),
+                    "approval": _json(values[13]),
+                    "finished_seq": values[14],
+                },
+            )
+        event_rows: list[list[Any]] = []
+        if changes.cancel_tasks:
+            ids = codec.dumps(changes.cancel_tasks)
+            cancelled = cur.execute(R["cancel_run_tasks"], {"ids": ids, "now": now}).fetchall()
+            event_rows += [["task.cancelled", r[0], actor or "coord:run", None] for r in cancelled]
+        if changes.tasks:
+            self._insert_run_tasks(cur, changes.tasks, now)
+        event_rows += run_rows.event_rows(changes, changes.actor or actor)
+        cur.executemany(
+            R["insert_run_event"],
+            [(topic, run_id, task, who, _json(data), now) for topic, task, who, data in event_rows],
+        )
+        return changes
+
+    def _insert_run_tasks(self, cur: sqlite3.Cursor, tasks: Sequence[NewTask], now: float) -> None:
+        rows = [
+            (
+                t.id,
+                t.name,
+                t.queue,
+                t.priority,
+                t.payload_json,
+                t.key,
+                t.run_at if t.run_at is not None else now + t.delay,
+                now,
+                *run_rows.run_task_row(t),
+                t.run_step_json,
+                t.run_input_json,
+            )
+            for t in tasks
+        ]
+        cur.executemany(R["insert_run_task"], rows)
+        inserted = [t.id for t in tasks]
+        if cur.rowcount != len(rows):  # a step enqueued before (keys are per step)
+            found = cur.execute(R["existing_ids"], {"ids": codec.dumps(inserted)}).fetchall()
+            inserted = [r[0] for r in found]
+        self._insert_events(cur, common.enqueued_events(inserted, "coord:run"), now)
+
+    def _signal_changes(self, changes: RunChanges) -> None:
+        if changes.tasks:
+            self.signals.fire_due()
+        if changes.cancel_tasks:
+            self.signals.fire_done()
+
+    def runs_to_reconcile(self, older_than: float) -> list[str]:
+        """Active runs that may have missed their next step."""
+        with self._errors(), self._read() as cur:
+            rows = cur.execute(
+                R["runs_to_reconcile"], {"before": time.time() - older_than}
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- reading ----------------------------------------------------------------------
+    def get_run(self, run_id: str) -> RunInfo | None:
+        """A run with its phases and their usage."""
+        rows = self._dict_rows(R["get_run"], {"id": run_id})
+        if not rows:
+            return None
+        phases = self._dict_rows(R["run_phases"], {"id": run_id})
+        with self._errors(), self._read() as cur:
+            usage = run_rows.usage_by_phase(cur.execute(R["run_usage"], {"id": run_id}).fetchall())
+        infos = run_rows.phase_infos(rows[0]["definition"], phases, _READER, usage)
+        return run_rows.run_info(rows[0], _READER, usage[None], infos)
+
+    def list_runs(self, run_filter: RunFilter) -> list[RunInfo]:
+        """Runs, newest first, with their total usage."""
+        params = {
+            "state": None if run_filter.state is None else run_filter.state.value,
+            "workflow": run_filter.workflow,
+            "limit": run_filter.limit,
+        }
+        rows = self._dict_rows(R["list_runs"], params)
+        ids = codec.dumps([r["id"] for r in rows])
+        with self._errors(), self._read() as cur:
+            totals = {u[0]: u for u in cur.execute(R["runs_usage"], {"ids": ids}).fetchall()}
+        return [
+            run_rows.run_info(r, _READER, run_rows.usage_total(totals.get(r["id"]))) for r in rows
+        ]
+
+    def run_events(self, run_id: str, after_id: int = 0) -> list[EventInfo]:
+        """The run's events and its tasks', oldest first."""
+        rows = self._dict_rows(R["run_events"], {"id": run_id, "after": after_id})
+        return [_READER.event(r) for r in rows]
+
+    # -- artifacts --------------------------------------------------------------------
+    def record_artifact(self, owner: str, artifact: NewArtifact) -> bool:
+        """Store an artifact's content (once per digest) and its provenance (fenced)."""
+        now = time.time()
+        with self._errors(), self._tx() as cur:
+            cur.execute(
+                R["save_artifact_content"],
+                {
+                    "digest": artifact.digest,
+                    "content": artifact.content,
+                    "size": len(artifact.content),
+                    "media_type": artifact.media_type,
+                    "now": now,
+                },
+            )
+            cur.execute(
+                R["record_artifact"],
+                {
+                    "run": artifact.run_id,
+                    "phase": artifact.phase,
+                    "phase_attempt": artifact.phase_attempt,
+                    "name": artifact.name,
+                    "digest": artifact.digest,
+                    "task": artifact.task_id,
+                    "task_attempt": artifact.task_attempt,
+                    "producer": artifact.producer,
+                    "tool": artifact.tool,
+                    "inputs": codec.dumps(list(artifact.inputs)),
+                    "owner": owner,
+                    "now": now,
+                },
+            )
+            if cur.rowcount != 1:
+                return False
+            data = {
+                "phase": artifact.phase,
+                "name": artifact.name,
+                "digest": artifact.digest,
+                "size": len(artifact.content),
+            }
+            cur.execute(
+                R["insert_run_event"],
+                (
+                    "artifact.stored",
+                    artifact.run_id,
+                    artifact.task_id,
+                    owner,
+                    codec.dumps(data),
+                    now,
+                ),
+            )
+        return True
+
+    def run_artifacts(self, run_id: str) -> list[ArtifactInfo]:
+        """The run's artifacts, oldest first."""
+        with self._errors(), self._read() as cur:
+            rows = cur.execute(R["run_artifacts"], {"id": run_id}).fetchall()
+        return [run_rows.artifact_info(r, _READER) for r in rows]
+
+    def artifact_content(self, digest: str) -> bytes | None:
+        """An artifact's bytes."""
+        with self._errors(), self._read() as cur:
+            row = cur.execute(R["artifact_content"], {"digest": digest}).fetchone()
+        return None if row is None else bytes(row[0])
+
+
+def _existing_run(cur: sqlite3.Cursor, run: NewRun) -> str:
+    row = cur.execute(R["run_by_key"], {"key": run.key}).fetchone()
+    assert row is not None, "the insert met this key"
+    return run_rows.same_run(run, str(row[0]), row[1], codec.loads(row[2]))
