@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable, Iterable
 
 import coord
+from coord.domain.run_views import RunInfo
 from coord.domain.tasks import TaskState
 from coord.runtime.worker import Worker, WorkerStats
+from coord.services.runs import settled
 
 
 def states(app: coord.App, ids: Iterable[str]) -> list[TaskState]:
@@ -47,3 +49,18 @@ def work_until(
 ) -> WorkerStats:
     """Run a worker of ``app`` (in this thread) until ``done()`` holds."""
     return asyncio.run(run_until(app.worker(**options), done, timeout=timeout))
+
+
+def drive_run(
+    app: coord.App,
+    run_id: str,
+    *,
+    until: Callable[[], bool] | None = None,
+    timeout: float = 30.0,
+    **options: object,
+) -> RunInfo:
+    """Run a worker of ``app`` until the run settles (ended, paused, or waiting for
+    an approval) or ``until()`` holds; return the run."""
+    done = until or (lambda: settled(app.get_run(run_id)))
+    work_until(app, done, timeout=timeout, **options)
+    return app.get_run(run_id)

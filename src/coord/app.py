@@ -492,6 +492,7 @@ class App(MailboxFeatures, RunFeatures):
             burst=burst,
             cron_misfire_grace=s.cron_misfire_grace,
             max_payload_bytes=s.max_payload_bytes,
+            max_artifact_bytes=s.max_artifact_bytes,
         )
         store = self.store
         return Worker(

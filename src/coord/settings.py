@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         "database crash may forget the last ones: those tasks just run again.",
     )
     max_payload_bytes: int = Field(1_048_576, ge=1, description="Largest task payload.")
+    max_artifact_bytes: int = Field(
+        16 * 1024 * 1024, ge=1, description="Largest artifact a run's task may store."
+    )
     max_message_bytes: int = Field(
         1_048_576, ge=1, description="Largest message body (JSON-encoded bytes)."
     )

@@ -81,7 +81,52 @@ async def slow(ctx: coord.Context, seconds: float = 1.0, tag: str = "slow") -> s
     await asyncio.sleep(seconds)
     Path(f"{tag}.finished").write_text(str(ctx.attempt))
     return "done"
+
+
+# A workflow: a draft whose gate passes on its second loop, then a release that a
+# person approves (and that a rollback undoes if the run fails after it).
+@app.task()
+async def draft(ctx: coord.Context) -> dict:
+    await ctx.artifact("notes.md", f"draft {ctx.loop} of {ctx.input['topic']}")
+    ctx.charge(tokens_in=300, tokens_out=200, usd=0.01)
+    return {"scores": {"quality": 0.6 + 0.2 * ctx.loop}, "text": f"draft {ctx.loop}"}
+
+
+@app.task()
+async def polish(ctx: coord.Context) -> dict:
+    return {"advice": ctx.findings["below"]}
+
+
+@app.task()
+async def publish(ctx: coord.Context) -> str:
+    return "published " + ctx.results["draft"]["text"]
+
+
+@app.task()
+async def unpublish(ctx: coord.Context) -> None:
+    Path("unpublished").write_text(ctx.results["publish"])
+
+
+release = app.workflow("release", budget={"tokens": 5000})
+release.phase(
+    "draft",
+    task=draft,
+    gate={"rubric": {"quality": 0.7}, "evidence": ["notes.md"], "fix": polish},
+)
+release.phase("publish", task=publish, after=["draft"], compensate=unpublish,
+              gate={"approval": "human"})
 '''
+
+# The same workflow as YAML (``coord workflow validate`` / ``coord run plan`` take it).
+RELEASE_YAML = """\
+name: release
+budget: {tokens: 5000}
+phases:
+  draft:
+    task: draft
+    gate: {rubric: {quality: 0.7}, evidence: [notes.md], fix: polish}
+  publish: {task: publish, after: [draft], compensate: unpublish, gate: {approval: human}}
+"""
 
 # Fast timings: a burst worker exits once nothing is due within the poll interval.
 FAST_ENV = {"COORD_POLL_INTERVAL": "0.2s", "NO_COLOR": "1"}
@@ -213,8 +258,10 @@ class Workspace:
 
     # -- the usual steps of a scenario ------------------------------------------------
     def write_tasks_module(self) -> None:
-        """Put the test app (``tasks:app``) into the workspace."""
+        """Put the test app (``tasks:app``) and its workflow as YAML (``release.yaml``)
+        into the workspace."""
         (self.cwd / "tasks.py").write_text(TASKS_MODULE)
+        (self.cwd / "release.yaml").write_text(RELEASE_YAML)
 
     def prepare(self) -> None:
         """Create the schema, write the app, and register its tasks (a burst worker run

@@ -89,6 +89,38 @@ def test_every_command_prints_valid_json(workspace: Workspace) -> None:
     assert [a["name"] for a in data("agent", "list")] == ["coder", "lead"]
     assert data("agent", "get", "lead")["human"] is True
     assert data("agent", "remove", "coder")["removed"] is True
+    assert data("workflow", "validate", "release.yaml")["phases"] == ["draft", "publish"]
+    assert data("workflow", "list")[0]["name"] == "release"
+    assert data("run", "plan", "release", "--app", "tasks:app")["groups"] == [
+        ["draft"],
+        ["publish"],
+    ]
+    run = data("run", "start", "release", "--input", '{"topic": "json"}')["id"]
+    assert data("run", "pause", run)["state"] == "paused"
+    assert data("run", "resume", run)["state"] == "running"
+    assert data("budget", "set", run, "tokens=9000")["budget"]["tokens"] == 9000
+    data("worker", "--app", "tasks:app", "--burst")
+    assert data("run", "get", run)["phases"][1]["state"] == "awaiting_approval"
+    assert (
+        data("gate", "waive", run, "draft", "--owner", "o", "--expires", "1d", "--control", "c")[
+            "phases"
+        ][0]["waiver"]["owner"]
+        == "o"
+    )
+    assert data("gate", "approve", run, "publish", "--by", "lead")["state"] == "succeeded"
+    assert data("run", "list")[0]["id"] == run
+    assert data("run", "events", run)[0]["topic"] == "run.started"
+    assert data("run", "cost", run)["total"]["usage"]["tokens"] == 1000
+    assert "run.json" in data("run", "dossier", run, "--out", "dossier")["files"]
+    other = data("run", "start", "release", "--input", '{"topic": "x"}', "--key", "k")["id"]
+    data("worker", "--app", "tasks:app", "--burst")
+    assert data("gate", "reject", other, "publish", "--by", "lead", "--reason", "no")["state"] in (
+        "compensating",
+        "failed",
+    )
+    third = data("run", "start", "release", "--input", '{"topic": "y"}')["id"]
+    assert data("run", "cancel", third)["state"] == "cancelled"
+    assert data("run", "retry", third)["state"] == "running"
     assert seen == set(LEAF_COMMANDS), f"not run with -o json: {set(LEAF_COMMANDS) - seen}"
 
 

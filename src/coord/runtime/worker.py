@@ -43,6 +43,7 @@ from coord.runtime.execution import AttemptRunner
 from coord.runtime.middleware import Middleware
 from coord.runtime.registry import Registry
 from coord.runtime.run_hooks import RunHooks
+from coord.runtime.run_scope import DEFAULT_MAX_ARTIFACT_BYTES
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +69,7 @@ class WorkerConfig:
     burst: bool = False
     cron_misfire_grace: float = 60.0
     max_payload_bytes: int = 1_048_576
+    max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
 
     def __post_init__(self) -> None:
         if not self.queues:
@@ -172,6 +174,7 @@ class Worker:
             loop=loop,
             io=self._io,
             wake_keeper=self._wake_keeper,
+            max_artifact_bytes=self.config.max_artifact_bytes,
         )
         self._runner = AttemptRunner(
             self.registry, services, self.middlewares, handler_threads=self.config.concurrency * 2

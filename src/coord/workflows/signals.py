@@ -119,13 +119,13 @@ def retry(from_phase: str | None, actor: str | None) -> Decide:
     def decide(tx: RunTx) -> RunChanges:
         d = _decision(tx, actor)
         run = d.run
+        if from_phase is not None and from_phase not in d.phases:
+            raise InvalidInput(f"run {run.id} has no phase {from_phase!r}", phase=from_phase)
         if run.state not in (RunState.FAILED, RunState.CANCELLED):
             raise Conflict(
                 f"{d.state_phrase()}: only failed or cancelled runs are retried",
                 run_id=run.id,
             )
-        if from_phase is not None and from_phase not in d.phases:
-            raise InvalidInput(f"run {run.id} has no phase {from_phase!r}", phase=from_phase)
         reset = {n for n, p in d.phases.items() if p.state is not PhaseState.SUCCEEDED}
         if from_phase is not None:
             reset |= {from_phase, *d.spec.descendants(from_phase)}

@@ -156,6 +156,8 @@ class PostgresRuns(PostgresConnection):
         if changes.phases:
             rows = [run_rows.phase_values(p) for p in changes.phases.values()]
             conn.execute(R["update_phases"], {"run": run_id, "rows": codec.dumps(rows)})
+        rows = run_rows.event_rows(changes, changes.actor or actor)
+        conn.execute(R["insert_run_events"], {"run": run_id, "rows": codec.dumps(rows)})
         if changes.cancel_tasks:
             conn.execute(
                 R["cancel_run_tasks"],
@@ -163,8 +165,6 @@ class PostgresRuns(PostgresConnection):
             )
         if changes.tasks:
             self._insert_run_tasks(conn, changes.tasks, "coord:run")
-        rows = run_rows.event_rows(changes, changes.actor or actor)
-        conn.execute(R["insert_run_events"], {"run": run_id, "rows": codec.dumps(rows)})
 
     def _insert_run_tasks(
         self, conn: psycopg.Connection[Any], tasks: Sequence[Any], actor: str

@@ -187,18 +187,17 @@ class SqliteRuns(SqliteConnection):
                     "finished_seq": values[14],
                 },
             )
-        event_rows: list[list[Any]] = []
+        event_rows = run_rows.event_rows(changes, changes.actor or actor)
         if changes.cancel_tasks:
             ids = codec.dumps(changes.cancel_tasks)
             cancelled = cur.execute(R["cancel_run_tasks"], {"ids": ids, "now": now}).fetchall()
             event_rows += [["task.cancelled", r[0], actor or "coord:run", None] for r in cancelled]
-        if changes.tasks:
-            self._insert_run_tasks(cur, changes.tasks, now)
-        event_rows += run_rows.event_rows(changes, changes.actor or actor)
         cur.executemany(
             R["insert_run_event"],
             [(topic, run_id, task, who, _json(data), now) for topic, task, who, data in event_rows],
         )
+        if changes.tasks:
+            self._insert_run_tasks(cur, changes.tasks, now)
         return changes
 
     def _insert_run_tasks(self, cur: sqlite3.Cursor, tasks: Sequence[NewTask], now: float) -> None:

@@ -1,0 +1,300 @@
+"""Workflow runs on both backends: the DAG order and parallelism, inputs and results,
+fan-out merged in item order, idempotent starts, pause/resume, budgets, and the
+run's history."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import coord
+from coord.domain.runs import PhaseState, RunState
+from tests.helpers import drive_run
+
+
+def test_phases_run_in_dag_order_with_input_and_the_results_they_depend_on(
+    app: coord.App,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    @app.task
+    async def plan(ctx: coord.Context) -> dict[str, Any]:
+        seen["plan"] = (ctx.run_id, ctx.phase, ctx.input, ctx.results)
+        return {"steps": 3}
+
+    @app.task
+    async def build(ctx: coord.Context, target: str) -> str:
+        seen[ctx.phase or "?"] = (ctx.results, target)
+        return f"built {target} in {ctx.results['plan']['steps']} steps"
+
+    @app.task
+    async def ship(ctx: coord.Context) -> list[str]:
+        seen["ship"] = ctx.results
+        return sorted(ctx.results.values())
+
+    wf = app.workflow("release")
+    wf.phase("plan", task=plan)
+    wf.phase("web", task=build, after=["plan"], params={"target": "web"})
+    wf.phase("api", task=build, after=["plan"], params={"target": "api"})
+    wf.phase("ship", task=ship, after=["web", "api"])
+    handle = app.start_run("release", {"version": "1.2"})
+    run = drive_run(app, handle.id)
+
+    assert run.state is RunState.SUCCEEDED
+    assert seen["plan"] == (handle.id, "plan", {"version": "1.2"}, {})
+    assert seen["web"] == ({"plan": {"steps": 3}}, "web")
+    assert seen["api"] == ({"plan": {"steps": 3}}, "api")
+    assert seen["ship"] == {"web": "built web in 3 steps", "api": "built api in 3 steps"}
+    assert run.phase("ship").result == ["built api in 3 steps", "built web in 3 steps"]
+    assert all(p.attempt == 1 and p.state is PhaseState.SUCCEEDED for p in run.phases)
+    topics = [e.topic for e in app.run_events(handle.id) if not e.topic.startswith("task.")]
+    assert topics[0] == "run.started" and topics[-1] == "run.succeeded"
+    order = [e.data["phase"] for e in app.run_events(handle.id) if e.topic == "phase.started"]
+    assert order[0] == "plan" and order[-1] == "ship" and set(order[1:3]) == {"web", "api"}
+
+
+def test_independent_phases_run_at_the_same_time(app: coord.App) -> None:
+    # Each branch waits until the other has started: run one after the other, they
+    # would both time out.
+    started = {"left": threading.Event(), "right": threading.Event()}
+
+    @app.task
+    async def root(ctx: coord.Context) -> None:
+        return None
+
+    @app.task
+    async def branch(ctx: coord.Context, me: str, other: str) -> str:
+        started[me].set()
+        waited = await asyncio.to_thread(started[other].wait, 10)
+        return "together" if waited else "alone"
+
+    wf = app.workflow("fork")
+    wf.phase("root", task=root)
+    wf.phase("left", task=branch, after=["root"], params={"me": "left", "other": "right"})
+    wf.phase("right", task=branch, after=["root"], params={"me": "right", "other": "left"})
+    run = drive_run(app, app.start_run("fork").id)
+    assert run.state is RunState.SUCCEEDED
+    assert run.phase("left").result == run.phase("right").result == "together"
+
+
+def test_fan_out_finishing_out_of_order_merges_in_item_order_within_its_parallelism(
+    app: coord.App,
+) -> None:
+    live = {"now": 0, "max": 0}
+    finished: list[int] = []
+
+    @app.task
+    async def source(ctx: coord.Context) -> dict[str, Any]:
+        return {"ideas": [f"idea-{i}" for i in range(7)]}
+
+    @app.task
+    async def expand(ctx: coord.Context) -> dict[str, Any]:
+        live["now"] += 1
+        live["max"] = max(live["max"], live["now"])
+        index = ctx.item_index
+        assert index is not None
+        await asyncio.sleep(0.02 * ((7 - index) % 4))  # later items often finish first
+        live["now"] -= 1
+        finished.append(index)
+        return {"text": ctx.item.upper(), "scores": {"quality": 0.5 + index / 20}}
+
+    wf = app.workflow("fan")
+    wf.phase("source", task=source)
+    wf.phase("expand", task=expand, after=["source"], fan_out={"over": "ideas", "parallelism": 3})
+    run = drive_run(app, app.start_run("fan").id)
+
+    assert run.state is RunState.SUCCEEDED
+    assert finished != sorted(finished)  # they did finish out of order
+    assert live["max"] == 3
+    assert run.phase("expand").result == [
+        {"text": f"IDEA-{i}", "scores": {"quality": 0.5 + i / 20}} for i in range(7)
+    ]
+    assert run.phase("expand").items == 7
+
+
+def test_fan_out_over_the_run_input_and_over_an_empty_list(app: coord.App) -> None:
+    @app.task
+    async def double(ctx: coord.Context) -> int:
+        return int(ctx.item) * 2
+
+    wf = app.workflow("numbers")
+    wf.phase("double", task=double, fan_out="input.values")
+    run = drive_run(app, app.start_run("numbers", {"values": [3, 1, 2]}).id)
+    assert run.phase("double").result == [6, 2, 4]
+    empty = drive_run(app, app.start_run("numbers", {"values": []}).id)
+    assert empty.state is RunState.SUCCEEDED and empty.phase("double").result == []
+    missing = drive_run(app, app.start_run("numbers", {"other": 1}).id)
+    assert missing.state is RunState.FAILED
+    error = missing.phase("double").error
+    assert error is not None and error["reason"] == "bad_fan_out"
+    assert "values" in error["detail"]["message"]
+
+
+def test_the_same_key_starts_one_run_and_another_input_is_a_conflict(app: coord.App) -> None:
+    calls: list[Any] = []
+
+    @app.task
+    async def once(ctx: coord.Context) -> None:
+        calls.append(ctx.input)
+
+    app.workflow("once").phase("only", task=once)
+    first = app.start_run("once", {"n": 1}, key="nightly-2026-12-01")
+    again = app.start_run("once", {"n": 1}, key="nightly-2026-12-01")
+    assert (again.id, first.created, again.created) == (first.id, True, False)
+    with pytest.raises(coord.IdempotencyConflict, match="nightly-2026-12-01"):
+        app.start_run("once", {"n": 2}, key="nightly-2026-12-01")
+    drive_run(app, first.id)
+    assert calls == [{"n": 1}]
+    assert len(app.list_runs()) == 1
+
+
+def test_a_workflow_with_an_unregistered_task_or_bad_input_starts_nothing(
+    app: coord.App,
+) -> None:
+    wf = app.workflow("ghost")
+    wf.phase("a", task="never_declared")
+    with pytest.raises(coord.UnknownTask, match="never_declared"):
+        app.start_run("ghost")
+
+    @app.task
+    async def noop(ctx: coord.Context) -> None: ...
+
+    app.workflow("fine").phase("a", task=noop)
+    with pytest.raises(coord.InvalidInput, match="not JSON"):
+        app.start_run("fine", {"when": object()})
+    assert app.list_runs() == []
+
+
+def test_pause_starts_nothing_new_until_resumed(app: coord.App) -> None:
+    gate = threading.Event()
+
+    @app.task
+    async def slow(ctx: coord.Context) -> str:
+        await asyncio.to_thread(gate.wait, 10)
+        return "slow done"
+
+    @app.task
+    async def after(ctx: coord.Context) -> str:
+        return "after done"
+
+    wf = app.workflow("pausable")
+    wf.phase("slow", task=slow)
+    wf.phase("after", task=after, after=["slow"])
+    run_id = app.start_run("pausable").id
+
+    def paused_then_finished() -> bool:
+        run = app.get_run(run_id)
+        if run.phase("slow").state is PhaseState.RUNNING and run.state is RunState.RUNNING:
+            app.pause_run(run_id)
+            gate.set()
+        return run.state is RunState.PAUSED and run.phase("slow").state is PhaseState.SUCCEEDED
+
+    drive_run(app, run_id, until=paused_then_finished)
+    time.sleep(0.3)
+    run = app.get_run(run_id)
+    assert run.state is RunState.PAUSED and run.reason == "requested"
+    assert run.phase("after").state is PhaseState.WAITING  # nothing new started
+    with pytest.raises(coord.Conflict, match="only a running run can be paused"):
+        app.pause_run(run_id)
+    app.resume_run(run_id)
+    run = drive_run(app, run_id)
+    assert run.state is RunState.SUCCEEDED and run.phase("after").result == "after done"
+    topics = [e.topic for e in app.run_events(run_id)]
+    assert topics.index("run.paused") < topics.index("run.resumed")
+
+
+def test_a_budget_over_its_limit_pauses_the_run_until_raised_and_resumed(
+    app: coord.App,
+) -> None:
+    @app.task
+    async def think(ctx: coord.Context) -> str:
+        ctx.charge(tokens_in=700, tokens_out=500, usd=0.25)
+        return "thought"
+
+    @app.task
+    async def write(ctx: coord.Context) -> str:
+        return "written"
+
+    wf = app.workflow("costly", budget={"tokens": 1000, "usd": 5})
+    wf.phase("think", task=think, budget={"tokens": 5000})
+    wf.phase("write", task=write, after=["think"])
+    run_id = app.start_run("costly").id
+    run = drive_run(app, run_id)
+
+    assert run.state is RunState.PAUSED and run.reason == "budget_exceeded"
+    assert run.detail["scope"] == "run"
+    assert run.detail["over"]["tokens"] == {"used": 1200, "limit": 1000}
+    assert run.phase("think").state is PhaseState.SUCCEEDED
+    assert run.phase("write").state is PhaseState.WAITING
+    assert run.usage["tokens"] == 1200 and run.usage["usd"] == pytest.approx(0.25)
+    cost = app.run_cost(run_id)
+    assert cost.total.over == {"tokens": {"used": 1200, "limit": 1000}}
+    assert cost.phases[0].phase == "think" and cost.phases[0].budget == {"tokens": 5000}
+
+    app.resume_run(run_id)  # still over: it pauses again at once
+    assert app.get_run(run_id).state is RunState.PAUSED
+    app.set_budget(run_id, tokens=2000)
+    assert app.get_run(run_id).state is RunState.PAUSED  # raising alone does not resume
+    app.resume_run(run_id)
+    run = drive_run(app, run_id)
+    assert run.state is RunState.SUCCEEDED and run.budget == {"tokens": 2000, "usd": 5.0}
+    topics = [e.topic for e in app.run_events(run_id)]
+    assert "budget.exceeded" in topics and "budget.set" in topics
+
+
+def test_a_phase_budget_stops_new_work_in_that_phase(app: coord.App) -> None:
+    @app.task
+    async def source(ctx: coord.Context) -> dict[str, Any]:
+        return {"items": list(range(6))}
+
+    @app.task
+    async def spend(ctx: coord.Context) -> int:
+        ctx.charge(tokens_out=100)
+        return int(ctx.item)
+
+    wf = app.workflow("capped")
+    wf.phase("source", task=source)
+    wf.phase(
+        "spend",
+        task=spend,
+        after=["source"],
+        fan_out={"over": "items", "parallelism": 1},
+        budget={"tokens": 250},
+    )
+    run_id = app.start_run("capped").id
+    run = drive_run(app, run_id)
+    assert run.state is RunState.PAUSED and run.detail["scope"] == "phase:spend"
+    assert run.phase("spend").usage["tokens"] == 300  # items 0-2 ran, then it stopped
+    app.set_budget(run_id, "spend", tokens=10_000)
+    app.resume_run(run_id)
+    run = drive_run(app, run_id)
+    assert run.state is RunState.SUCCEEDED and run.phase("spend").result == list(range(6))
+    assert run.phase("spend").usage["tokens"] == 600
+
+
+def test_run_list_filters_and_events_belong_to_their_run(app: coord.App) -> None:
+    @app.task
+    async def noop(ctx: coord.Context) -> None: ...
+
+    app.workflow("a").phase("x", task=noop)
+    app.workflow("b").phase("y", task=noop)
+    first = app.start_run("a").id
+    second = app.start_run("b").id
+    drive_run(app, first)
+    drive_run(app, second)
+    assert [r.id for r in app.list_runs()] == [second, first]
+    assert [r.id for r in app.list_runs(workflow="a")] == [first]
+    assert [r.id for r in app.list_runs(state=RunState.RUNNING)] == []
+    events = app.run_events(first)
+    assert all(e.run_id in (first, None) for e in events)
+    assert {e.task_id for e in events if e.task_id} <= {
+        e.task_id for e in app.run_events(first) if e.topic == "task.enqueued"
+    }
+    with pytest.raises(coord.NotFound):
+        app.get_run("01a2335f-ebd7-72c4-9b29-51399789015c")
+    with pytest.raises(coord.InvalidInput, match="not a run id"):
+        app.get_run("nope")
