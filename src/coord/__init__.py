@@ -4,7 +4,17 @@ The public API is what ``__all__`` lists; everything else may change.
 """
 
 from coord.app import App, TaskHandle
+from coord.app_runs import RunHandle
 from coord.domain.messages import DeliveryState, SendResult
+from coord.domain.run_views import (
+    ArtifactInfo,
+    PhaseInfo,
+    RunCost,
+    RunInfo,
+    RunPlan,
+    WorkflowInfo,
+)
+from coord.domain.runs import PhaseState, RunState
 from coord.domain.tasks import Priority, TaskState
 from coord.domain.views import (
     AgentInfo,
@@ -15,6 +25,7 @@ from coord.domain.views import (
     QueueStats,
     TaskInfo,
 )
+from coord.domain.workflows import WorkflowSpec
 from coord.errors import (
     Conflict,
     CoordError,
@@ -38,12 +49,15 @@ from coord.runtime.middleware import TaskCall
 from coord.runtime.registry import TaskDefinition
 from coord.runtime.worker import Worker, WorkerStats
 from coord.services.messages import Outgoing
+from coord.services.runs import InvalidWorkflow
 from coord.settings import Settings
+from coord.workflows.definitions import Workflow
 
 __all__ = [
     "AgentContext",
     "AgentInfo",
     "App",
+    "ArtifactInfo",
     "Conflict",
     "Context",
     "CoordError",
@@ -54,14 +68,22 @@ __all__ = [
     "IdempotencyConflict",
     "InboxMessage",
     "InvalidInput",
+    "InvalidWorkflow",
     "LeaseLost",
     "MessageInfo",
     "MessageReceipt",
     "MessageSend",
     "NotFound",
     "Outgoing",
+    "PhaseInfo",
+    "PhaseState",
     "Priority",
     "QueueStats",
+    "RunCost",
+    "RunHandle",
+    "RunInfo",
+    "RunPlan",
+    "RunState",
     "SchemaError",
     "SchemaOutdated",
     "SendResult",
@@ -79,6 +101,9 @@ __all__ = [
     "WaitTimeout",
     "Worker",
     "WorkerStats",
+    "Workflow",
+    "WorkflowInfo",
+    "WorkflowSpec",
 ]
 
 __version__ = "0.1.0"

@@ -123,3 +123,77 @@ def test_agent_team_reviews_files_and_alerts_the_lead_once(tmp_path: Path) -> No
     assert "coder asked for 30 reviews (0 new)" in second
     assert "reviewer replied 30 times" in second
     assert "lead has 0 unread security alert(s)" in second
+
+
+IDEAMINE = Path(__file__).resolve().parents[2] / "examples" / "ideamine" / "run.py"
+
+
+def run_ideamine(cwd: Path, workdir: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(IDEAMINE), "--workdir", str(workdir)],
+        cwd=cwd,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+def test_ideamine_runs_twelve_stages_from_brief_to_deployed_beta_once(tmp_path: Path) -> None:
+    import coord
+
+    workdir = tmp_path / "work"
+    first = run_ideamine(tmp_path, workdir)
+    run_id = re.search(r"started run (\S+)", first)
+    assert run_id, first
+    assert f"run {run_id[1]}: succeeded" in first
+    assert f"coord gate approve {run_id[1]} release --by lead" in first
+
+    dossier = workdir / "dossier"
+    run = json.loads((dossier / "run.json").read_text())
+    phases = {p["name"]: p for p in run["phases"]}
+    assert len(phases) == 13 and all(p["state"] == "succeeded" for p in phases.values())
+    assert (phases["critique"]["attempt"], phases["critique"]["loops"]) == (2, 1)
+    assert phases["ideation"]["items"] == 4 and phases["stories"]["items"] == 4
+    assert phases["release"]["approval"]["by"] == "lead"
+    gates = [
+        (e["topic"], e["data"]["phase"]) for e in json.loads((dossier / "gates.json").read_text())
+    ]
+    critique = [topic for topic, phase in gates if phase == "critique"]
+    assert critique == ["phase.gate.failed", "phase.gate.passed"]
+    assert ("phase.approved", "release") in gates
+    assert phases["qa"]["result"]["passed"] == phases["qa"]["result"]["ran"] > 4
+
+    events = (dossier / "events.jsonl").read_text().splitlines()
+    assert json.loads(events[-1])["topic"] == "run.succeeded"
+    stored = dossier / "artifacts"
+    artifacts = {p.relative_to(stored).as_posix() for p in stored.rglob("*") if p.is_file()}
+    assert {
+        "critique/critique.md",
+        "critique/critique.md.attempt2",
+        "prd/PRD.md",
+        "qa/qa-report.txt",
+        "release/standup_digest-0.1.0.tar.gz",
+    } <= artifacts
+    cost = json.loads((dossier / "cost.json").read_text())["total"]
+    assert cost["over"] == {} and 0 < cost["usage"]["tokens"] <= cost["budget"]["tokens"]
+    assert 0 < cost["usage"]["usd"] <= cost["budget"]["usd"]
+
+    deployed = workdir / "deployed" / "standup_digest-0.1.0"
+    assert (deployed / "standup_digest" / "cli.py").is_file()
+    assert json.loads((deployed / "DEPLOYED.json").read_text())["release"] == deployed.name
+    assert "smoke test: Standup digest 0.1.0: team plan" in first
+
+    with coord.App(f"sqlite:///{workdir / 'coord.db'}") as app:
+        history = len(app.run_events(run_id[1]))
+    again = run_ideamine(tmp_path, workdir)  # the key finds the run: nothing runs again
+    assert f"found run {run_id[1]}" in again and "succeeded: what ran is not run again" in again
+    assert "worker: 0 task attempts" in again and "awaits a human approval" not in again
+    assert "(written earlier)" in again
+    with coord.App(f"sqlite:///{workdir / 'coord.db'}") as app:
+        assert len(app.run_events(run_id[1])) == history
+        assert app.get_run(run_id[1]).phase("critique").attempt == 2

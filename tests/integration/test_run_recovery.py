@@ -13,7 +13,7 @@ import pytest
 
 import coord
 from coord.domain.runs import PhaseState, RunState
-from tests.helpers import drive_run
+from tests.helpers import drive_run, work_until
 
 
 def saga_app(app: coord.App, fail_at: str | None) -> dict[str, list[str]]:
@@ -253,3 +253,24 @@ def test_artifacts_keep_their_provenance_and_the_dossier_holds_everything(
     assert json.loads(lines[0])["topic"] and len(lines) == len(app.run_events(run_id))
     with pytest.raises(coord.Conflict, match="not an empty folder"):
         app.write_dossier(run_id, out)
+
+
+def test_heartbeats_of_a_phase_task_are_phase_progress_events(app: coord.App) -> None:
+    @app.task
+    async def crunch(ctx: coord.Context) -> str:
+        for step in (1, 2):
+            ctx.heartbeat(progress=step / 2, message=f"chunk {step} of 2")
+            await asyncio.sleep(0.4)
+        return "crunched"
+
+    app.workflow("crunch").phase("crunch", task=crunch)
+    run_id = app.start_run("crunch").id
+    assert drive_run(app, run_id).state is RunState.SUCCEEDED
+    progress = [e.data for e in app.run_events(run_id) if e.topic == "phase.progress"]
+    assert progress == [
+        {"phase": "crunch", "progress": 0.5, "message": "chunk 1 of 2"},
+        {"phase": "crunch", "progress": 1.0, "message": "chunk 2 of 2"},
+    ]
+    plain = app.enqueue("crunch")  # the same task outside a run: task.progress
+    work_until(app, lambda: app.get_task(plain.id).state.is_terminal)
+    assert "task.progress" in [e.topic for e in app.store.task_events(plain.id)]

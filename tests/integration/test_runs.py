@@ -298,3 +298,20 @@ def test_run_list_filters_and_events_belong_to_their_run(app: coord.App) -> None
         app.get_run("01a2335f-ebd7-72c4-9b29-51399789015c")
     with pytest.raises(coord.InvalidInput, match="not a run id"):
         app.get_run("nope")
+
+
+def test_a_failed_attempt_of_a_phase_is_a_phase_error_and_is_retried(app: coord.App) -> None:
+    @app.task(retries=2, retry_backoff=0.01)
+    async def flaky(ctx: coord.Context) -> int:
+        if ctx.attempt == 1:
+            raise coord.TransientError("the model timed out")
+        return ctx.attempt
+
+    app.workflow("flaky").phase("flaky", task=flaky)
+    run_id = app.start_run("flaky").id
+    run = drive_run(app, run_id)
+    assert run.state is RunState.SUCCEEDED and run.phase("flaky").result == 2
+    assert run.phase("flaky").attempt == 1  # the phase ran once; its task twice
+    errors = [e.data for e in app.run_events(run_id) if e.topic == "phase.error"]
+    assert len(errors) == 1
+    assert errors[0]["phase"] == "flaky" and errors[0]["error"]["message"] == "the model timed out"

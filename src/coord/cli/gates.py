@@ -89,4 +89,5 @@ def set_budget(
         found = service.set_budget(store, target, limits, actor=context.actor())
     _, _, phase = target.partition(":")
     budget = found.phase(phase).budget if phase else found.budget
-    emit(found, output, lambda: line(f"budget of {target}: {budget}"))
+    limits_text = ", ".join(f"{k}={v:g}" for k, v in budget.items()) or "no limits"
+    emit(found, output, lambda: line(f"budget of {target}: {limits_text}"))

@@ -8,7 +8,7 @@ from typing import Any
 
 from coord.cli.output import age, line, table
 from coord.domain.durations import format_duration
-from coord.domain.run_views import PhaseInfo, RunCost, RunInfo, RunPlan, summarize
+from coord.domain.run_views import PhaseInfo, PlanPhase, RunCost, RunInfo, RunPlan, summarize
 from coord.domain.views import EventInfo
 
 
@@ -53,11 +53,24 @@ def plan(p: RunPlan) -> None:
                 _budget(ph.budget) if ph.budget else None,
                 _gate(ph.gate),
                 "; ".join(ph.required_evidence) or None,
+                _policy(ph),
             )
             for position, ph in enumerate(p.phases, start=1)
         ],
         empty="no phases",
     )
+
+
+def _policy(ph: PlanPhase) -> str | None:
+    parts = []
+    if ph.heartbeat_s is not None:
+        stall = f" (stalled after {ph.stall_after})" if ph.stall_after else ""
+        parts.append(f"heartbeat {format_duration(ph.heartbeat_s)}{stall}")
+    if ph.retries is not None:
+        parts.append(f"retries {ph.retries}")
+    if ph.compensate:
+        parts.append(f"compensate {ph.compensate}")
+    return "; ".join(parts) or None
 
 
 def _gate(gate: dict[str, Any] | None) -> str | None:
@@ -95,7 +108,7 @@ def run(r: RunInfo) -> None:
 
 def _phase_row(p: PhaseInfo) -> tuple[Any, ...]:
     result = summarize(p.result, 50)
-    if p.gate is not None:
+    if p.gate is not None and p.gate.get("rubric"):
         verdict = (
             "waived" if p.gate.get("waived") else "passed" if p.gate.get("passed") else "failed"
         )

@@ -4,6 +4,7 @@ the same way and refuses bad input before anything is written."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -126,11 +127,36 @@ class Outgoing:
     ttl: str | float | timedelta | None = None
 
 
+# Batches name the same few senders, recipients and priorities over and over: their
+# checks are cached (by text, so a cached answer is always the one the check gives).
+@functools.lru_cache(maxsize=4096)
+def _agent_name(name: str) -> str:
+    return check_agent_name(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(text: str) -> Address:
+    return Address.parse(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _priority(value: str | int) -> int:
+    return int(Priority.parse(value))
+
+
+def _valid_cached(check: Any, value: Any, field: str) -> Any:
+    """:func:`_valid` through ``check``'s cache when ``value`` is text or a number
+    (anything else, possibly unhashable, is checked uncached)."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return _valid(check, value, field)
+    return _valid(check.__wrapped__, value, field)
+
+
 def build_message(outgoing: Outgoing, *, max_bytes: int) -> NewMessage:
     """Validate a message; raise ``InvalidInput`` naming the field at fault."""
     o = outgoing
-    sender = _valid(check_agent_name, o.sender, "from")
-    to = _valid(Address.parse, o.to, "to")
+    sender = _valid_cached(_agent_name, o.sender, "from")
+    to = _valid_cached(_address, o.to, "to")
     if not isinstance(o.subject, str) or not o.subject.strip():
         raise InvalidInput("subject: must not be empty", field="subject")
     if len(o.subject) > MAX_SUBJECT:
@@ -145,7 +171,7 @@ def build_message(outgoing: Outgoing, *, max_bytes: int) -> NewMessage:
             f"body: {size} bytes, over the limit of {max_bytes} (COORD_MAX_MESSAGE_BYTES)",
             field="body",
         )
-    priority = int(_valid(Priority.parse, o.priority, "priority"))
+    priority = _valid_cached(_priority, o.priority, "priority")
     if o.key is not None and not 0 < len(o.key) <= MAX_KEY:
         raise InvalidInput(f"key: use 1-{MAX_KEY} characters", field="key")
     ttl = None if o.ttl is None else _valid(parse_duration, o.ttl, "ttl")

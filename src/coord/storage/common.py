@@ -78,13 +78,24 @@ def started_event(task_id: str, attempt: int, owner: str) -> EventRow:
     return (events.TASK_STARTED, task_id, owner, f'{{"attempt":{attempt}}}')
 
 
-def progress_events(renewals: Sequence[Renewal], accepted: set[str], owner: str) -> list[EventRow]:
-    """``task.progress`` for accepted heartbeats that reported progress or a message."""
-    rows: list[EventRow] = []
+def progress_events(
+    renewals: Sequence[Renewal],
+    accepted: set[str],
+    owner: str,
+    of_runs: Mapping[str, tuple[str, str]],
+) -> list[tuple[str, str, str | None, str, str]]:
+    """``(topic, task_id, run_id, actor, data)`` for accepted heartbeats that reported
+    progress or a message: ``task.progress``, or ``phase.progress`` (with the phase)
+    for a task of a run (``of_runs`` maps those to their run and phase)."""
+    rows = []
     for r in renewals:
         if r.task_id in accepted and r.beat and (r.progress is not None or r.message):
-            data = codec.dumps({"progress": r.progress, "message": r.message})
-            rows.append((events.TASK_PROGRESS, r.task_id, owner, data))
+            data: dict[str, Any] = {"progress": r.progress, "message": r.message}
+            run_id, phase = of_runs.get(r.task_id, (None, None))
+            topic = events.TASK_PROGRESS if run_id is None else events.PHASE_PROGRESS
+            if phase is not None:
+                data = {"phase": phase, **data}
+            rows.append((topic, r.task_id, run_id, owner, codec.dumps(data)))
     return rows
 
 

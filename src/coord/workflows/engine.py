@@ -21,7 +21,6 @@ step is repaired by simply looking again (the worker's reconciler does).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -44,9 +43,7 @@ from coord.domain.runs import (
 )
 from coord.domain.tasks import NewTask, TaskPolicy, TaskState
 from coord.domain.workflows import Budget, PhaseSpec, WorkflowSpec, parse_workflow
-from coord.errors import StoreError
-
-logger = logging.getLogger(__name__)
+from coord.errors import ConfigError
 
 Results = Callable[[Sequence[str]], dict[str, Any]]
 _LIVE = (TaskState.PENDING, TaskState.RUNNING, TaskState.FAILED)
@@ -466,8 +463,8 @@ class Decision:
         run_at: float | None = None,
     ) -> None:
         policy = self.snap.policies.get(task_name)
-        if policy is None:
-            raise StoreError(
+        if policy is None:  # start_run checks every task: only a dropped policy gets here
+            raise ConfigError(
                 f"run {self.run.id}: task {task_name!r} of phase {spec.name!r} has no "
                 "registered policy (no App declaring it opened this database)"
             )

@@ -170,7 +170,8 @@ WHERE state IN ('pending', 'failed') AND queue = ANY(%(queues)s::text[]);
 
 -- name: renew
 -- Extends the leases still held, records heartbeats and usage, and writes a
--- task.progress event for each heartbeat that reported progress or a message.
+-- task.progress event (phase.progress, with the run and phase, for a task of a run)
+-- for each heartbeat that reported progress or a message.
 WITH commit_mode AS MATERIALIZED (
     SELECT set_config('synchronous_commit', coalesce(%(commit)s::text, current_setting('synchronous_commit')), true)
 ), r AS (
@@ -192,11 +193,13 @@ WITH commit_mode AS MATERIALIZED (
     FROM r, commit_mode
     WHERE t.id = r.id AND t.attempt = r.attempt AND t.owner = %(owner)s
       AND t.lease_expires_at >= now()
-    RETURNING t.id, r.beat, r.progress, r.message
+    RETURNING t.id, r.beat, r.progress, r.message, t.run_id, t.phase
 ), progressed AS (
-    INSERT INTO coord_events (topic, task_id, actor, data)
-    SELECT 'task.progress', id, %(owner)s,
-           jsonb_build_object('progress', progress, 'message', message)
+    INSERT INTO coord_events (topic, task_id, run_id, actor, data)
+    SELECT CASE WHEN run_id IS NULL THEN 'task.progress' ELSE 'phase.progress' END,
+           id, run_id, %(owner)s,
+           jsonb_strip_nulls(jsonb_build_object('phase', phase))
+           || jsonb_build_object('progress', progress, 'message', message)
     FROM renewed WHERE beat AND (progress IS NOT NULL OR message IS NOT NULL)
 )
 SELECT id FROM renewed;

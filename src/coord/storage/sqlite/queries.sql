@@ -85,7 +85,11 @@ SET lease_expires_at = :now + :lease,
     usd_micros = usd_micros + :usd_micros, tool_seconds = tool_seconds + :tool_seconds
 WHERE id = :id AND attempt = :attempt AND owner = :owner AND state = 'running'
   AND lease_expires_at >= :now
-RETURNING id;
+RETURNING id, run_id, phase;
+
+-- name: insert_progress_event
+INSERT INTO coord_events (topic, task_id, run_id, actor, data, created_at)
+VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: complete
 -- Outcomes arrive as [[id, attempt, state, result, error, delay, extra_attempts,

@@ -203,6 +203,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns):
             return set()
         now = time.time()
         accepted: set[str] = set()
+        of_runs: dict[str, tuple[str, str]] = {}  # task id -> (run id, phase)
         with self._errors(), self._tx(durable=False) as cur:
             for r in renewals:
                 u = r.usage
@@ -225,7 +226,15 @@ class SqliteStore(SqliteMailbox, SqliteRuns):
                 ).fetchone()
                 if row is not None:
                     accepted.add(row[0])
-            self._insert_events(cur, common.progress_events(renewals, accepted, owner), now)
+                    if row[1] is not None:
+                        of_runs[row[0]] = (row[1], row[2])
+            cur.executemany(
+                Q["insert_progress_event"],
+                [
+                    (*event, now)
+                    for event in common.progress_events(renewals, accepted, owner, of_runs)
+                ],
+            )
         return accepted
 
     def complete(self, owner: str, outcomes: Sequence[Outcome]) -> set[str]:
