@@ -11,6 +11,10 @@ from the environment:
 * ``CHAOS_RELEASE``: a file whose existence lets ``chaos.beat`` tasks in ``flag`` mode
   finish their first attempt.
 
+The workflow ``chaos.flow`` (5 phases, one a fan-out, see :func:`build_app`) records
+its executions in the same sink with :func:`record_run`, whose lines carry three more
+fields (``run_id phase detail``); a test reads those with ``read_run_sink``.
+
 The test process builds its own App on the same database with :func:`build_app` (the
 task names and policies must match the workers').
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +35,12 @@ SINK_ENV = "CHAOS_SINK"
 RELEASE_ENV = "CHAOS_RELEASE"
 WORK = "chaos.work"
 BEAT = "chaos.beat"
+PHASE = "chaos.phase"
+FLOW = "chaos.flow"
+FLOW_PHASES = ("a", "b", "c", "d", "e")
+FLOW_AFTER = {"a": (), "b": ("a",), "c": ("a",), "d": ("b", "c"), "e": ("d",)}
+FLOW_ITEMS = 3  # fan-out items of phase c (its parallelism is 2)
+FLOW_STEPS = ("s0", "s1", "s2")  # the memoized steps of every phase task
 BEAT_INTERVAL = 0.1  # seconds between heartbeats of chaos.beat
 BEAT_SAFETY = 60.0  # a first attempt that is never fenced out gives up after this long
 
@@ -52,6 +63,60 @@ def record(kind: str, task_id: str, attempt: int) -> None:
     fd = _sink()
     os.write(fd, line)
     os.fsync(fd)
+
+
+def record_run(
+    kind: str, task_id: str, attempt: int, run_id: str | None, phase: str | None, detail: Any
+) -> None:
+    """Append ``kind task_id attempt pid time run_id phase detail`` to the sink, durably
+    (the lines of :func:`record` plus where in which run; ``detail`` has no spaces)."""
+    line = (
+        f"{kind} {task_id} {attempt} {os.getpid()} {time.time():.6f} {run_id} {phase} {detail}\n"
+    ).encode()
+    fd = _sink()
+    os.write(fd, line)
+    os.fsync(fd)
+
+
+def flow_input(n: int) -> dict[str, Any]:
+    """The input of run ``n`` of ``chaos.flow``."""
+    return {"n": n, "items": [10 * n + j for j in range(FLOW_ITEMS)]}
+
+
+def expected_flow_values(n: int) -> dict[str, Any]:
+    """The ``value`` each phase of run ``n`` returns (for ``c``: one per item)."""
+    a = n + 1
+    b = 2 * a
+    c = [a + 3 * item for item in flow_input(n)["items"]]
+    d = b + sum(c)
+    return {"a": a, "b": b, "c": c, "d": d, "e": 10 * d}
+
+
+def _flow_value(ctx: coord.Context) -> int:
+    """What a phase of ``chaos.flow`` computes from the run input and the results of
+    the phases it runs after (so a wrong or missing result shows in the last phase)."""
+    results = ctx.results
+    if ctx.phase == "a":
+        return int(ctx.input["n"]) + 1
+    if ctx.phase == "b":
+        return 2 * int(results["a"]["value"])
+    if ctx.phase == "c":
+        return int(results["a"]["value"]) + 3 * int(ctx.item)
+    if ctx.phase == "d":
+        return int(results["b"]["value"]) + sum(int(r["value"]) for r in results["c"])
+    if ctx.phase == "e":
+        return 10 * int(results["d"]["value"])
+    raise ValueError(f"chaos.flow has no phase {ctx.phase!r}")
+
+
+async def _flow_step(ctx: coord.Context, name: str, ms: float) -> dict[str, int]:
+    """The body of a memoized step: recorded in the sink when it starts and when it
+    returns (a kill may land in between, or just after, racing the step's record)."""
+    detail = f"{name}@{ctx.item_index if ctx.item_index is not None else '-'}"
+    record_run("step", ctx.task_id, ctx.attempt, ctx.run_id, ctx.phase, detail)
+    await asyncio.sleep(ms * (0.5 + random.random()) / 1000)
+    record_run("step_ret", ctx.task_id, ctx.attempt, ctx.run_id, ctx.phase, detail)
+    return {"attempt": ctx.attempt, "pid": os.getpid()}
 
 
 def expected_result(n: int) -> int:
@@ -131,6 +196,34 @@ def build_app(database_url: str | None = None) -> coord.App:
         record("end", ctx.task_id, ctx.attempt)
         return {"attempt": ctx.attempt, "pid": os.getpid(), "beats": beats, "effect": effect}
 
+    @app.task(name=PHASE, retries=50, retry_backoff=0.05, retry_backoff_max=0.5, timeout=None)
+    async def phase(ctx: coord.Context, ms: float = 60.0) -> dict[str, Any]:
+        """A phase task of ``chaos.flow``: record its start (with the checkpoint it
+        resumes from), run the memoized steps (each sleeps about ``ms``; their bodies
+        record themselves), checkpoint after each step past the one resumed from, sleep
+        a little between them, record that the handler returns (``phase_done``) and
+        return. The result says which attempt recorded each step."""
+        checkpoint = ctx.last_checkpoint
+        resumed = int(checkpoint["steps"]) if isinstance(checkpoint, dict) else 0
+        where = ctx.item_index if ctx.item_index is not None else "-"
+        record_run("begin", ctx.task_id, ctx.attempt, ctx.run_id, ctx.phase, f"{resumed}@{where}")
+        recorded: dict[str, int] = {}
+        for index, name in enumerate(FLOW_STEPS):
+            value = await ctx.step(name, _flow_step, ctx, name, ms)
+            recorded[name] = int(value["attempt"])
+            if index + 1 > resumed:  # a replayed step must not move the checkpoint back
+                await ctx.checkpoint({"steps": index + 1})
+            await asyncio.sleep(ms * random.random() / 2000)
+        result = {"value": _flow_value(ctx), "steps": recorded, "attempt": ctx.attempt}
+        record_run("phase_done", ctx.task_id, ctx.attempt, ctx.run_id, ctx.phase, where)
+        return result
+
+    flow = app.workflow(FLOW, description="chaos: a -> (b, c[fan-out]) -> d -> e")
+    flow.phase("a", task=phase)
+    flow.phase("b", task=phase, after=["a"])
+    flow.phase("c", task=phase, after=["a"], fan_out={"over": "input.items", "parallelism": 2})
+    flow.phase("d", task=phase, after=["b", "c"])
+    flow.phase("e", task=phase, after=["d"])
     return app
 
 

@@ -240,6 +240,34 @@ def read_sink(path: Path) -> list[SinkRecord]:
     return records
 
 
+@dataclass(frozen=True, slots=True)
+class RunSinkRecord:
+    """A line of ``chaos_app.record_run``: a :class:`SinkRecord` of a workflow run's
+    task, with its run, phase and a detail (a step name, a checkpoint...)."""
+
+    kind: str
+    task_id: str
+    attempt: int
+    pid: int
+    at: float
+    run_id: str
+    phase: str
+    detail: str
+
+
+def run_sink_record(line: str) -> RunSinkRecord:
+    """One line written by ``record_run``."""
+    kind, task_id, attempt, pid, at, run_id, phase, detail = line.split()
+    return RunSinkRecord(kind, task_id, int(attempt), int(pid), float(at), run_id, phase, detail)
+
+
+def read_run_sink(path: Path) -> list[RunSinkRecord]:
+    """Every line of a sink written with ``record_run``."""
+    if not path.exists():
+        return []
+    return [run_sink_record(line) for line in path.read_text().splitlines()]
+
+
 # -- worker processes --------------------------------------------------------------
 @dataclass
 class WorkerProcess:
