@@ -24,10 +24,10 @@ from coord.domain.runs import (
     RunStep,
     RunTaskRecord,
 )
-from coord.domain.tasks import NewTask, TaskState, Usage
+from coord.domain.tasks import TaskState, Usage
 from coord.domain.workflows import parse_workflow
 from coord.errors import IdempotencyConflict
-from coord.storage import common
+from coord.ports.runs import NewArtifact
 from coord.storage.records import RowReader
 
 RUN_COLUMNS = (
@@ -152,14 +152,32 @@ def event_rows(changes: RunChanges, actor: str | None) -> list[list[Any]]:
     return rows
 
 
-def run_task_row(task: NewTask) -> list[Any]:
-    """A run task as the positional row of ``enqueue_run_tasks`` / ``insert_run_task``
-    (after id, name, queue, priority, payload, key and run_at)."""
-    return [
-        *common.policy_columns(task),
-        task.run_id,
-        task.phase,
-    ]
+def content_params(artifact: NewArtifact) -> dict[str, Any]:
+    """``save_artifact_content`` parameters."""
+    return {
+        "digest": artifact.digest,
+        "content": artifact.content,
+        "size": len(artifact.content),
+        "media_type": artifact.media_type,
+    }
+
+
+def artifact_params(owner: str, artifact: NewArtifact) -> dict[str, Any]:
+    """``record_artifact`` parameters (fenced by ``owner``'s lease)."""
+    return {
+        "run": artifact.run_id,
+        "phase": artifact.phase,
+        "phase_attempt": artifact.phase_attempt,
+        "name": artifact.name,
+        "digest": artifact.digest,
+        "task": artifact.task_id,
+        "task_attempt": artifact.task_attempt,
+        "producer": artifact.producer,
+        "tool": artifact.tool,
+        "inputs": codec.dumps(list(artifact.inputs)),
+        "size": len(artifact.content),
+        "owner": owner,
+    }
 
 
 def usage_by_phase(rows: Sequence[Sequence[Any]]) -> dict[str | None, Usage]:

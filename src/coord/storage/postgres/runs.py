@@ -23,7 +23,7 @@ from coord.domain.tasks import Outcome, policy_from_dict
 from coord.domain.views import EventInfo
 from coord.domain.workflows import parse_workflow
 from coord.ports.runs import Decide, NewArtifact, RunFilter
-from coord.storage import run_rows
+from coord.storage import common, run_rows
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection, Q, complete_rows, scalar
 from coord.storage.records import RowReader
 from coord.storage.sql import fill, load_queries
@@ -179,7 +179,9 @@ class PostgresRuns(PostgresConnection):
                 raw(t.payload_json),
                 t.key,
                 t.run_at,
-                *run_rows.run_task_row(t),
+                *common.policy_columns(t),
+                t.run_id,
+                t.phase,
                 raw(t.run_step_json),
                 raw(t.run_input_json),
             ]
@@ -230,17 +232,11 @@ class PostgresRuns(PostgresConnection):
     def record_artifact(self, owner: str, artifact: NewArtifact) -> bool:
         """Store an artifact's content (once per digest) and its provenance (fenced)."""
         with self._tx() as conn:
-            conn.execute(
-                R["save_artifact_content"],
-                {
-                    "digest": artifact.digest,
-                    "content": artifact.content,
-                    "size": len(artifact.content),
-                    "media_type": artifact.media_type,
-                },
-            )
+            conn.execute(R["save_artifact_content"], run_rows.content_params(artifact))
             recorded = scalar(
-                conn.execute(R["record_artifact"], _artifact_params(owner, artifact)).fetchone()
+                conn.execute(
+                    R["record_artifact"], run_rows.artifact_params(owner, artifact)
+                ).fetchone()
             )
         return bool(recorded)
 
@@ -261,20 +257,3 @@ def _existing_run(conn: psycopg.Connection[Any], run: NewRun) -> str:
     row = conn.execute(R["run_by_key"], {"key": run.key}).fetchone()
     assert row is not None, "the insert met this key"
     return run_rows.same_run(run, str(row[0]), row[1], row[2])
-
-
-def _artifact_params(owner: str, artifact: NewArtifact) -> dict[str, Any]:
-    return {
-        "run": artifact.run_id,
-        "phase": artifact.phase,
-        "phase_attempt": artifact.phase_attempt,
-        "name": artifact.name,
-        "digest": artifact.digest,
-        "task": artifact.task_id,
-        "task_attempt": artifact.task_attempt,
-        "producer": artifact.producer,
-        "tool": artifact.tool,
-        "inputs": codec.dumps(list(artifact.inputs)),
-        "size": len(artifact.content),
-        "owner": owner,
-    }

@@ -197,6 +197,10 @@ class SqliteConnection:
                 t.run_at if t.run_at is not None else now + t.delay,
                 now,
                 *common.policy_columns(t),
+                t.run_id,
+                t.phase,
+                t.run_step_json,
+                t.run_input_json,
             )
             for t in tasks
         ]

@@ -24,8 +24,8 @@ INSERT INTO coord_migrations (version, name, applied_at) VALUES (:version, :name
 INSERT INTO coord_tasks (
     id, name, queue, state, priority, payload, idempotency_key, run_at, created_at,
     max_attempts, retry_backoff, retry_backoff_max, timeout_s, heartbeat_s, stall_after,
-    concurrency_key, concurrency_limit, rate_key)
-VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    concurrency_key, concurrency_limit, rate_key, run_id, phase, run_step, run_input)
+VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
 
 -- name: find_by_keys

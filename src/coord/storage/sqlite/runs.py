@@ -15,11 +15,11 @@ from typing import Any
 from coord.domain import codec
 from coord.domain.run_views import ArtifactInfo, RunInfo, WorkflowInfo
 from coord.domain.runs import TIMER_TASK, NewRun, RunChanges, RunSnapshot
-from coord.domain.tasks import NewTask, Outcome, policy_from_dict
+from coord.domain.tasks import Outcome, policy_from_dict
 from coord.domain.views import EventInfo
 from coord.domain.workflows import parse_workflow
 from coord.ports.runs import Decide, NewArtifact, RunFilter
-from coord.storage import common, run_rows
+from coord.storage import run_rows
 from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import fill, load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
@@ -197,32 +197,8 @@ class SqliteRuns(SqliteConnection):
             [(topic, run_id, task, who, _json(data), now) for topic, task, who, data in event_rows],
         )
         if changes.tasks:
-            self._insert_run_tasks(cur, changes.tasks, now)
+            self._insert_tasks(cur, changes.tasks, "coord:run", now)
         return changes
-
-    def _insert_run_tasks(self, cur: sqlite3.Cursor, tasks: Sequence[NewTask], now: float) -> None:
-        rows = [
-            (
-                t.id,
-                t.name,
-                t.queue,
-                t.priority,
-                t.payload_json,
-                t.key,
-                t.run_at if t.run_at is not None else now + t.delay,
-                now,
-                *run_rows.run_task_row(t),
-                t.run_step_json,
-                t.run_input_json,
-            )
-            for t in tasks
-        ]
-        cur.executemany(R["insert_run_task"], rows)
-        inserted = [t.id for t in tasks]
-        if cur.rowcount != len(rows):  # a step enqueued before (keys are per step)
-            found = cur.execute(R["existing_ids"], {"ids": codec.dumps(inserted)}).fetchall()
-            inserted = [r[0] for r in found]
-        self._insert_events(cur, common.enqueued_events(inserted, "coord:run"), now)
 
     def _signal_changes(self, changes: RunChanges) -> None:
         if changes.tasks:
@@ -276,31 +252,10 @@ class SqliteRuns(SqliteConnection):
         now = time.time()
         with self._errors(), self._tx() as cur:
             cur.execute(
-                R["save_artifact_content"],
-                {
-                    "digest": artifact.digest,
-                    "content": artifact.content,
-                    "size": len(artifact.content),
-                    "media_type": artifact.media_type,
-                    "now": now,
-                },
+                R["save_artifact_content"], {**run_rows.content_params(artifact), "now": now}
             )
             cur.execute(
-                R["record_artifact"],
-                {
-                    "run": artifact.run_id,
-                    "phase": artifact.phase,
-                    "phase_attempt": artifact.phase_attempt,
-                    "name": artifact.name,
-                    "digest": artifact.digest,
-                    "task": artifact.task_id,
-                    "task_attempt": artifact.task_attempt,
-                    "producer": artifact.producer,
-                    "tool": artifact.tool,
-                    "inputs": codec.dumps(list(artifact.inputs)),
-                    "owner": owner,
-                    "now": now,
-                },
+                R["record_artifact"], {**run_rows.artifact_params(owner, artifact), "now": now}
             )
             if cur.rowcount != 1:
                 return False

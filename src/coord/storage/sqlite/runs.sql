@@ -71,17 +71,6 @@ SET state = :state, attempt = :attempt, loops = :loops, started_at = :started_at
     finished_seq = :finished_seq
 WHERE run_id = :run AND name = :name;
 
--- name: insert_run_task
-INSERT INTO coord_tasks (
-    id, name, queue, state, priority, payload, idempotency_key, run_at, created_at,
-    max_attempts, retry_backoff, retry_backoff_max, timeout_s, heartbeat_s, stall_after,
-    concurrency_key, concurrency_limit, rate_key, run_id, phase, run_step, run_input)
-VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
-
--- name: existing_ids
-SELECT id FROM coord_tasks WHERE id IN (SELECT value FROM json_each(:ids));
-
 -- name: cancel_run_tasks
 UPDATE coord_tasks
 SET state = 'cancelled', finished_at = :now, owner = NULL, lease_expires_at = NULL
