@@ -259,13 +259,15 @@ def ratio(numerator: Any, denominator: Any) -> str:
 
 
 def reference(records: Iterable[Record], workload: str, mode: str | None = None) -> Record | None:
-    """coord-postgres's result for ``workload`` (and ``mode``), if it has one."""
+    """coord-postgres's result for ``workload`` (and ``mode``), if it has one: its
+    main row, not a variant (phases also has ``variant: worker process``)."""
     for record in records:
         key = (record.get("system"), record.get("backend"))
         if (
             key == REFERENCE
             and record.get("workload") == workload
             and record.get("mode") == mode
+            and not record.get("variant")
             and "error" not in record
         ):
             return record
