@@ -60,11 +60,20 @@ class RunFeatures:
 
     def _init_runs(self) -> None:
         self._workflows: dict[str, Workflow | WorkflowSpec] = {}
+        self._recorded: dict[str, dict[str, Any]] = {}  # definitions written to the store
         self.registry.add_task(timer_task())
 
     def _open_runs(self, store: Store) -> None:
         """Record this App's workflows in the database it opens."""
-        run_service.register_workflows(store, [self._spec(w) for w in self._workflows.values()])
+        self._recorded.clear()
+        self._record(store, [self._spec(w) for w in self._workflows.values()])
+
+    def _record(self, store: Store, specs: list[WorkflowSpec]) -> None:
+        """Write definitions to the store, unless written already as they are."""
+        new = [s for s in specs if self._recorded.get(s.name) != s.to_dict()]
+        if new:
+            run_service.register_workflows(store, new)
+            self._recorded.update((s.name, s.to_dict()) for s in new)
 
     # -- declaring --------------------------------------------------------------------
     def workflow(
@@ -98,7 +107,7 @@ class RunFeatures:
             self._workflows[name] = workflow
             store = self._store_if_open()
         if store is not None and isinstance(workflow, WorkflowSpec):
-            run_service.register_workflows(store, [workflow])
+            self._record(store, [workflow])
 
     def _spec(self, workflow: Workflow | WorkflowSpec) -> WorkflowSpec:
         if isinstance(workflow, WorkflowSpec):
@@ -132,7 +141,7 @@ class RunFeatures:
         returns the first run (``created`` False); another input raises
         ``IdempotencyConflict``."""
         spec = self.get_workflow(workflow)
-        run_service.register_workflows(self.store, [spec])
+        self._record(self.store, [spec])
         run_id, created = run_service.start_run(self.store, spec, input, key=key, actor=actor)
         return RunHandle(run_id, self, created)
 

@@ -97,6 +97,10 @@ class Store(MailboxStore, RunStore, Protocol):
         """Return the registered policy of a task name, if any."""
         ...
 
+    def registered_tasks(self, names: Sequence[str]) -> set[str]:
+        """Which of ``names`` have a registered policy (one query)."""
+        ...
+
     # -- running --------------------------------------------------------------------
     def claim(
         self, owner: str, queues: Sequence[str], limit: int, lease_seconds: float

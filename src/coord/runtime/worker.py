@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
 import random
 import socket
@@ -142,6 +143,9 @@ class Worker:
         self._unflushed: dict[str, Attempt] = {}  # handler done, outcome not yet stored
         self._stopping = False
         self._grace = config.shutdown_grace
+        self._due_checked_at = -math.inf  # when seconds_until_due last answered
+        self._next_due: float | None = None  # its answer, on the monotonic clock
+        self._due_dirty = False
 
     # -- lifecycle --------------------------------------------------------------------
     @property
@@ -290,7 +294,7 @@ class Worker:
                 continue
             if config.burst and await self._drained():
                 return
-            await self._idle()
+            await self._idle(len(tasks))
 
     async def _claim(self, wanted: int) -> list[ClaimedTask]:
         """Lease up to ``wanted`` due tasks.
@@ -308,15 +312,28 @@ class Worker:
             self.store.claim, self.id, config.queues, wanted, config.lease_seconds
         )
 
-    async def _idle(self) -> None:
-        """Sleep until a wake-up or the next delayed task is due (at most a poll)."""
+    async def _idle(self, claimed: int) -> None:
+        """Sleep until a wake-up or the next delayed task is due (at most a poll).
+
+        When is the next delayed task due? Asking costs a query, so after a claim
+        that found work the answer of the last poll interval is reused: a worker
+        that keeps finding work would otherwise ask after every claim. It asks again
+        after an empty claim, once the answer is a poll interval old, or when one of
+        its own outcomes scheduled a retry (or the time it gave has come)."""
         timeout = self.config.poll_interval
-        try:
-            due_in = await self._call(self.store.seconds_until_due, self.config.queues)
-        except StoreError:
-            due_in = None
-        if due_in is not None:
-            timeout = min(timeout, due_in)
+        now = time.monotonic()
+        stale = now - self._due_checked_at > self.config.poll_interval
+        passed = self._next_due is not None and self._next_due <= now  # claimed since?
+        if claimed == 0 or stale or passed or self._due_dirty:
+            self._due_dirty = False
+            try:
+                due_in = await self._call(self.store.seconds_until_due, self.config.queues)
+            except StoreError:
+                due_in = None
+            self._due_checked_at = now
+            self._next_due = None if due_in is None else now + due_in
+        if self._next_due is not None:
+            timeout = min(timeout, max(0.0, self._next_due - now))
         await _wait(self._wake.event, timeout)
 
     async def _drained(self) -> bool:
@@ -366,17 +383,19 @@ class Worker:
             while not queue.empty() and len(batch) < _MAX_COMPLETION_BATCH:
                 batch.append(queue.get_nowait())
             plain, of_runs = self._split_run_outcomes(batch)
-            accepted = set()
+            stores: list[Awaitable[set[str]]] = [
+                self._store_run_outcome(outcome, task) for outcome, task in of_runs
+            ]
             if plain:
-                accepted = await self._retrying(
-                    "completion", functools.partial(self._call, self.store.complete, self.id, plain)
+                stores.append(
+                    self._retrying(
+                        "completion",
+                        functools.partial(self._call, self.store.complete, self.id, plain),
+                    )
                 )
-            for outcome, task in of_runs:
-                if await self._retrying(
-                    "run completion",
-                    functools.partial(self._call, self._complete_run_task, outcome, task),
-                ):
-                    accepted.add(outcome.task_id)
+            # Outcomes of different runs commit in their own transactions, side by side
+            # on the I/O threads (two of one run queue on the run's lock).
+            accepted = set().union(*await asyncio.gather(*stores))
             requeued = False
             for outcome in batch:
                 self._unflushed.pop(outcome.task_id, None)
@@ -394,6 +413,8 @@ class Worker:
                 queue.task_done()
             # A retry of ours may be due before the claim loop's next poll; in burst
             # mode the last outcome may mean there is nothing left to do.
+            if requeued:
+                self._due_dirty = True
             if requeued or (self.config.burst and not self._active):
                 self._wake.event.set()
 
@@ -411,6 +432,13 @@ class Worker:
             else:
                 plain.append(outcome)
         return plain, of_runs
+
+    async def _store_run_outcome(self, outcome: Outcome, task: ClaimedTask) -> set[str]:
+        stored = await self._retrying(
+            "run completion",
+            functools.partial(self._call, self._complete_run_task, outcome, task),
+        )
+        return {outcome.task_id} if stored else set()
 
     def _complete_run_task(self, outcome: Outcome, task: ClaimedTask) -> bool:
         """Store a run task's outcome and its run's next step together. Should the
@@ -497,7 +525,9 @@ class Worker:
             task_id = attempt.task.id
             if task_id in accepted:
                 continue
-            if self._active.get(task_id) is attempt or self._unflushed.get(task_id) is attempt:
+            # A finished attempt's renewal is refused once its outcome is stored (the
+            # two race on the I/O threads); a lost lease shows when the outcome is.
+            if self._active.get(task_id) is attempt:
                 self.stats.renewals_refused += 1
                 logger.warning(
                     "worker %s: lease of task %s attempt %d refused; stopping it",

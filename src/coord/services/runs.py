@@ -105,7 +105,7 @@ def registered_workflow(store: Store, name: str) -> WorkflowSpec:
 
 def known_tasks(store: Store, names: Iterable[str]) -> set[str]:
     """Which of ``names`` have a registered task policy."""
-    return {name for name in names if store.get_policy(name) is not None}
+    return store.registered_tasks(sorted(set(names)))
 
 
 def check_tasks(spec: WorkflowSpec, known: set[str]) -> None:

@@ -20,11 +20,12 @@ from coord.domain.runs import (
     PhaseState,
     RunChanges,
     RunRecord,
+    RunSnapshot,
     RunState,
     RunStep,
     RunTaskRecord,
 )
-from coord.domain.tasks import TaskState, Usage
+from coord.domain.tasks import Outcome, TaskState, Usage
 from coord.domain.workflows import parse_workflow
 from coord.errors import IdempotencyConflict
 from coord.ports.runs import NewArtifact
@@ -103,6 +104,19 @@ def task_record(row: Sequence[Any], reader: RowReader) -> RunTaskRecord:
         usage=Usage(int(row[5]), int(row[6]), int(row[7]), float(row[8])),
         error=js(row[9]),
     )
+
+
+def apply_outcome(snapshot: RunSnapshot, outcome: Outcome) -> None:
+    """Show ``outcome`` in a snapshot read in the statement that stored it (which
+    sees the task as it was before): its new state, usage and error."""
+    for task in snapshot.tasks:
+        if task.id == outcome.task_id:
+            task.state = outcome.state
+            task.usage.add(outcome.usage)
+            if outcome.error_json is not None:
+                error = codec.loads(outcome.error_json)
+                task.error = {"type": error.get("type"), "message": error.get("message")}
+            return
 
 
 def phase_values(phase: PhaseRecord) -> list[Any]:

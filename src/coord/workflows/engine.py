@@ -21,6 +21,7 @@ step is repaired by simply looking again (the worker's reconciler does).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -50,6 +51,19 @@ _LIVE = (TaskState.PENDING, TaskState.RUNNING, TaskState.FAILED)
 _BROKEN = (TaskState.DEAD, TaskState.CANCELLED)
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(definition_json: str) -> tuple[WorkflowSpec, tuple[str, ...]]:
+    spec = parse_workflow(codec.loads(definition_json))
+    return spec, tuple(spec.order())
+
+
+def spec_of(definition: Mapping[str, Any]) -> tuple[WorkflowSpec, tuple[str, ...]]:
+    """The validated spec of a run's definition and its phases in topological order
+    (worked out once per definition: every decision about every run of a workflow
+    needs them)."""
+    return _parsed(codec.dumps(definition))
+
+
 class Decision:
     """One pass of the engine over one run: it changes its in-memory copy of the
     run as it decides, so that later phases see earlier decisions, and records every
@@ -59,7 +73,7 @@ class Decision:
         self.snap = snapshot
         self.run = snapshot.run
         self.phases = snapshot.phases
-        self.spec: WorkflowSpec = parse_workflow(snapshot.run.definition)
+        self.spec, self.order = spec_of(snapshot.run.definition)
         self.changes = RunChanges(actor=actor)
         self.actor = actor
         self._results = results
@@ -100,7 +114,7 @@ class Decision:
         return self.changes
 
     def _advance(self) -> None:
-        for name in self.spec.order():
+        for name in self.order:
             if self.run.state not in (RunState.RUNNING, RunState.PAUSED):
                 return  # the run failed during this pass
             phase = self.phases[name]
@@ -316,7 +330,7 @@ class Decision:
         elif phase.loops < gate.max_loops and gate.fix is not None:
             self.set_phase(phase, state=PhaseState.FIXING, loops=phase.loops + 1)
             self._start_fix(phase, spec)
-        elif self._waiver_valid(phase):
+        elif self.waiver_valid(phase):
             self.set_phase(phase, gate={**findings, "waived": phase.waiver})
             self.event(events.PHASE_GATE_WAIVED, phase.name, waiver=phase.waiver)
             self._after_checks(phase)
@@ -327,7 +341,8 @@ class Decision:
         """``run X is paused`` / ``has succeeded`` / ``was cancelled``, for refusals."""
         return f"run {self.run.id} {state_phrase(self.run.state)}"
 
-    def _waiver_valid(self, phase: PhaseRecord) -> bool:
+    def waiver_valid(self, phase: PhaseRecord) -> bool:
+        """True if the phase holds a waiver that has not expired."""
         waiver = phase.waiver
         return waiver is not None and float(waiver.get("expires_at", 0)) > self._now
 

@@ -39,7 +39,7 @@ def start(actor: str | None) -> Decide:
     def decide(tx: RunTx) -> RunChanges:
         d = _decision(tx, actor)
         d.set_run_state(RunState.RUNNING)
-        d.event(events.RUN_STARTED, workflow=d.run.workflow, phases=list(d.spec.order()))
+        d.event(events.RUN_STARTED, workflow=d.run.workflow, phases=list(d.order))
         return d.reconcile()
 
     return decide
@@ -130,7 +130,7 @@ def retry(from_phase: str | None, actor: str | None) -> Decide:
         if from_phase is not None:
             reset |= {from_phase, *d.spec.descendants(from_phase)}
         waived = _waived_gate_failures(d, reset) if from_phase is None else set()
-        for name in d.spec.order():
+        for name in d.order:
             if name in waived:
                 phase = d.phases[name]
                 d.set_phase(phase, gate={**(phase.gate or {}), "waived": phase.waiver})
@@ -151,8 +151,7 @@ def _waived_gate_failures(d: Decision, candidates: set[str]) -> set[str]:
         for name in candidates
         if d.phases[name].state is PhaseState.FAILED
         and (d.phases[name].error or {}).get("reason") == "gate_failed"
-        and d.phases[name].waiver is not None
-        and float(d.phases[name].waiver.get("expires_at", 0)) > d.snap.now  # type: ignore[union-attr]
+        and d.waiver_valid(d.phases[name])
     }
 
 

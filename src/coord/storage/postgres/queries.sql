@@ -364,6 +364,9 @@ INSERT INTO coord_task_policies (name, policy) VALUES (%(name)s, %(policy)s::jso
 ON CONFLICT (name) DO UPDATE SET policy = excluded.policy, updated_at = now()
 WHERE coord_task_policies.policy IS DISTINCT FROM excluded.policy;
 
+-- name: registered_tasks
+SELECT name FROM coord_task_policies WHERE name = ANY(%(names)s::text[]);
+
 -- name: get_policy
 SELECT policy FROM coord_task_policies WHERE name = %(name)s;
 

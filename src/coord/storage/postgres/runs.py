@@ -1,15 +1,16 @@
 """Workflow runs on PostgreSQL (see :class:`coord.ports.runs.RunStore`).
 
-A change to a run is one transaction: ``SELECT ... FOR UPDATE`` on the run's row
-(decisions about one run are serialized across every worker), then the triggering
-write (a task outcome), the engine's reads, and its changes. The run row is locked
-before any task row, so two workers finishing tasks of one run queue on the run
-instead of deadlocking on each other's tasks.
+A change to a run is one transaction of two statements. The first locks the run's
+row (decisions about one run are serialized across every worker), writes what
+triggered the change (a task's outcome, fenced by its lease) and reads the whole
+run back as one row of JSON; the engine decides in Python; the second statement
+writes the decision (the run, its phases, tasks to cancel and to enqueue, events and
+wake-ups). The run's row is locked before any task's, so two workers finishing
+tasks of one run queue on the run instead of deadlocking on each other's tasks.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,61 +19,102 @@ from psycopg.rows import dict_row
 
 from coord.domain import codec
 from coord.domain.run_views import ArtifactInfo, RunInfo, WorkflowInfo
-from coord.domain.runs import TIMER_TASK, NewRun, RunChanges, RunSnapshot
+from coord.domain.runs import NewRun, RunSnapshot
 from coord.domain.tasks import Outcome, policy_from_dict
 from coord.domain.views import EventInfo
-from coord.domain.workflows import parse_workflow
 from coord.ports.runs import Decide, NewArtifact, RunFilter
 from coord.storage import common, run_rows
-from coord.storage.postgres.connection import PACKAGE, PostgresConnection, Q, complete_rows, scalar
+from coord.storage.postgres.connection import PACKAGE, PostgresConnection, complete_rows, scalar
 from coord.storage.records import RowReader
 from coord.storage.sql import fill, load_queries
 
-logger = logging.getLogger(__name__)
 _READER = RowReader()
-R = fill(load_queries(PACKAGE, "runs.sql"), {"run_columns": run_rows.RUN_COLUMNS})
+
+# The engine's view of a run as one row (the ``snapshot`` queries): the run's columns
+# (times as epoch seconds, with the database clock last), then its phases, tasks
+# (without payloads, results or tracebacks), artifact names and the policies of every
+# task its definition names, as JSON.
+_SNAPSHOT_SELECT = """
+SELECT r.id, r.workflow, r.definition, r.input, r.state, r.reason, r.detail, r.budget,
+       r.idempotency_key, extract(epoch FROM r.created_at)::float8,
+       extract(epoch FROM r.started_at)::float8, extract(epoch FROM r.finished_at)::float8,
+       r.actor, extract(epoch FROM now())::float8,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(
+                   p.name, p.state, p.attempt, p.loops, extract(epoch FROM p.started_at)::float8,
+                   extract(epoch FROM p.finished_at)::float8,
+                   extract(epoch FROM p.deadline_at)::float8, p.result, p.gate, p.error,
+                   p.budget, p.items, p.waiver, p.approval, p.finished_seq)
+               ORDER BY p.position), '[]')
+        FROM coord_phases AS p WHERE p.run_id = r.id) AS phases,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(
+                   t.id, t.phase, t.name, t.state, t.run_step, t.tokens_in, t.tokens_out,
+                   t.usd_micros, t.tool_seconds,
+                   CASE WHEN t.error IS NOT NULL
+                        THEN jsonb_build_object('type', t.error->>'type',
+                                                'message', t.error->>'message') END)
+               ORDER BY t.id), '[]')
+        FROM coord_tasks AS t WHERE t.run_id = r.id) AS tasks,
+       (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_array(a.phase, a.phase_attempt, a.name)),
+                        '[]')
+        FROM coord_run_artifacts AS a WHERE a.run_id = r.id) AS artifacts,
+       (SELECT coalesce(jsonb_object_agg(x.name, x.policy), '{}')
+        FROM coord_task_policies AS x
+        WHERE x.name = 'coord.timer'
+           OR x.name IN (SELECT jsonb_path_query(r.definition, '$.phases.*.task') #>> '{}'
+                         UNION ALL
+                         SELECT jsonb_path_query(r.definition, '$.phases.*.gate.fix') #>> '{}'
+                         UNION ALL
+                         SELECT jsonb_path_query(r.definition, '$.phases.*.compensate')
+                                #>> '{}')) AS policies"""
+
+R = fill(
+    load_queries(PACKAGE, "runs.sql"),
+    {"run_columns": run_rows.RUN_COLUMNS, "snapshot_select": _SNAPSHOT_SELECT.strip()},
+)
+
+
+def _snapshot(row: Sequence[Any]) -> RunSnapshot:
+    """A snapshot row as the engine's :class:`RunSnapshot`."""
+    phases = [run_rows.phase_record(p, _READER) for p in row[14]]
+    artifacts: dict[tuple[str, int], set[str]] = {}
+    for phase, attempt, name in row[16]:
+        artifacts.setdefault((phase, attempt), set()).add(name)
+    return RunSnapshot(
+        run=run_rows.run_record(row, _READER),
+        phases={p.name: p for p in phases},
+        tasks=[run_rows.task_record(t, _READER) for t in row[15]],
+        artifacts=artifacts,
+        policies={name: policy_from_dict(p) for name, p in row[17].items()},
+        now=float(row[13]),
+    )
 
 
 class _RunTx:
-    """The engine's view of one locked run, on the transaction's connection."""
+    """The engine's view of one locked run: the snapshot read with the lock, and
+    task results, from what the caller knows or from the transaction."""
 
-    def __init__(self, conn: psycopg.Connection[Any], run_id: str) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        snapshot: RunSnapshot,
+        known_results: dict[str, Any] | None = None,
+    ) -> None:
         self.conn = conn
-        self.run_id = run_id
+        self._snapshot = snapshot
+        self._known = known_results or {}
 
     def snapshot(self) -> RunSnapshot:
-        conn, params = self.conn, {"id": self.run_id}
-        row = conn.execute(R["snapshot_run"], params).fetchone()
-        assert row is not None, "the run is locked, so it exists"
-        run = run_rows.run_record(row, _READER)
-        spec = parse_workflow(run.definition)
-        names = sorted(spec.task_names() | {TIMER_TASK})
-        policies = conn.execute(R["policies_named"], {"names": names}).fetchall()
-        artifacts: dict[tuple[str, int], set[str]] = {}
-        for phase, attempt, name in conn.execute(R["snapshot_artifacts"], params):
-            artifacts.setdefault((phase, attempt), set()).add(name)
-        return RunSnapshot(
-            run=run,
-            phases={
-                p.name: p
-                for p in (
-                    run_rows.phase_record(r, _READER)
-                    for r in conn.execute(R["snapshot_phases"], params)
-                )
-            },
-            tasks=[
-                run_rows.task_record(r, _READER) for r in conn.execute(R["snapshot_tasks"], params)
-            ],
-            artifacts=artifacts,
-            policies={name: policy_from_dict(p) for name, p in policies},
-            now=float(row[13]),
-        )
+        return self._snapshot
 
     def task_results(self, task_ids: Sequence[str]) -> dict[str, Any]:
-        if not task_ids:
-            return {}
-        rows = self.conn.execute(R["task_results"], {"run": self.run_id, "ids": list(task_ids)})
-        return {str(task_id): result for task_id, result in rows}
+        found = {i: self._known[i] for i in task_ids if i in self._known}
+        missing = [i for i in task_ids if i not in found]
+        if missing:
+            rows = self.conn.execute(
+                R["task_results"], {"run": self._snapshot.run.id, "ids": missing}
+            )
+            found.update((str(task_id), result) for task_id, result in rows)
+        return found
 
 
 class PostgresRuns(PostgresConnection):
@@ -103,6 +145,10 @@ class PostgresRuns(PostgresConnection):
     # -- changing runs ----------------------------------------------------------------
     def create_run(self, run: NewRun, decide: Decide) -> tuple[str, bool]:
         """Insert a run and its phases and start it, in one transaction."""
+        phases = [
+            [name, position, run.phase_budgets[name].to_dict()]
+            for position, name in enumerate(run.phases)
+        ]
         with self._tx() as conn:
             inserted = conn.execute(
                 R["insert_run"],
@@ -114,80 +160,42 @@ class PostgresRuns(PostgresConnection):
                     "budget": codec.dumps(run.budget.to_dict()),
                     "key": run.key,
                     "actor": run.actor,
+                    "phases": codec.dumps(phases),
                 },
             ).fetchone()
             if inserted is None:
                 assert run.key is not None
                 return _existing_run(conn, run), False
-            rows = [
-                [name, position, run.phase_budgets[name].to_dict()]
-                for position, name in enumerate(run.phases)
-            ]
-            conn.execute(R["insert_phases"], {"run": run.id, "rows": codec.dumps(rows)})
-            conn.execute(R["lock_run"], {"id": run.id})
-            self._apply(conn, run.id, decide(_RunTx(conn, run.id)), run.actor)
+            snapshot = _locked_snapshot(conn, run.id)
+            assert snapshot is not None, "inserted just now"
+            _decide(conn, snapshot, decide, run.actor)
         return run.id, True
 
     def change_run(self, run_id: str, decide: Decide) -> bool:
         """Lock a run and apply the engine's decision."""
         with self._tx() as conn:
-            if conn.execute(R["lock_run"], {"id": run_id}).fetchone() is None:
+            snapshot = _locked_snapshot(conn, run_id)
+            if snapshot is None:
                 return False
-            self._apply(conn, run_id, decide(_RunTx(conn, run_id)), None)
+            _decide(conn, snapshot, decide, None)
         return True
 
     def complete_run_task(self, owner: str, outcome: Outcome, run_id: str, decide: Decide) -> bool:
         """Record a run task's outcome (fenced) and the engine's decision together."""
         with self._tx() as conn:
-            conn.execute(R["lock_run"], {"id": run_id})
-            params = {"rows": complete_rows([outcome]), "owner": owner}
-            if conn.execute(Q["complete"], params).fetchone() is None:
-                return False
-            self._apply(conn, run_id, decide(_RunTx(conn, run_id)), owner)
+            row = conn.execute(
+                R["complete_and_snapshot"],
+                {"run": run_id, "owner": owner, "rows": complete_rows([outcome])},
+            ).fetchone()
+            if row is None or not row[-1]:
+                return False  # the lease was lost (or the run is gone): nothing written
+            snapshot = _snapshot(row)
+            run_rows.apply_outcome(snapshot, outcome)  # the snapshot predates it
+            known = {}
+            if outcome.result_json is not None:
+                known[outcome.task_id] = codec.loads(outcome.result_json)
+            _decide(conn, snapshot, decide, owner, known)
         return True
-
-    def _apply(
-        self, conn: psycopg.Connection[Any], run_id: str, changes: RunChanges, actor: str | None
-    ) -> None:
-        if changes.run is not None:
-            conn.execute(R["update_run"], run_rows.run_values(changes.run))
-        else:
-            conn.execute(R["touch_run"], {"id": run_id})
-        if changes.phases:
-            rows = [run_rows.phase_values(p) for p in changes.phases.values()]
-            conn.execute(R["update_phases"], {"run": run_id, "rows": codec.dumps(rows)})
-        rows = run_rows.event_rows(changes, changes.actor or actor)
-        conn.execute(R["insert_run_events"], {"run": run_id, "rows": codec.dumps(rows)})
-        if changes.cancel_tasks:
-            conn.execute(
-                R["cancel_run_tasks"],
-                {"ids": changes.cancel_tasks, "run": run_id, "actor": actor or "coord:run"},
-            )
-        if changes.tasks:
-            self._insert_run_tasks(conn, changes.tasks, "coord:run")
-
-    def _insert_run_tasks(
-        self, conn: psycopg.Connection[Any], tasks: Sequence[Any], actor: str
-    ) -> None:
-        raw = codec.raw
-        rows = [
-            [
-                t.id,
-                t.name,
-                t.queue,
-                t.priority,
-                raw(t.payload_json),
-                t.key,
-                t.run_at,
-                *common.policy_columns(t),
-                t.run_id,
-                t.phase,
-                raw(t.run_step_json),
-                raw(t.run_input_json),
-            ]
-            for t in tasks
-        ]
-        conn.execute(R["enqueue_run_tasks"], {"rows": codec.dumps(rows), "actor": actor})
 
     def runs_to_reconcile(self, older_than: float) -> list[str]:
         """Active runs that may have missed their next step."""
@@ -257,3 +265,50 @@ def _existing_run(conn: psycopg.Connection[Any], run: NewRun) -> str:
     row = conn.execute(R["run_by_key"], {"key": run.key}).fetchone()
     assert row is not None, "the insert met this key"
     return run_rows.same_run(run, str(row[0]), row[1], row[2])
+
+
+def _locked_snapshot(conn: psycopg.Connection[Any], run_id: str) -> RunSnapshot | None:
+    row = conn.execute(R["snapshot"], {"run": run_id}).fetchone()
+    return None if row is None else _snapshot(row)
+
+
+def _decide(
+    conn: psycopg.Connection[Any],
+    snapshot: RunSnapshot,
+    decide: Decide,
+    actor: str | None,
+    known_results: dict[str, Any] | None = None,
+) -> None:
+    """Let the engine decide on ``snapshot`` and write its changes in one statement."""
+    changes = decide(_RunTx(conn, snapshot, known_results))
+    run = changes.run or snapshot.run
+    raw = codec.raw
+    tasks = [
+        [
+            t.id,
+            t.name,
+            t.queue,
+            t.priority,
+            raw(t.payload_json),
+            t.key,
+            t.run_at,
+            *common.policy_columns(t),
+            t.run_id,
+            t.phase,
+            raw(t.run_step_json),
+            raw(t.run_input_json),
+        ]
+        for t in changes.tasks
+    ]
+    conn.execute(
+        R["apply"],
+        {
+            **run_rows.run_values(run),
+            "run": run.id,
+            "phases": codec.dumps([run_rows.phase_values(p) for p in changes.phases.values()]),
+            "cancel": changes.cancel_tasks,
+            "cancel_actor": actor or "coord:run",
+            "tasks": codec.dumps(tasks),
+            "events": codec.dumps(run_rows.event_rows(changes, changes.actor or actor)),
+        },
+    )

@@ -14,89 +14,116 @@ SELECT name, definition, updated_at FROM coord_workflows ORDER BY name;
 SELECT definition FROM coord_workflows WHERE name = %(name)s;
 
 -- name: insert_run
-INSERT INTO coord_runs (id, workflow, definition, input, state, budget, idempotency_key, actor)
-VALUES (%(id)s, %(workflow)s, %(definition)s::jsonb, %(input)s::jsonb, 'pending',
-        %(budget)s::jsonb, %(key)s, %(actor)s)
-ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING id;
+-- The run and its phases (rows: [name, position, budget]); nothing when the key
+-- exists already (the caller then looks the run up by its key).
+WITH run AS (
+    INSERT INTO coord_runs (id, workflow, definition, input, state, budget, idempotency_key, actor)
+    VALUES (%(id)s, %(workflow)s, %(definition)s::jsonb, %(input)s::jsonb, 'pending',
+            %(budget)s::jsonb, %(key)s, %(actor)s)
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id
+), phases AS (
+    INSERT INTO coord_phases (run_id, name, position, state, budget)
+    SELECT run.id, e->>0, (e->>1)::int, 'waiting', e->2
+    FROM run, jsonb_array_elements(%(phases)s::jsonb) AS e
+)
+SELECT id FROM run;
 
 -- name: run_by_key
 SELECT id, workflow, input FROM coord_runs WHERE idempotency_key = %(key)s;
 
--- name: insert_phases
--- Rows: [name, position, budget].
-INSERT INTO coord_phases (run_id, name, position, state, budget)
-SELECT %(run)s, e->>0, (e->>1)::int, 'waiting', e->2
-FROM jsonb_array_elements(%(rows)s::jsonb) AS e;
+-- name: snapshot
+-- The run as the engine reads it, in one row: its columns (times as epoch seconds),
+-- then its phases, tasks (without payloads, results or tracebacks), artifact names
+-- and the policies of every task its definition names, as JSON; the run's row locked.
+{snapshot_select}
+FROM coord_runs AS r WHERE r.id = %(run)s
+FOR UPDATE OF r;
 
--- name: lock_run
-SELECT id FROM coord_runs WHERE id = %(id)s FOR UPDATE;
-
--- name: snapshot_run
-SELECT id, workflow, definition, input, state, reason, detail, budget, idempotency_key,
-       extract(epoch FROM created_at)::float8, extract(epoch FROM started_at)::float8,
-       extract(epoch FROM finished_at)::float8, actor, extract(epoch FROM now())::float8
-FROM coord_runs WHERE id = %(id)s;
-
--- name: snapshot_phases
-SELECT name, state, attempt, loops, extract(epoch FROM started_at)::float8,
-       extract(epoch FROM finished_at)::float8, extract(epoch FROM deadline_at)::float8,
-       result, gate, error, budget, items, waiver, approval, finished_seq
-FROM coord_phases WHERE run_id = %(id)s ORDER BY position;
-
--- name: snapshot_tasks
--- Without payloads, results or tracebacks: the engine needs states and usage.
-SELECT id, phase, name, state, run_step, tokens_in, tokens_out, usd_micros, tool_seconds,
-       CASE WHEN error IS NOT NULL
-            THEN jsonb_build_object('type', error->>'type', 'message', error->>'message') END
-FROM coord_tasks WHERE run_id = %(id)s ORDER BY id;
-
--- name: snapshot_artifacts
-SELECT DISTINCT phase, phase_attempt, name FROM coord_run_artifacts WHERE run_id = %(id)s;
-
--- name: policies_named
-SELECT name, policy FROM coord_task_policies WHERE name = ANY(%(names)s::text[]);
+-- name: complete_and_snapshot
+-- A run task's outcome (fenced, as in complete) and the run's snapshot, in one
+-- statement. The run's row is locked first: the fencing condition reads the locked
+-- CTE, so the lock is taken before the task's row is. The snapshot sees the task as
+-- it was before this statement (the caller applies the outcome to it).
+WITH locked AS MATERIALIZED (
+    SELECT id FROM coord_runs WHERE id = %(run)s FOR UPDATE
+), o AS (
+    SELECT (e->>0)::uuid AS id, (e->>1)::int AS attempt, e->>2 AS state,
+           nullif(e->3, 'null') AS result, nullif(e->4, 'null') AS error, (e->>5)::float8 AS delay,
+           (e->>6)::int AS extra_attempts, e->>7 AS topic, nullif(e->8, 'null') AS event_data,
+           (e->>9)::bigint AS tokens_in, (e->>10)::bigint AS tokens_out,
+           (e->>11)::bigint AS usd_micros, (e->>12)::float8 AS tool_seconds
+    FROM jsonb_array_elements(%(rows)s::jsonb) AS e
+), done AS (
+    UPDATE coord_tasks AS t
+    SET state = o.state,
+        result = coalesce(o.result, t.result),
+        error = coalesce(o.error, t.error),
+        run_at = CASE WHEN o.state IN ('pending', 'failed')
+                      THEN now() + make_interval(secs => o.delay) ELSE t.run_at END,
+        finished_at = CASE WHEN o.state IN ('succeeded', 'dead') THEN now() END,
+        owner = NULL, lease_expires_at = NULL,
+        max_attempts = t.max_attempts + o.extra_attempts,
+        tokens_in = t.tokens_in + o.tokens_in, tokens_out = t.tokens_out + o.tokens_out,
+        usd_micros = t.usd_micros + o.usd_micros, tool_seconds = t.tool_seconds + o.tool_seconds
+    FROM o
+    WHERE t.id = o.id AND t.attempt = o.attempt AND t.owner = %(owner)s
+      AND t.lease_expires_at >= now() AND EXISTS (SELECT 1 FROM locked)
+    RETURNING t.id, t.queue, o.state, o.delay, o.topic, o.event_data
+), recorded AS (
+    INSERT INTO coord_events (topic, task_id, run_id, actor, data)
+    SELECT topic, id, %(run)s, %(owner)s, event_data FROM done
+), wake AS (
+    SELECT pg_notify('coord_due', queue)
+    FROM (SELECT DISTINCT queue FROM done WHERE state = 'pending' AND delay <= 0) AS due
+    UNION ALL
+    SELECT pg_notify('coord_done', '')
+    WHERE EXISTS (SELECT 1 FROM done WHERE state IN ('succeeded', 'dead'))
+)
+{snapshot_select}, (SELECT count(*) FROM done) AS accepted
+FROM coord_runs AS r, (SELECT count(*) FROM wake) AS woken
+WHERE r.id = %(run)s;
 
 -- name: task_results
 SELECT id, result FROM coord_tasks WHERE run_id = %(run)s AND id = ANY(%(ids)s::uuid[]);
 
--- name: update_run
-UPDATE coord_runs
-SET state = %(state)s, reason = %(reason)s, detail = %(detail)s::jsonb,
-    budget = %(budget)s::jsonb, started_at = to_timestamp(%(started_at)s::float8),
-    finished_at = to_timestamp(%(finished_at)s::float8), updated_at = now()
-WHERE id = %(id)s;
-
--- name: touch_run
-UPDATE coord_runs SET updated_at = now() WHERE id = %(id)s;
-
--- name: update_phases
--- Rows: [name, state, attempt, loops, started_at, finished_at, deadline_at, result,
--- gate, error, budget, items, waiver, approval, finished_seq] (times as epoch).
-UPDATE coord_phases AS p
-SET state = e->>1, attempt = (e->>2)::int, loops = (e->>3)::int,
-    started_at = to_timestamp((e->>4)::float8), finished_at = to_timestamp((e->>5)::float8),
-    deadline_at = to_timestamp((e->>6)::float8), result = nullif(e->7, 'null'),
-    gate = nullif(e->8, 'null'), error = nullif(e->9, 'null'), budget = e->10,
-    items = nullif(e->11, 'null'), waiver = nullif(e->12, 'null'),
-    approval = nullif(e->13, 'null'), finished_seq = (e->>14)::int
-FROM jsonb_array_elements(%(rows)s::jsonb) AS e
-WHERE p.run_id = %(run)s AND p.name = e->>0;
-
--- name: enqueue_run_tasks
--- Like enqueue, with the run columns. Rows: [id, name, queue, priority, payload, key,
--- run_at (epoch or null), max_attempts, retry_backoff, retry_backoff_max, timeout,
--- heartbeat, stall_after, concurrency_key, concurrency_limit, rate_key, run_id,
--- phase, run_step, run_input].
-WITH input AS (
+-- name: apply
+-- Everything one engine decision writes, in one statement: the run's row, its
+-- changed phases (rows: [name, state, attempt, loops, started_at, finished_at,
+-- deadline_at, result, gate, error, budget, items, waiver, approval, finished_seq],
+-- times as epoch), tasks to cancel, tasks to enqueue (rows as enqueue_run_tasks),
+-- and the events: the decision's own (rows: [topic, task_id, actor, data]), then one
+-- per cancelled and per enqueued task; then the wake-ups.
+WITH run_row AS (
+    UPDATE coord_runs
+    SET state = %(state)s, reason = %(reason)s, detail = %(detail)s::jsonb,
+        budget = %(budget)s::jsonb, started_at = to_timestamp(%(started_at)s::float8),
+        finished_at = to_timestamp(%(finished_at)s::float8), updated_at = now()
+    WHERE id = %(run)s
+), phase_rows AS (
+    UPDATE coord_phases AS p
+    SET state = e->>1, attempt = (e->>2)::int, loops = (e->>3)::int,
+        started_at = to_timestamp((e->>4)::float8), finished_at = to_timestamp((e->>5)::float8),
+        deadline_at = to_timestamp((e->>6)::float8), result = nullif(e->7, 'null'),
+        gate = nullif(e->8, 'null'), error = nullif(e->9, 'null'), budget = e->10,
+        items = nullif(e->11, 'null'), waiver = nullif(e->12, 'null'),
+        approval = nullif(e->13, 'null'), finished_seq = (e->>14)::int
+    FROM jsonb_array_elements(%(phases)s::jsonb) AS e
+    WHERE p.run_id = %(run)s AND p.name = e->>0
+), cancelled AS (
+    UPDATE coord_tasks
+    SET state = 'cancelled', finished_at = now(), owner = NULL, lease_expires_at = NULL
+    WHERE id = ANY(%(cancel)s::uuid[]) AND state IN ('pending', 'failed', 'running')
+    RETURNING id
+), input AS (
     SELECT (e->>0)::uuid AS id, e->>1 AS name, e->>2 AS queue, (e->>3)::smallint AS priority,
            e->4 AS payload, e->>5 AS idempotency_key, (e->>6)::float8 AS run_at,
            (e->>7)::int AS max_attempts, (e->>8)::float8 AS retry_backoff,
            (e->>9)::float8 AS retry_backoff_max, (e->>10)::float8 AS timeout_s,
            (e->>11)::float8 AS heartbeat_s, (e->>12)::int AS stall_after,
            e->>13 AS concurrency_key, (e->>14)::int AS concurrency_limit, e->>15 AS rate_key,
-           (e->>16)::uuid AS run_id, e->>17 AS phase, e->18 AS run_step, e->19 AS run_input
-    FROM jsonb_array_elements(%(rows)s::jsonb) AS e
+           e->>17 AS phase, e->18 AS run_step, e->19 AS run_input
+    FROM jsonb_array_elements(%(tasks)s::jsonb) AS e
 ), inserted AS (
     INSERT INTO coord_tasks (
         id, name, queue, priority, payload, idempotency_key, run_at, max_attempts,
@@ -105,42 +132,31 @@ WITH input AS (
     SELECT id, name, queue, priority, payload, idempotency_key,
            coalesce(to_timestamp(run_at), now()), max_attempts, retry_backoff,
            retry_backoff_max, timeout_s, heartbeat_s, stall_after, concurrency_key,
-           concurrency_limit, rate_key, run_id, phase, run_step, run_input
+           concurrency_limit, rate_key, %(run)s, phase, run_step, run_input
     FROM input
     ON CONFLICT (name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id, queue, run_at, run_id
-), enqueued AS (
-    INSERT INTO coord_events (topic, task_id, run_id, actor)
-    SELECT 'task.enqueued', id, run_id, %(actor)s FROM inserted
+    RETURNING id, queue, run_at
+), recorded AS (
+    INSERT INTO coord_events (topic, run_id, task_id, actor, data)
+    SELECT topic, %(run)s, task_id, actor, data FROM (
+        SELECT 0 AS part, e.ordinality AS n, e.value->>0 AS topic, (e.value->>1)::uuid AS task_id,
+               e.value->>2 AS actor, nullif(e.value->3, 'null') AS data
+        FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e
+        UNION ALL
+        SELECT 1, 0, 'task.cancelled', id, %(cancel_actor)s, NULL FROM cancelled
+        UNION ALL
+        SELECT 2, 0, 'task.enqueued', id, 'coord:run', NULL FROM inserted
+    ) AS all_events
+    ORDER BY part, n, task_id
 ), wake AS (
     SELECT pg_notify('coord_due', queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE run_at <= now()) AS due
-)
-SELECT inserted.id FROM inserted, (SELECT count(*) FROM wake) AS woken;
-
--- name: cancel_run_tasks
-WITH cancelled AS (
-    UPDATE coord_tasks
-    SET state = 'cancelled', finished_at = now(), owner = NULL, lease_expires_at = NULL
-    WHERE id = ANY(%(ids)s::uuid[]) AND state IN ('pending', 'failed', 'running')
-    RETURNING id
-), recorded AS (
-    INSERT INTO coord_events (topic, task_id, run_id, actor)
-    SELECT 'task.cancelled', id, %(run)s, %(actor)s FROM cancelled
-), wake AS (
+    UNION ALL
     SELECT pg_notify('coord_done', '') WHERE EXISTS (SELECT 1 FROM cancelled)
+    UNION ALL
+    SELECT pg_notify('coord_run', %(run)s::text)
 )
-SELECT count(*) FROM cancelled, (SELECT count(*) FROM wake) AS woken;
-
--- name: insert_run_events
--- Rows: [topic, task_id, actor, data]; then wake whoever waits on the run.
-WITH recorded AS (
-    INSERT INTO coord_events (topic, run_id, task_id, actor, data)
-    SELECT e.value->>0, %(run)s, (e.value->>1)::uuid, e.value->>2, nullif(e.value->3, 'null')
-    FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS e
-    ORDER BY e.ordinality
-)
-SELECT pg_notify('coord_run', %(run)s::text);
+SELECT count(*) FROM wake;
 
 -- name: runs_to_reconcile
 SELECT r.id FROM coord_runs AS r

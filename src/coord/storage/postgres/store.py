@@ -117,6 +117,11 @@ class PostgresStore(PostgresMailbox, PostgresRuns):
             row = conn.execute(Q["get_policy"], {"name": name}).fetchone()
         return None if row is None else policy_from_dict(row[0])
 
+    def registered_tasks(self, names: Sequence[str]) -> set[str]:
+        """Which of ``names`` have a registered policy."""
+        with self._conn() as conn:
+            return {r[0] for r in conn.execute(Q["registered_tasks"], {"names": list(names)})}
+
     # -- running --------------------------------------------------------------------
     def claim(
         self, owner: str, queues: Sequence[str], limit: int, lease_seconds: float

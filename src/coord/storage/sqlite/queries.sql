@@ -195,6 +195,9 @@ INSERT INTO coord_task_policies (name, policy, updated_at) VALUES (:name, :polic
 ON CONFLICT (name) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at
 WHERE coord_task_policies.policy <> excluded.policy;
 
+-- name: registered_tasks
+SELECT name FROM coord_task_policies WHERE name IN (SELECT value FROM json_each(:names));
+
 -- name: get_policy
 SELECT policy FROM coord_task_policies WHERE name = :name;
 

@@ -124,6 +124,12 @@ class SqliteStore(SqliteMailbox, SqliteRuns):
             row = cur.execute(Q["get_policy"], {"name": name}).fetchone()
         return None if row is None else policy_from_dict(codec.loads(row[0]))
 
+    def registered_tasks(self, names: Sequence[str]) -> set[str]:
+        """Which of ``names`` have a registered policy."""
+        with self._errors(), self._read() as cur:
+            rows = cur.execute(Q["registered_tasks"], {"names": codec.dumps(list(names))})
+            return {r[0] for r in rows.fetchall()}
+
     # -- running --------------------------------------------------------------------
     def claim(
         self, owner: str, queues: Sequence[str], limit: int, lease_seconds: float
