@@ -13,7 +13,7 @@ import pytest
 
 import coord
 from coord.domain.runs import PhaseState, RunState
-from tests.helpers import drive_run
+from tests.helpers import drive_run, work_until
 
 
 def test_phases_run_in_dag_order_with_input_and_the_results_they_depend_on(
@@ -315,3 +315,32 @@ def test_a_failed_attempt_of_a_phase_is_a_phase_error_and_is_retried(app: coord.
     errors = [e.data for e in app.run_events(run_id) if e.topic == "phase.error"]
     assert len(errors) == 1
     assert errors[0]["phase"] == "flaky" and errors[0]["error"]["message"] == "the model timed out"
+
+
+def test_the_next_phase_starts_on_the_same_worker_without_a_claim_within_its_slots(
+    app: coord.App,
+) -> None:
+    live = {"now": 0, "max": 0}
+
+    @app.task
+    async def hop(ctx: coord.Context) -> str:
+        live["now"] += 1
+        live["max"] = max(live["max"], live["now"])
+        await asyncio.sleep(0.01)
+        live["now"] -= 1
+        return ctx.phase or "?"
+
+    wf = app.workflow("hops")
+    for i in range(4):
+        wf.phase(f"h{i}", task=hop, after=[f"h{i - 1}"] if i else [])
+    runs = [app.start_run("hops").id for _ in range(3)]
+    stats = work_until(
+        app,
+        lambda: all(app.get_run(r).state is RunState.SUCCEEDED for r in runs),
+        concurrency=1,
+    )
+    assert live["max"] == 1  # an eager start never goes past the worker's concurrency
+    assert stats.eager >= 1 and stats.claimed == 12
+    for run_id in runs:
+        started = [e for e in app.run_events(run_id) if e.topic == "task.started"]
+        assert len(started) == 4 and {e.actor for e in started} == {started[0].actor}

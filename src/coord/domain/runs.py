@@ -8,7 +8,7 @@ whatever triggered it (a task's outcome, a signal, a new run).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -227,3 +227,32 @@ class NewRun:
     actor: str | None
     phases: tuple[str, ...]
     phase_budgets: Mapping[str, Budget]
+
+
+@dataclass(frozen=True, slots=True)
+class EagerClaim:
+    """A worker's offer to run at once some of the tasks a decision enqueues (the
+    next phase of a run, typically), saving a claim: up to ``limit`` tasks of
+    ``queues`` without concurrency keys or rate limits, due now, are stored already
+    leased to ``owner``."""
+
+    owner: str
+    queues: tuple[str, ...]
+    limit: int
+    lease_seconds: float
+
+
+def eager_picks(tasks: Sequence[NewTask], eager: EagerClaim | None) -> list[str]:
+    """The ids of the tasks an :class:`EagerClaim` takes, in order."""
+    if eager is None or eager.limit <= 0:
+        return []
+    picks = [
+        t.id
+        for t in tasks
+        if t.queue in eager.queues
+        and t.concurrency_key is None
+        and t.rate_key is None
+        and t.run_at is None
+        and t.delay <= 0
+    ]
+    return picks[: eager.limit]

@@ -11,12 +11,12 @@ this port, written once for both dialects.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from coord.domain.run_views import ArtifactInfo, RunInfo, WorkflowInfo
-from coord.domain.runs import NewRun, RunChanges, RunSnapshot, RunState
-from coord.domain.tasks import Outcome
+from coord.domain.runs import EagerClaim, NewRun, RunChanges, RunSnapshot, RunState
+from coord.domain.tasks import ClaimedTask, Outcome
 from coord.domain.views import EventInfo
 
 
@@ -33,6 +33,15 @@ class RunTx(Protocol):
 
 
 Decide = Callable[[RunTx], RunChanges]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcomeStored:
+    """What storing a run task's outcome did: whether it was accepted (the lease
+    held), and the tasks claimed eagerly for the caller."""
+
+    accepted: bool
+    claimed: list[ClaimedTask] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +97,18 @@ class RunStore(Protocol):
         """Lock the run and apply ``decide``; False if there is no such run."""
         ...
 
-    def complete_run_task(self, owner: str, outcome: Outcome, run_id: str, decide: Decide) -> bool:
+    def complete_run_task(
+        self,
+        owner: str,
+        outcome: Outcome,
+        run_id: str,
+        decide: Decide,
+        eager: EagerClaim | None = None,
+    ) -> RunOutcomeStored:
         """Record a run task's outcome (fenced) and apply ``decide`` in the same
-        transaction; False (and nothing written) if the lease was lost."""
+        transaction; not accepted (and nothing written) if the lease was lost. With
+        ``eager``, tasks the decision enqueues may come back claimed (see
+        :class:`~coord.domain.runs.EagerClaim`)."""
         ...
 
     def runs_to_reconcile(self, older_than: float) -> list[str]:

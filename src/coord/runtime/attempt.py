@@ -33,6 +33,7 @@ class Attempt:
     stop_reason: StopReason | None = None
     handle: asyncio.Future[None] | None = None
     step_counts: dict[str, int] = field(default_factory=dict)
+    keeps_slot: bool = False  # done, its slot held for its run's next step
 
     def stop(self, reason: StopReason) -> None:
         """Ask the handler to stop (first reason wins)."""

@@ -34,8 +34,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from coord.domain.ids import new_id
+from coord.domain.runs import EagerClaim
 from coord.domain.tasks import ClaimedTask, Outcome, TaskState
 from coord.errors import StoreError
+from coord.ports.runs import RunOutcomeStored
 from coord.ports.store import Notifier, Store
 from coord.runtime.attempt import Attempt, StopReason
 from coord.runtime.context import AttemptServices
@@ -92,6 +94,7 @@ class WorkerStats:
     lease_lost: int = 0
     renewals_refused: int = 0
     completions_refused: int = 0
+    eager: int = 0  # next phases started without a claim (see _store_run_outcome)
     recovered: int = 0
     store_errors: int = 0
 
@@ -146,6 +149,7 @@ class Worker:
         self._due_checked_at = -math.inf  # when seconds_until_due last answered
         self._next_due: float | None = None  # its answer, on the monotonic clock
         self._due_dirty = False
+        self._reserved = 0  # slots promised to claims in flight
 
     # -- lifecycle --------------------------------------------------------------------
     @property
@@ -271,21 +275,27 @@ class Worker:
     async def _claim_loop(self) -> None:
         config = self.config
         while not self._stopping:
-            free = config.concurrency - len(self._active)
+            free = self._free_slots()
             if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
             wanted = min(free, config.claim_batch_size)
             self._wake.event.clear()
+            self._reserved += wanted  # not offered to eager claims meanwhile
             try:
                 tasks = await self._claim(wanted)
             except StoreError as exc:
+                self._reserved -= wanted
                 self._store_healthy = False
                 self.stats.store_errors += 1
                 logger.warning("worker %s: claim failed (%s)", self.id, exc)
                 await asyncio.sleep(min(config.poll_interval, _STORE_RETRY_MAX))
                 continue
+            except BaseException:
+                self._reserved -= wanted
+                raise
+            self._reserved -= wanted  # the claimed tasks take their slots now
             self._store_healthy = True
             for task in tasks:
                 self._start(task)
@@ -363,11 +373,17 @@ class Worker:
 
     async def _execute(self, attempt: Attempt) -> None:
         task_id = attempt.task.id
+        outcome = None
         try:
             outcome = await self._runner.run(attempt)
         finally:
             if self._active.get(task_id) is attempt:
                 del self._active[task_id]
+            if outcome is not None and attempt.task.run_id is not None and self.run_hooks:
+                # The slot goes on to the run's next step, started with the outcome
+                # (eager dispatch) instead of by a later claim.
+                attempt.keeps_slot = True
+                self._reserved += 1
             self._slot_freed.set()
         if outcome is None:
             self.stats.lease_lost += 1
@@ -384,7 +400,7 @@ class Worker:
                 batch.append(queue.get_nowait())
             plain, of_runs = self._split_run_outcomes(batch)
             stores: list[Awaitable[set[str]]] = [
-                self._store_run_outcome(outcome, task) for outcome, task in of_runs
+                self._store_run_outcome(outcome, attempt) for outcome, attempt in of_runs
             ]
             if plain:
                 stores.append(
@@ -420,27 +436,48 @@ class Worker:
 
     def _split_run_outcomes(
         self, batch: list[Outcome]
-    ) -> tuple[list[Outcome], list[tuple[Outcome, ClaimedTask]]]:
+    ) -> tuple[list[Outcome], list[tuple[Outcome, Attempt]]]:
         """Outcomes of plain tasks (stored in one batch) and of run tasks (each stored
         with its run's next step, in its own transaction)."""
         plain: list[Outcome] = []
-        of_runs: list[tuple[Outcome, ClaimedTask]] = []
+        of_runs: list[tuple[Outcome, Attempt]] = []
         for outcome in batch:
             attempt = self._unflushed.get(outcome.task_id)
             if attempt is not None and attempt.task.run_id is not None and self.run_hooks:
-                of_runs.append((outcome, attempt.task))
+                of_runs.append((outcome, attempt))
             else:
                 plain.append(outcome)
         return plain, of_runs
 
-    async def _store_run_outcome(self, outcome: Outcome, task: ClaimedTask) -> set[str]:
-        stored = await self._retrying(
-            "run completion",
-            functools.partial(self._call, self._complete_run_task, outcome, task),
-        )
-        return {outcome.task_id} if stored else set()
+    async def _store_run_outcome(self, outcome: Outcome, attempt: Attempt) -> set[str]:
+        """Store a run task's outcome with its run's next step. The task's slot was
+        kept for that step (eager dispatch): the next phase's task comes back already
+        leased to this worker and starts at once, without a claim."""
+        kept = attempt.keeps_slot
+        eager = None
+        if kept and not self._stopping:
+            c = self.config
+            eager = EagerClaim(self.id, c.queues, 1, c.lease_seconds)
+        try:
+            stored = await self._retrying(
+                "run completion",
+                functools.partial(
+                    self._call, self._complete_run_task, outcome, attempt.task, eager
+                ),
+            )
+        finally:
+            if kept:
+                attempt.keeps_slot = False
+                self._reserved -= 1
+                self._slot_freed.set()
+        for claimed in stored.claimed:  # into the slot just given back: no await between
+            self.stats.eager += 1
+            self._start(claimed)
+        return {outcome.task_id} if stored.accepted else set()
 
-    def _complete_run_task(self, outcome: Outcome, task: ClaimedTask) -> bool:
+    def _complete_run_task(
+        self, outcome: Outcome, task: ClaimedTask, eager: EagerClaim | None
+    ) -> RunOutcomeStored:
         """Store a run task's outcome and its run's next step together. Should the
         engine fail (a bug), the outcome is stored alone and the reconciler takes the
         run up again later, so the task does not run again."""
@@ -448,7 +485,7 @@ class Worker:
         assert task.run_id is not None
         decide = self.run_hooks.after_outcome(outcome, task)
         try:
-            return self.store.complete_run_task(self.id, outcome, task.run_id, decide)
+            return self.store.complete_run_task(self.id, outcome, task.run_id, decide, eager)
         except StoreError:
             raise
         except Exception:
@@ -458,7 +495,12 @@ class Worker:
                 outcome.task_id,
                 task.run_id,
             )
-            return outcome.task_id in self.store.complete(self.id, [outcome])
+            return RunOutcomeStored(outcome.task_id in self.store.complete(self.id, [outcome]))
+
+    def _free_slots(self) -> int:
+        """Slots neither running a handler nor promised to a claim in flight (the
+        claim loop's, or an eager one)."""
+        return self.config.concurrency - len(self._active) - self._reserved
 
     def _reconcile_runs(self) -> int:
         """Look again at runs left idle with no live task (after a crash, a lease

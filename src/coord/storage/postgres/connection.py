@@ -19,7 +19,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from coord.domain import codec
-from coord.domain.tasks import EnqueueResult, NewTask, Outcome
+from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome
 from coord.errors import CoordError, StoreError, StoreUnavailable
 from coord.storage import common
 from coord.storage.records import TASK_COLUMNS
@@ -190,6 +190,31 @@ def complete_rows(outcomes: Sequence[Outcome]) -> str:
             ]
             for o in outcomes
         ]
+    )
+
+
+def claimed_task(r: Sequence[Any]) -> ClaimedTask:
+    """A claimed row (id, name, queue, payload, attempt, max_attempts, retry_backoff,
+    retry_backoff_max, timeout_s, heartbeat_s, stall_after, checkpoint, priority,
+    error, run_id, phase, run_step, run_input) as a :class:`ClaimedTask`."""
+    return ClaimedTask(
+        id=r[0],
+        name=r[1],
+        queue=r[2],
+        payload=r[3],
+        attempt=r[4],
+        max_attempts=r[5],
+        retry_backoff=r[6],
+        retry_backoff_max=r[7],
+        timeout=r[8],
+        heartbeat=r[9],
+        stall_after=r[10],
+        checkpoint=r[11],
+        last_error=r[13],
+        run_id=r[14],
+        phase=r[15],
+        run_step=r[16],
+        run_input=r[17],
     )
 
 

@@ -19,12 +19,18 @@ from psycopg.rows import dict_row
 
 from coord.domain import codec
 from coord.domain.run_views import ArtifactInfo, RunInfo, WorkflowInfo
-from coord.domain.runs import NewRun, RunSnapshot
-from coord.domain.tasks import Outcome, policy_from_dict
+from coord.domain.runs import EagerClaim, NewRun, RunSnapshot, eager_picks
+from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
 from coord.domain.views import EventInfo
-from coord.ports.runs import Decide, NewArtifact, RunFilter
+from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
 from coord.storage import common, run_rows
-from coord.storage.postgres.connection import PACKAGE, PostgresConnection, complete_rows, scalar
+from coord.storage.postgres.connection import (
+    PACKAGE,
+    PostgresConnection,
+    claimed_task,
+    complete_rows,
+    scalar,
+)
 from coord.storage.records import RowReader
 from coord.storage.sql import fill, load_queries
 
@@ -180,22 +186,31 @@ class PostgresRuns(PostgresConnection):
             _decide(conn, snapshot, decide, None)
         return True
 
-    def complete_run_task(self, owner: str, outcome: Outcome, run_id: str, decide: Decide) -> bool:
-        """Record a run task's outcome (fenced) and the engine's decision together."""
+    def complete_run_task(
+        self,
+        owner: str,
+        outcome: Outcome,
+        run_id: str,
+        decide: Decide,
+        eager: EagerClaim | None = None,
+    ) -> RunOutcomeStored:
+        """Record a run task's outcome (fenced) and the engine's decision together;
+        what ``eager`` takes of the tasks it enqueues comes back claimed."""
         with self._tx() as conn:
             row = conn.execute(
                 R["complete_and_snapshot"],
                 {"run": run_id, "owner": owner, "rows": complete_rows([outcome])},
             ).fetchone()
             if row is None or not row[-1]:
-                return False  # the lease was lost (or the run is gone): nothing written
+                # The lease was lost (or the run is gone): nothing written.
+                return RunOutcomeStored(accepted=False)
             snapshot = _snapshot(row)
             run_rows.apply_outcome(snapshot, outcome)  # the snapshot predates it
             known = {}
             if outcome.result_json is not None:
                 known[outcome.task_id] = codec.loads(outcome.result_json)
-            _decide(conn, snapshot, decide, owner, known)
-        return True
+            claimed = _decide(conn, snapshot, decide, owner, known, eager)
+        return RunOutcomeStored(accepted=True, claimed=claimed)
 
     def runs_to_reconcile(self, older_than: float) -> list[str]:
         """Active runs that may have missed their next step."""
@@ -278,10 +293,13 @@ def _decide(
     decide: Decide,
     actor: str | None,
     known_results: dict[str, Any] | None = None,
-) -> None:
-    """Let the engine decide on ``snapshot`` and write its changes in one statement."""
+    eager: EagerClaim | None = None,
+) -> list[ClaimedTask]:
+    """Let the engine decide on ``snapshot`` and write its changes in one statement;
+    return the tasks it enqueued that ``eager`` claimed."""
     changes = decide(_RunTx(conn, snapshot, known_results))
     run = changes.run or snapshot.run
+    picks = set(eager_picks(changes.tasks, eager))
     raw = codec.raw
     tasks = [
         [
@@ -297,10 +315,11 @@ def _decide(
             t.phase,
             raw(t.run_step_json),
             raw(t.run_input_json),
+            t.id in picks,
         ]
         for t in changes.tasks
     ]
-    conn.execute(
+    rows = conn.execute(
         R["apply"],
         {
             **run_rows.run_values(run),
@@ -310,5 +329,8 @@ def _decide(
             "cancel_actor": actor or "coord:run",
             "tasks": codec.dumps(tasks),
             "events": codec.dumps(run_rows.event_rows(changes, changes.actor or actor)),
+            "owner": None if eager is None else eager.owner,
+            "lease": None if eager is None else eager.lease_seconds,
         },
-    )
+    ).fetchall()
+    return [claimed_task(r) for r in rows if r[0] is not None]

@@ -91,9 +91,13 @@ SELECT id, result FROM coord_tasks WHERE run_id = %(run)s AND id = ANY(%(ids)s::
 -- Everything one engine decision writes, in one statement: the run's row, its
 -- changed phases (rows: [name, state, attempt, loops, started_at, finished_at,
 -- deadline_at, result, gate, error, budget, items, waiver, approval, finished_seq],
--- times as epoch), tasks to cancel, tasks to enqueue (rows as enqueue_run_tasks),
--- and the events: the decision's own (rows: [topic, task_id, actor, data]), then one
--- per cancelled and per enqueued task; then the wake-ups.
+-- times as epoch), tasks to cancel, tasks to enqueue (rows: [id, name, queue,
+-- priority, payload, key, run_at, max_attempts, retry_backoff, retry_backoff_max,
+-- timeout, heartbeat, stall_after, concurrency_key, concurrency_limit, rate_key,
+-- run_id, phase, run_step, run_input, eager]; an eager one is stored leased to
+-- %(owner)s), and the events: the decision's own (rows: [topic, task_id, actor,
+-- data]), then one per cancelled, enqueued and eagerly started task; then the
+-- wake-ups. Returns the eagerly claimed tasks (the columns of a claim).
 WITH run_row AS (
     UPDATE coord_runs
     SET state = %(state)s, reason = %(reason)s, detail = %(detail)s::jsonb,
@@ -122,20 +126,26 @@ WITH run_row AS (
            (e->>9)::float8 AS retry_backoff_max, (e->>10)::float8 AS timeout_s,
            (e->>11)::float8 AS heartbeat_s, (e->>12)::int AS stall_after,
            e->>13 AS concurrency_key, (e->>14)::int AS concurrency_limit, e->>15 AS rate_key,
-           e->>17 AS phase, e->18 AS run_step, e->19 AS run_input
+           e->>17 AS phase, e->18 AS run_step, e->19 AS run_input, (e->>20)::bool AS eager
     FROM jsonb_array_elements(%(tasks)s::jsonb) AS e
 ), inserted AS (
     INSERT INTO coord_tasks (
-        id, name, queue, priority, payload, idempotency_key, run_at, max_attempts,
+        id, name, queue, state, priority, payload, idempotency_key, run_at, max_attempts,
         retry_backoff, retry_backoff_max, timeout_s, heartbeat_s, stall_after,
-        concurrency_key, concurrency_limit, rate_key, run_id, phase, run_step, run_input)
-    SELECT id, name, queue, priority, payload, idempotency_key,
-           coalesce(to_timestamp(run_at), now()), max_attempts, retry_backoff,
-           retry_backoff_max, timeout_s, heartbeat_s, stall_after, concurrency_key,
-           concurrency_limit, rate_key, %(run)s, phase, run_step, run_input
+        concurrency_key, concurrency_limit, rate_key, run_id, phase, run_step, run_input,
+        attempt, owner, lease_expires_at, started_at, heartbeat_at)
+    SELECT id, name, queue, CASE WHEN eager THEN 'running' ELSE 'pending' END, priority,
+           payload, idempotency_key, coalesce(to_timestamp(run_at), now()), max_attempts,
+           retry_backoff, retry_backoff_max, timeout_s, heartbeat_s, stall_after,
+           concurrency_key, concurrency_limit, rate_key, %(run)s, phase, run_step, run_input,
+           CASE WHEN eager THEN 1 ELSE 0 END, CASE WHEN eager THEN %(owner)s::text END,
+           CASE WHEN eager THEN now() + make_interval(secs => %(lease)s::float8) END,
+           CASE WHEN eager THEN now() END, CASE WHEN eager THEN now() END
     FROM input
     ON CONFLICT (name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id, queue, run_at
+    RETURNING id, name, queue, payload, attempt, max_attempts, retry_backoff,
+              retry_backoff_max, timeout_s, heartbeat_s, stall_after, checkpoint, priority,
+              error, run_id, phase, run_step, run_input, run_at, state
 ), recorded AS (
     INSERT INTO coord_events (topic, run_id, task_id, actor, data)
     SELECT topic, %(run)s, task_id, actor, data FROM (
@@ -146,17 +156,24 @@ WITH run_row AS (
         SELECT 1, 0, 'task.cancelled', id, %(cancel_actor)s, NULL FROM cancelled
         UNION ALL
         SELECT 2, 0, 'task.enqueued', id, 'coord:run', NULL FROM inserted
+        UNION ALL
+        SELECT 3, 0, 'task.started', id, %(owner)s::text, '{"attempt": 1}'::jsonb
+        FROM inserted WHERE state = 'running'
     ) AS all_events
     ORDER BY part, n, task_id
 ), wake AS (
     SELECT pg_notify('coord_due', queue)
-    FROM (SELECT DISTINCT queue FROM inserted WHERE run_at <= now()) AS due
+    FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'pending' AND run_at <= now()) AS due
     UNION ALL
     SELECT pg_notify('coord_done', '') WHERE EXISTS (SELECT 1 FROM cancelled)
     UNION ALL
     SELECT pg_notify('coord_run', %(run)s::text)
 )
-SELECT count(*) FROM wake;
+SELECT i.id, i.name, i.queue, i.payload, i.attempt, i.max_attempts, i.retry_backoff,
+       i.retry_backoff_max, i.timeout_s, i.heartbeat_s, i.stall_after, i.checkpoint,
+       i.priority, i.error, i.run_id, i.phase, i.run_step, i.run_input
+FROM (SELECT count(*) FROM wake) AS woken
+LEFT JOIN inserted AS i ON i.state = 'running';
 
 -- name: runs_to_reconcile
 SELECT r.id FROM coord_runs AS r

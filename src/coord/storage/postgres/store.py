@@ -30,7 +30,7 @@ from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.ports.store import SchemaStatus, TaskFilter
 from coord.storage import common
 from coord.storage.migrations import migrations_of, split_statements, target_version
-from coord.storage.postgres.connection import PACKAGE, Q, complete_rows, scalar
+from coord.storage.postgres.connection import PACKAGE, Q, claimed_task, complete_rows, scalar
 from coord.storage.postgres.mailbox import PostgresMailbox
 from coord.storage.postgres.runs import PostgresRuns
 from coord.storage.records import RowReader
@@ -147,28 +147,7 @@ class PostgresStore(PostgresMailbox, PostgresRuns):
             with self._tx() as conn:
                 claimed += self._claim_limited(conn, owner, limited, lease_seconds)
         claimed.sort(key=lambda r: (-r[12], r[0]))
-        return [
-            ClaimedTask(
-                id=r[0],
-                name=r[1],
-                queue=r[2],
-                payload=r[3],
-                attempt=r[4],
-                max_attempts=r[5],
-                retry_backoff=r[6],
-                retry_backoff_max=r[7],
-                timeout=r[8],
-                heartbeat=r[9],
-                stall_after=r[10],
-                checkpoint=r[11],
-                last_error=r[13],
-                run_id=r[14],
-                phase=r[15],
-                run_step=r[16],
-                run_input=r[17],
-            )
-            for r in claimed
-        ]
+        return [claimed_task(r) for r in claimed]
 
     def _claim_limited(
         self, conn: psycopg.Connection[Any], owner: str, ids: list[str], lease_seconds: float

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from coord.domain import codec
-from coord.domain.tasks import EnqueueResult, NewTask, Outcome, TaskState
+from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome, TaskState
 from coord.errors import CoordError, StoreError, StoreUnavailable
 from coord.storage import common
-from coord.storage.records import TASK_COLUMNS
+from coord.storage.records import TASK_COLUMNS, json_text_to_value
 from coord.storage.signals import WriteSignals
 from coord.storage.sql import load_queries, specialize
 
@@ -34,6 +34,29 @@ Q = specialize(
         "many_queues": "queue IN (SELECT value FROM json_each(:queues))",
     },
 )
+
+
+def claimed_task(r: Sequence[Any]) -> ClaimedTask:
+    """A ``claim_rows`` row as a :class:`ClaimedTask` (JSON columns are text)."""
+    return ClaimedTask(
+        id=r[0],
+        name=r[1],
+        queue=r[2],
+        payload=codec.loads(r[3]),
+        attempt=r[4],
+        max_attempts=r[5],
+        retry_backoff=r[6],
+        retry_backoff_max=r[7],
+        timeout=r[8],
+        heartbeat=r[9],
+        stall_after=r[10],
+        checkpoint=json_text_to_value(r[11]),
+        last_error=json_text_to_value(r[12]),
+        run_id=r[13],
+        phase=r[14],
+        run_step=json_text_to_value(r[15]),
+        run_input=json_text_to_value(r[16]),
+    )
 
 
 class SqliteConnection:

@@ -14,15 +14,15 @@ from typing import Any
 
 from coord.domain import codec
 from coord.domain.run_views import ArtifactInfo, RunInfo, WorkflowInfo
-from coord.domain.runs import TIMER_TASK, NewRun, RunChanges, RunSnapshot
-from coord.domain.tasks import Outcome, policy_from_dict
+from coord.domain.runs import TIMER_TASK, EagerClaim, NewRun, RunChanges, RunSnapshot, eager_picks
+from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
 from coord.domain.views import EventInfo
 from coord.domain.workflows import parse_workflow
-from coord.ports.runs import Decide, NewArtifact, RunFilter
-from coord.storage import run_rows
+from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
+from coord.storage import common, run_rows
 from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import fill, load_queries
-from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
+from coord.storage.sqlite.connection import PACKAGE, Q, SqliteConnection, claimed_task
 
 _READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 R = fill(load_queries(PACKAGE, "runs.sql"), {"run_columns": run_rows.RUN_COLUMNS})
@@ -140,17 +140,38 @@ class SqliteRuns(SqliteConnection):
         self._signal_changes(changes)
         return True
 
-    def complete_run_task(self, owner: str, outcome: Outcome, run_id: str, decide: Decide) -> bool:
-        """Record a run task's outcome (fenced) and the engine's decision together."""
+    def complete_run_task(
+        self,
+        owner: str,
+        outcome: Outcome,
+        run_id: str,
+        decide: Decide,
+        eager: EagerClaim | None = None,
+    ) -> RunOutcomeStored:
+        """Record a run task's outcome (fenced) and the engine's decision together;
+        claim at once what ``eager`` takes of the tasks it enqueues."""
         now = time.time()
+        claimed: list[ClaimedTask] = []
         with self._errors(), self._tx() as cur:
             accepted = self._complete_on(cur, owner, [outcome], now)
             if not accepted:
-                return False
+                return RunOutcomeStored(accepted=False)
             changes = self._apply(cur, run_id, decide(_RunTx(cur, run_id, now)), owner, now)
+            picks = eager_picks(changes.tasks, eager)
+            if eager is not None and picks:
+                params = {
+                    "ids": codec.dumps(picks),
+                    "owner": eager.owner,
+                    "now": now,
+                    "lease": eager.lease_seconds,
+                }
+                claimed = [claimed_task(r) for r in cur.execute(Q["claim_rows"], params)]
+                self._insert_events(
+                    cur, [common.started_event(t.id, t.attempt, eager.owner) for t in claimed], now
+                )
         self._signal_outcomes([outcome], accepted)
         self._signal_changes(changes)
-        return True
+        return RunOutcomeStored(accepted=True, claimed=claimed)
 
     def _apply(
         self,

@@ -29,7 +29,7 @@ from coord.storage import common
 from coord.storage.migrations import migrations_of, split_statements, target_version
 from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import read_sql
-from coord.storage.sqlite.connection import PACKAGE, Q
+from coord.storage.sqlite.connection import PACKAGE, Q, claimed_task
 from coord.storage.sqlite.mailbox import SqliteMailbox
 from coord.storage.sqlite.runs import SqliteRuns
 
@@ -159,28 +159,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns):
             )
         order = {task_id: i for i, task_id in enumerate(ids)}
         claimed.sort(key=lambda r: order[r[0]])
-        return [
-            ClaimedTask(
-                id=r[0],
-                name=r[1],
-                queue=r[2],
-                payload=codec.loads(r[3]),
-                attempt=r[4],
-                max_attempts=r[5],
-                retry_backoff=r[6],
-                retry_backoff_max=r[7],
-                timeout=r[8],
-                heartbeat=r[9],
-                stall_after=r[10],
-                checkpoint=json_text_to_value(r[11]),
-                last_error=json_text_to_value(r[12]),
-                run_id=r[13],
-                phase=r[14],
-                run_step=json_text_to_value(r[15]),
-                run_input=json_text_to_value(r[16]),
-            )
-            for r in claimed
-        ]
+        return [claimed_task(r) for r in claimed]
 
     @staticmethod
     def _admit(cur: sqlite3.Cursor, candidates: list[Candidate], now: float) -> list[str]:
