@@ -9,7 +9,7 @@ import pytest
 import coord
 from coord.errors import ConfigError
 from coord.settings import load_settings, mask_url
-from coord.storage.sql import parse_queries, specialize
+from coord.storage.sql import fill, parse_queries, specialize, take_fragment
 from coord.storage.url import parse_database_url
 
 
@@ -73,6 +73,17 @@ def test_named_queries() -> None:
         "b_one": "-- doc\nSELECT col WHERE q = 1",
         "b_many": "-- doc\nSELECT col WHERE q > 1",
     }
+
+
+def test_a_shared_fragment_is_taken_out_without_its_comments_and_filled_in() -> None:
+    queries = parse_queries(
+        "-- name: part\n-- doc of the part\nt AS (SELECT 1 WHERE {extra})\n"
+        "-- name: q\n-- doc of q\nWITH {part} SELECT * FROM t;"
+    )
+    part = take_fragment(queries, "part")
+    assert part == "t AS (SELECT 1 WHERE {extra})" and set(queries) == {"q"}
+    filled = fill(queries, {"part": part.replace("{extra}", "TRUE")})
+    assert filled == {"q": "-- doc of q\nWITH t AS (SELECT 1 WHERE TRUE) SELECT * FROM t"}
 
 
 def test_in_memory_store_runs_tasks() -> None:

@@ -63,6 +63,13 @@ def specialize(
     return out
 
 
+def take_fragment(queries: dict[str, str], name: str) -> str:
+    """Remove the block ``name`` from ``queries`` and return it without its comment
+    lines: a piece of SQL that several queries share (filled in as ``{name}``)."""
+    lines = queries.pop(name).splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+
+
 def fill(queries: dict[str, str], constants: dict[str, str]) -> dict[str, str]:
     """Fill load-time constants (``{name}``: fixed SQL fragments of the store's own
     code, never input) into every query."""

@@ -23,16 +23,25 @@ from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome
 from coord.errors import CoordError, StoreError, StoreUnavailable
 from coord.storage import common
 from coord.storage.records import TASK_COLUMNS
-from coord.storage.sql import load_queries, specialize
+from coord.storage.sql import load_queries, specialize, take_fragment
 
 logger = logging.getLogger(__name__)
 
 PACKAGE = __package__ or "coord.storage.postgres"
 _IDLE_CHECK_AFTER = 1.0  # seconds a pooled connection may idle before it is pinged
 
+_QUERIES = load_queries(PACKAGE)
+#: The fenced recording of task outcomes (CTEs ``o`` and ``done``), with a placeholder
+#: ``{also_fenced_by}`` for a further condition: one text for ``complete`` and for the
+#: runs' ``complete_and_snapshot``, so that both fence the same way.
+FENCED_OUTCOMES = take_fragment(_QUERIES, "fenced_outcomes")
+
 Q = specialize(
-    load_queries(PACKAGE),
-    {"task_columns": TASK_COLUMNS},
+    _QUERIES,
+    {
+        "task_columns": TASK_COLUMNS,
+        "fenced_outcomes": FENCED_OUTCOMES.replace("{also_fenced_by}", "TRUE"),
+    },
     "queue_filter",
     {"one_queue": "queue = %(queue)s", "many_queues": "queue = ANY(%(queues)s::text[])"},
 )

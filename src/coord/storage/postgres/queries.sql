@@ -204,12 +204,12 @@ WITH commit_mode AS MATERIALIZED (
 )
 SELECT id FROM renewed;
 
--- name: complete
--- Records the outcomes still fenced by (id, attempt, owner, live lease), writes their
--- events, wakes workers for retries due now and result waiters for finished tasks.
--- Rows: [id, attempt, state, result, error, delay, extra_attempts, topic, event_data,
--- tokens_in, tokens_out, usd_micros, tool_seconds] (a JSON null error or event: none).
-WITH o AS (
+-- name: fenced_outcomes
+-- A fragment, not a query: the CTEs o (the outcome rows, as in complete) and done
+-- (the fenced UPDATE, RETURNING what the events and wake-ups need), shared by
+-- complete and by the runs' complete_and_snapshot, which adds its own condition
+-- in place of also_fenced_by (TRUE for complete).
+o AS (
     SELECT (e->>0)::uuid AS id, (e->>1)::int AS attempt, e->>2 AS state,
            nullif(e->3, 'null') AS result, nullif(e->4, 'null') AS error, (e->>5)::float8 AS delay,
            (e->>6)::int AS extra_attempts, e->>7 AS topic, nullif(e->8, 'null') AS event_data,
@@ -230,9 +230,16 @@ WITH o AS (
         usd_micros = t.usd_micros + o.usd_micros, tool_seconds = t.tool_seconds + o.tool_seconds
     FROM o
     WHERE t.id = o.id AND t.attempt = o.attempt AND t.owner = %(owner)s
-      AND t.lease_expires_at >= now()
+      AND t.lease_expires_at >= now() AND {also_fenced_by}
     RETURNING t.id, t.queue, o.state, o.delay, o.topic, o.event_data
-), recorded AS (
+)
+
+-- name: complete
+-- Records the outcomes still fenced by (id, attempt, owner, live lease), writes their
+-- events, wakes workers for retries due now and result waiters for finished tasks.
+-- Rows: [id, attempt, state, result, error, delay, extra_attempts, topic, event_data,
+-- tokens_in, tokens_out, usd_micros, tool_seconds] (a JSON null error or event: none).
+WITH {fenced_outcomes}, recorded AS (
     INSERT INTO coord_events (topic, task_id, actor, data)
     SELECT topic, id, %(owner)s, event_data FROM done
 ), wake AS (

@@ -25,6 +25,7 @@ from coord.domain.views import EventInfo
 from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
 from coord.storage import common, run_rows
 from coord.storage.postgres.connection import (
+    FENCED_OUTCOMES,
     PACKAGE,
     PostgresConnection,
     claimed_task,
@@ -75,7 +76,14 @@ SELECT r.id, r.workflow, r.definition, r.input, r.state, r.reason, r.detail, r.b
 
 R = fill(
     load_queries(PACKAGE, "runs.sql"),
-    {"run_columns": run_rows.RUN_COLUMNS, "snapshot_select": _SNAPSHOT_SELECT.strip()},
+    {
+        "run_columns": run_rows.RUN_COLUMNS,
+        "snapshot_select": _SNAPSHOT_SELECT.strip(),
+        # The lock on the run is taken before the task's row: see complete_and_snapshot.
+        "fenced_outcomes": FENCED_OUTCOMES.replace(
+            "{also_fenced_by}", "EXISTS (SELECT 1 FROM locked)"
+        ),
+    },
 )
 
 

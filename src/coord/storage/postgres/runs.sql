@@ -47,30 +47,7 @@ FOR UPDATE OF r;
 -- it was before this statement (the caller applies the outcome to it).
 WITH locked AS MATERIALIZED (
     SELECT id FROM coord_runs WHERE id = %(run)s FOR UPDATE
-), o AS (
-    SELECT (e->>0)::uuid AS id, (e->>1)::int AS attempt, e->>2 AS state,
-           nullif(e->3, 'null') AS result, nullif(e->4, 'null') AS error, (e->>5)::float8 AS delay,
-           (e->>6)::int AS extra_attempts, e->>7 AS topic, nullif(e->8, 'null') AS event_data,
-           (e->>9)::bigint AS tokens_in, (e->>10)::bigint AS tokens_out,
-           (e->>11)::bigint AS usd_micros, (e->>12)::float8 AS tool_seconds
-    FROM jsonb_array_elements(%(rows)s::jsonb) AS e
-), done AS (
-    UPDATE coord_tasks AS t
-    SET state = o.state,
-        result = coalesce(o.result, t.result),
-        error = coalesce(o.error, t.error),
-        run_at = CASE WHEN o.state IN ('pending', 'failed')
-                      THEN now() + make_interval(secs => o.delay) ELSE t.run_at END,
-        finished_at = CASE WHEN o.state IN ('succeeded', 'dead') THEN now() END,
-        owner = NULL, lease_expires_at = NULL,
-        max_attempts = t.max_attempts + o.extra_attempts,
-        tokens_in = t.tokens_in + o.tokens_in, tokens_out = t.tokens_out + o.tokens_out,
-        usd_micros = t.usd_micros + o.usd_micros, tool_seconds = t.tool_seconds + o.tool_seconds
-    FROM o
-    WHERE t.id = o.id AND t.attempt = o.attempt AND t.owner = %(owner)s
-      AND t.lease_expires_at >= now() AND EXISTS (SELECT 1 FROM locked)
-    RETURNING t.id, t.queue, o.state, o.delay, o.topic, o.event_data
-), recorded AS (
+), {fenced_outcomes}, recorded AS (
     INSERT INTO coord_events (topic, task_id, run_id, actor, data)
     SELECT topic, id, %(run)s, %(owner)s, event_data FROM done
 ), wake AS (
