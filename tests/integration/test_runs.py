@@ -7,12 +7,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import psycopg
 import pytest
 
 import coord
-from coord.domain.runs import PhaseState, RunState
+from coord.domain.runs import PhaseState, RunChanges, RunState
+from coord.domain.tasks import ClaimedTask, Usage
+from coord.ports.runs import RunTx
+from coord.runtime import outcomes
+from coord.workflows.hooks import EngineHooks
 from tests.helpers import drive_run, work_until
 
 
@@ -344,3 +350,70 @@ def test_the_next_phase_starts_on_the_same_worker_without_a_claim_within_its_slo
     for run_id in runs:
         started = [e for e in app.run_events(run_id) if e.topic == "task.started"]
         assert len(started) == 4 and {e.actor for e in started} == {started[0].actor}
+
+
+def test_two_outcomes_of_a_run_stored_at_once_both_count_in_its_next_step(
+    app: coord.App,
+) -> None:
+    """The second of two fan-out items finishing together waits for the first one's
+    lock on the run, then decides on what that one committed (on PostgreSQL its
+    statement began before that commit): the fan-out succeeds and the next phase
+    starts in that transaction, not when the reconciler looks later."""
+
+    @app.task
+    async def item(ctx: coord.Context) -> str:
+        return "done"
+
+    wf = app.workflow("pair")
+    wf.phase("c", task=item, fan_out={"over": "input.items", "parallelism": 2})
+    wf.phase("d", task=item, after=["c"])
+    run_id = app.start_run("pair", {"items": [1, 2]}).id
+    store = app.store
+    first, second = store.claim("w1", ["default"], 2, 30.0)
+    hooks = EngineHooks()
+    holding, release = threading.Event(), threading.Event()
+
+    def complete(task: ClaimedTask, hold: bool) -> bool:
+        outcome = outcomes.succeeded(task, "done", Usage(), 0.01)
+        decide = hooks.after_outcome(outcome, task)
+
+        def held(tx: RunTx) -> RunChanges:
+            holding.set()  # the run is locked until this returns
+            release.wait(10)
+            return decide(tx)
+
+        stored = store.complete_run_task("w1", outcome, run_id, held if hold else decide)
+        return stored.accepted
+
+    with ThreadPoolExecutor(2) as pool:
+        held_one = pool.submit(complete, first, True)
+        assert holding.wait(10)
+        waiting_one = pool.submit(complete, second, False)
+        _until_a_statement_waits_for_a_lock(app.settings.database_url)
+        release.set()
+        assert held_one.result(10) and waiting_one.result(10)
+
+    run = app.get_run(run_id)
+    assert run.phase("c").state is PhaseState.SUCCEEDED
+    assert run.phase("c").result == ["done", "done"]
+    assert run.phase("d").state is PhaseState.RUNNING
+    assert not [e for e in app.run_events(run_id) if e.actor == "coord:reconciler"]
+
+
+def _until_a_statement_waits_for_a_lock(url: str) -> None:
+    """On PostgreSQL, until a session of the database waits for a lock; on SQLite,
+    where the writer waits in BEGIN IMMEDIATE, a moment."""
+    if not url.startswith("postgresql"):
+        time.sleep(0.3)
+        return
+    deadline = time.monotonic() + 10
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if waiting and waiting[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no statement waited for the run's lock")

@@ -212,8 +212,13 @@ class PostgresRuns(PostgresConnection):
             if row is None or not row[-1]:
                 # The lease was lost (or the run is gone): nothing written.
                 return RunOutcomeStored(accepted=False)
-            snapshot = _snapshot(row)
-            run_rows.apply_outcome(snapshot, outcome)  # the snapshot predates it
+            if row[-2]:
+                snapshot = _snapshot(row)
+                run_rows.apply_outcome(snapshot, outcome)  # the snapshot predates it
+            else:  # it waited for the lock: read again (which sees the outcome too)
+                again = _locked_snapshot(conn, run_id)
+                assert again is not None, "the run is locked"
+                snapshot = again
             known = {}
             if outcome.result_json is not None:
                 known[outcome.task_id] = codec.loads(outcome.result_json)
@@ -291,7 +296,11 @@ def _existing_run(conn: psycopg.Connection[Any], run: NewRun) -> str:
 
 
 def _locked_snapshot(conn: psycopg.Connection[Any], run_id: str) -> RunSnapshot | None:
+    """Lock the run and read it; read again should the first read predate the
+    commit of the transaction the lock waited for (see the ``snapshot`` query)."""
     row = conn.execute(R["snapshot"], {"run": run_id}).fetchone()
+    if row is not None and not row[-1]:
+        row = conn.execute(R["snapshot"], {"run": run_id}).fetchone()  # lock held: fresh
     return None if row is None else _snapshot(row)
 
 

@@ -35,18 +35,27 @@ SELECT id, workflow, input FROM coord_runs WHERE idempotency_key = %(key)s;
 -- name: snapshot
 -- The run as the engine reads it, in one row: its columns (times as epoch seconds),
 -- then its phases, tasks (without payloads, results or tracebacks), artifact names
--- and the policies of every task its definition names, as JSON; the run's row locked.
-{snapshot_select}
-FROM coord_runs AS r WHERE r.id = %(run)s
-FOR UPDATE OF r;
+-- and the policies of every task its definition names, as JSON; the run's row locked
+-- first, and whether the reads are fresh. A statement that waits for the lock still
+-- reads as of its start (READ COMMITTED takes a statement's snapshot when it starts),
+-- before the commit of the transaction it waited for: then the locked row's version
+-- differs from the one read, `fresh` is false, and the caller reads again, holding
+-- the lock. (Every transaction that changes a run's phases locks and updates its row.)
+WITH locked AS MATERIALIZED (
+    SELECT xmin AS version FROM coord_runs WHERE id = %(run)s FOR UPDATE
+)
+{snapshot_select}, r.xmin = (SELECT version FROM locked) AS fresh
+FROM coord_runs AS r WHERE r.id = %(run)s AND EXISTS (SELECT 1 FROM locked);
 
 -- name: complete_and_snapshot
 -- A run task's outcome (fenced, as in complete) and the run's snapshot, in one
 -- statement. The run's row is locked first: the fencing condition reads the locked
 -- CTE, so the lock is taken before the task's row is. The snapshot sees the task as
--- it was before this statement (the caller applies the outcome to it).
+-- it was before this statement (the caller applies the outcome to it), and `fresh`
+-- says whether it is current, as in snapshot: when the lock had to be waited for,
+-- the caller reads the run again.
 WITH locked AS MATERIALIZED (
-    SELECT id FROM coord_runs WHERE id = %(run)s FOR UPDATE
+    SELECT xmin AS version FROM coord_runs WHERE id = %(run)s FOR UPDATE
 ), {fenced_outcomes}, recorded AS (
     INSERT INTO coord_events (topic, task_id, run_id, actor, data)
     SELECT topic, id, %(run)s, %(owner)s, event_data FROM done
@@ -57,7 +66,8 @@ WITH locked AS MATERIALIZED (
     SELECT pg_notify('coord_done', '')
     WHERE EXISTS (SELECT 1 FROM done WHERE state IN ('succeeded', 'dead'))
 )
-{snapshot_select}, (SELECT count(*) FROM done) AS accepted
+{snapshot_select}, r.xmin = (SELECT version FROM locked) AS fresh,
+       (SELECT count(*) FROM done) AS accepted
 FROM coord_runs AS r, (SELECT count(*) FROM wake) AS woken
 WHERE r.id = %(run)s;
 
