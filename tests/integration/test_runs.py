@@ -15,8 +15,8 @@ import pytest
 
 import coord
 from coord.domain.runs import PhaseState, RunChanges, RunState
-from coord.domain.tasks import ClaimedTask, Usage
-from coord.ports.runs import RunTx
+from coord.domain.tasks import Usage
+from coord.ports.runs import Decide, RunTx
 from coord.runtime import outcomes
 from coord.workflows.hooks import EngineHooks
 from tests.helpers import drive_run, work_until
@@ -371,33 +371,57 @@ def test_two_outcomes_of_a_run_stored_at_once_both_count_in_its_next_step(
     store = app.store
     first, second = store.claim("w1", ["default"], 2, 30.0)
     hooks = EngineHooks()
-    holding, release = threading.Event(), threading.Event()
-
-    def complete(task: ClaimedTask, hold: bool) -> bool:
-        outcome = outcomes.succeeded(task, "done", Usage(), 0.01)
-        decide = hooks.after_outcome(outcome, task)
-
-        def held(tx: RunTx) -> RunChanges:
-            holding.set()  # the run is locked until this returns
-            release.wait(10)
-            return decide(tx)
-
-        stored = store.complete_run_task("w1", outcome, run_id, held if hold else decide)
-        return stored.accepted
+    one, two = (outcomes.succeeded(t, "done", Usage(), 0.01) for t in (first, second))
+    held = _Held(hooks.after_outcome(one, first))
 
     with ThreadPoolExecutor(2) as pool:
-        held_one = pool.submit(complete, first, True)
-        assert holding.wait(10)
-        waiting_one = pool.submit(complete, second, False)
+        held_one = pool.submit(store.complete_run_task, "w1", one, run_id, held)
+        assert held.holding.wait(10)
+        waiting_one = pool.submit(
+            store.complete_run_task, "w1", two, run_id, hooks.after_outcome(two, second)
+        )
         _until_a_statement_waits_for_a_lock(app.settings.database_url)
-        release.set()
-        assert held_one.result(10) and waiting_one.result(10)
+        held.release.set()
+        assert held_one.result(10).accepted and waiting_one.result(10).accepted
 
     run = app.get_run(run_id)
     assert run.phase("c").state is PhaseState.SUCCEEDED
     assert run.phase("c").result == ["done", "done"]
     assert run.phase("d").state is PhaseState.RUNNING
     assert not [e for e in app.run_events(run_id) if e.actor == "coord:reconciler"]
+
+
+def test_a_signal_waiting_for_the_run_decides_on_what_was_committed_meanwhile(
+    app: coord.App,
+) -> None:
+    """A pause that waits for the run's lock while the last phase's outcome is being
+    stored sees the run succeeded once it gets the lock: it is refused and the run
+    stays succeeded (a decision on the state read before the wait would pause it)."""
+
+    @app.task
+    async def only(ctx: coord.Context) -> str:
+        return "done"
+
+    app.workflow("one").phase("a", task=only)
+    run_id = app.start_run("one").id
+    store = app.store
+    (task,) = store.claim("w1", ["default"], 1, 30.0)
+    outcome = outcomes.succeeded(task, "done", Usage(), 0.01)
+    held = _Held(EngineHooks().after_outcome(outcome, task))
+
+    with ThreadPoolExecutor(2) as pool:
+        completing = pool.submit(store.complete_run_task, "w1", outcome, run_id, held)
+        assert held.holding.wait(10)
+        pausing = pool.submit(app.pause_run, run_id)
+        _until_a_statement_waits_for_a_lock(app.settings.database_url)
+        held.release.set()
+        assert completing.result(10).accepted
+        with pytest.raises(coord.Conflict, match="only a running run can be paused"):
+            pausing.result(10)
+
+    run = app.get_run(run_id)
+    assert run.state is RunState.SUCCEEDED and run.phase("a").result == "done"
+    assert [e.topic for e in app.run_events(run_id) if e.topic == "run.paused"] == []
 
 
 def _until_a_statement_waits_for_a_lock(url: str) -> None:
@@ -417,3 +441,18 @@ def _until_a_statement_waits_for_a_lock(url: str) -> None:
                 return
             time.sleep(0.01)
     raise AssertionError("no statement waited for the run's lock")
+
+
+class _Held:
+    """An engine decision that keeps the run locked (its transaction open) until
+    released: ``holding`` is set once the lock is held."""
+
+    def __init__(self, decide: Decide) -> None:
+        self._decide = decide
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, tx: RunTx) -> RunChanges:
+        self.holding.set()
+        self.release.wait(10)
+        return self._decide(tx)
