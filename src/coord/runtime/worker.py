@@ -283,19 +283,18 @@ class Worker:
             wanted = min(free, config.claim_batch_size)
             self._wake.event.clear()
             self._reserved += wanted  # not offered to eager claims meanwhile
+            tasks: list[ClaimedTask] | None = None
             try:
                 tasks = await self._claim(wanted)
             except StoreError as exc:
-                self._reserved -= wanted
                 self._store_healthy = False
                 self.stats.store_errors += 1
                 logger.warning("worker %s: claim failed (%s)", self.id, exc)
+            finally:
+                self._reserved -= wanted  # the claimed tasks take their slots now
+            if tasks is None:
                 await asyncio.sleep(min(config.poll_interval, _STORE_RETRY_MAX))
                 continue
-            except BaseException:
-                self._reserved -= wanted
-                raise
-            self._reserved -= wanted  # the claimed tasks take their slots now
             self._store_healthy = True
             for task in tasks:
                 self._start(task)

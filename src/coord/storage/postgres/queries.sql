@@ -205,8 +205,9 @@ WITH commit_mode AS MATERIALIZED (
 SELECT id FROM renewed;
 
 -- name: fenced_outcomes
--- A fragment, not a query: the CTEs o (the outcome rows, as in complete) and done
--- (the fenced UPDATE, RETURNING what the events and wake-ups need), shared by
+-- A fragment, not a query: the CTEs o (the outcome rows, as in complete), done
+-- (the fenced UPDATE, RETURNING what the events need) and wake (workers for retries
+-- due now, result waiters for finished tasks; a caller must read it), shared by
 -- complete and by the runs' complete_and_snapshot, which adds its own condition
 -- in place of also_fenced_by (TRUE for complete).
 o AS (
@@ -232,6 +233,12 @@ o AS (
     WHERE t.id = o.id AND t.attempt = o.attempt AND t.owner = %(owner)s
       AND t.lease_expires_at >= now() AND {also_fenced_by}
     RETURNING t.id, t.queue, o.state, o.delay, o.topic, o.event_data
+), wake AS (
+    SELECT pg_notify('coord_due', queue)
+    FROM (SELECT DISTINCT queue FROM done WHERE state = 'pending' AND delay <= 0) AS due
+    UNION ALL
+    SELECT pg_notify('coord_done', '')
+    WHERE EXISTS (SELECT 1 FROM done WHERE state IN ('succeeded', 'dead'))
 )
 
 -- name: complete
@@ -242,12 +249,6 @@ o AS (
 WITH {fenced_outcomes}, recorded AS (
     INSERT INTO coord_events (topic, task_id, actor, data)
     SELECT topic, id, %(owner)s, event_data FROM done
-), wake AS (
-    SELECT pg_notify('coord_due', queue)
-    FROM (SELECT DISTINCT queue FROM done WHERE state = 'pending' AND delay <= 0) AS due
-    UNION ALL
-    SELECT pg_notify('coord_done', '')
-    WHERE EXISTS (SELECT 1 FROM done WHERE state IN ('succeeded', 'dead'))
 )
 SELECT done.id FROM done, (SELECT count(*) FROM wake) AS woken;
 

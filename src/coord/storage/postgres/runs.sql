@@ -59,12 +59,6 @@ WITH locked AS MATERIALIZED (
 ), {fenced_outcomes}, recorded AS (
     INSERT INTO coord_events (topic, task_id, run_id, actor, data)
     SELECT topic, id, %(run)s, %(owner)s, event_data FROM done
-), wake AS (
-    SELECT pg_notify('coord_due', queue)
-    FROM (SELECT DISTINCT queue FROM done WHERE state = 'pending' AND delay <= 0) AS due
-    UNION ALL
-    SELECT pg_notify('coord_done', '')
-    WHERE EXISTS (SELECT 1 FROM done WHERE state IN ('succeeded', 'dead'))
 )
 {snapshot_select}, r.xmin = (SELECT version FROM locked) AS fresh,
        (SELECT count(*) FROM done) AS accepted
