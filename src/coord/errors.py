@@ -137,3 +137,32 @@ class HandlerTimeout(TransientError):
     """The handler ran longer than its task's ``timeout``; the task is retried."""
 
     code = "timeout"
+
+
+class Unauthenticated(CoordError):
+    """No valid credentials: a missing, malformed, unknown, expired or revoked API key."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(CoordError):
+    """The caller is known but not allowed to do this (its role lacks the permission or
+    the authority domain, or the object belongs to another agent)."""
+
+    code = "forbidden"
+
+
+class RateLimited(CoordError):
+    """Too many requests from one key or agent; ``retry_after`` says when to try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, **data: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **data)
+        self.retry_after = retry_after
+
+
+class SecretUnavailable(CoordError):
+    """A secret cannot be read: it does not exist, or no configured key decrypts it."""
+
+    code = "secret_unavailable"

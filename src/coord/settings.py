@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coord.domain.durations import parse_duration
@@ -75,6 +75,40 @@ class Settings(BaseSettings):
     )
     max_message_bytes: int = Field(
         1_048_576, ge=1, description="Largest message body (JSON-encoded bytes)."
+    )
+    # -- the API server, keys and RBAC ----------------------------------------------------
+    rbac_file: str | None = Field(
+        None, description="YAML file of roles (default: the built-in roles, see docs/security.md)."
+    )
+    api_rate: float = Field(
+        50.0, gt=0, description="API requests per second allowed per key and per agent."
+    )
+    api_burst: int = Field(
+        100, ge=1, description="API requests one key or agent may make at once above the rate."
+    )
+    api_max_body_bytes: int = Field(2 * 1_048_576, ge=1, description="Largest API request body.")
+    api_url: str | None = Field(
+        None, description="A coord server to talk to instead of the database (CLI and Client)."
+    )
+    api_key: SecretStr | None = Field(None, description="The API key used with COORD_API_URL.")
+    # -- the audit ledger ------------------------------------------------------------------
+    ledger_seal_interval: Duration = Field(
+        1.0, gt=0, description="How often workers and servers seal new events into the ledger."
+    )
+    ledger_signing_key: SecretStr | None = Field(
+        None, description="Ed25519 private key (PEM) that signs ledger checkpoints."
+    )
+    ledger_signing_key_file: str | None = Field(
+        None, description="File holding the Ed25519 private key (PEM) for checkpoints."
+    )
+    # -- secrets ---------------------------------------------------------------------------
+    secret_keys: SecretStr | None = Field(
+        None,
+        description="Fernet keys encrypting secrets, comma-separated: the first encrypts, "
+        "all decrypt (rotation).",
+    )
+    secret_keys_file: str | None = Field(
+        None, description="File of Fernet keys, one per line, the first encrypting."
     )
     log_level: LogLevel = "INFO"
     log_format: Literal["text", "json"] = "text"

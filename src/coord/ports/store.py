@@ -24,8 +24,10 @@ from coord.domain.tasks import (
     TaskState,
 )
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
+from coord.ports.ledger import LedgerStore
 from coord.ports.mailbox import MailboxStore
 from coord.ports.runs import RunStore
+from coord.ports.security import SecurityStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,7 @@ class SchemaStatus:
         return self.current == self.target
 
 
-class Store(MailboxStore, RunStore, Protocol):
+class Store(MailboxStore, RunStore, SecurityStore, LedgerStore, Protocol):
     """A coord database: the task queue, mailboxes (:class:`MailboxStore`) and
     workflow runs (:class:`RunStore`)."""
 

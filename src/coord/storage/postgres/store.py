@@ -31,15 +31,17 @@ from coord.ports.store import SchemaStatus, TaskFilter
 from coord.storage import common
 from coord.storage.migrations import migrations_of, split_statements, target_version
 from coord.storage.postgres.connection import PACKAGE, Q, claimed_task, complete_rows, scalar
+from coord.storage.postgres.ledger import PostgresLedger
 from coord.storage.postgres.mailbox import PostgresMailbox
 from coord.storage.postgres.runs import PostgresRuns
+from coord.storage.postgres.security import PostgresSecurity
 from coord.storage.records import RowReader
 from coord.storage.sql import read_sql
 
 _READER = RowReader()
 
 
-class PostgresStore(PostgresMailbox, PostgresRuns):
+class PostgresStore(PostgresMailbox, PostgresRuns, PostgresSecurity, PostgresLedger):
     """A coord database on PostgreSQL, through a psycopg 3 connection pool."""
 
     dialect = "postgres"

@@ -30,15 +30,17 @@ from coord.storage.migrations import migrations_of, split_statements, target_ver
 from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import read_sql
 from coord.storage.sqlite.connection import PACKAGE, Q, claimed_task
+from coord.storage.sqlite.ledger import SqliteLedger
 from coord.storage.sqlite.mailbox import SqliteMailbox
 from coord.storage.sqlite.runs import SqliteRuns
+from coord.storage.sqlite.security import SqliteSecurity
 
 logger = logging.getLogger(__name__)
 
 _READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 
 
-class SqliteStore(SqliteMailbox, SqliteRuns):
+class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger):
     """A coord database in one SQLite file (or in memory when ``path`` is None)."""
 
     dialect = "sqlite"

@@ -1,0 +1,1 @@
+"""The REST API: a FastAPI app over the service layer (``coord server``)."""

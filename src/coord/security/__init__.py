@@ -1,0 +1,1 @@
+"""Security: API keys, roles and permissions, rate limits, secrets, ledger signing."""
