@@ -26,7 +26,13 @@ REQUIRE_POSTGRES = os.environ.get("COORD_REQUIRE_POSTGRES") == "1"
 COORD_TABLES = (
     "coord_events, coord_steps, coord_tasks, coord_task_policies, coord_rate_buckets, "
     "coord_agents, coord_subscriptions, coord_messages, coord_deliveries, coord_workflows, "
-    "coord_runs, coord_phases, coord_artifacts, coord_run_artifacts"
+    "coord_runs, coord_phases, coord_artifacts, coord_run_artifacts, coord_ledger, "
+    "coord_api_keys, coord_secrets, coord_idempotency"
+)
+# The ledger's head is one row that must exist: reset, not truncated.
+RESET_LEDGER_HEAD = (
+    "UPDATE coord_ledger_head SET seq = 0, hash = repeat('0', 64), event_xid = '0', "
+    "event_id = 0, sealed_at = NULL"
 )
 
 
@@ -93,6 +99,7 @@ def empty_postgres_url(postgres_server: str) -> Iterator[str]:
 def _truncate(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {COORD_TABLES} RESTART IDENTITY CASCADE")
+        conn.execute(RESET_LEDGER_HEAD)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
