@@ -5,6 +5,7 @@ The public API is what ``__all__`` lists; everything else may change.
 
 from coord.app import App, TaskHandle
 from coord.app_runs import RunHandle
+from coord.client import AsyncClient, Client
 from coord.domain.messages import DeliveryState, SendResult
 from coord.domain.run_views import (
     ArtifactInfo,
@@ -58,6 +59,8 @@ __all__ = [
     "AgentInfo",
     "App",
     "ArtifactInfo",
+    "AsyncClient",
+    "Client",
     "Conflict",
     "Context",
     "CoordError",

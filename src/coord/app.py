@@ -27,6 +27,7 @@ from coord.runtime.signals import run_until_signalled
 from coord.runtime.worker import Worker, WorkerConfig, WorkerStats
 from coord.services import tasks as tasks_service
 from coord.services.database import ensure_current
+from coord.services.secrets import TaskSecrets
 from coord.settings import Settings, load_settings, mask_url
 from coord.storage.factory import is_new_database, notifier_for, open_store
 from coord.storage.url import parse_database_url
@@ -115,6 +116,8 @@ class App(MailboxFeatures, RunFeatures):
         self._store: Store | None = None
         self._waiter: ResultWaiter | None = None
         self._lock = threading.RLock()
+        # ctx.secret(NAME): the box is built from the settings on the first read only.
+        self._secrets = TaskSecrets(lambda: self.store, self._secret_keys)
         self._init_mailbox()
         self._init_runs()
 
@@ -273,6 +276,10 @@ class App(MailboxFeatures, RunFeatures):
                     raise
                 self._store = store
             return self._store
+
+    def _secret_keys(self) -> tuple[str | None, str | None]:
+        keys = self.settings.secret_keys
+        return (None if keys is None else keys.get_secret_value(), self.settings.secret_keys_file)
 
     def _store_if_open(self) -> Store | None:
         return self._store
@@ -493,6 +500,7 @@ class App(MailboxFeatures, RunFeatures):
             cron_misfire_grace=s.cron_misfire_grace,
             max_payload_bytes=s.max_payload_bytes,
             max_artifact_bytes=s.max_artifact_bytes,
+            ledger_seal_interval=s.ledger_seal_interval,
         )
         store = self.store
         return Worker(
@@ -503,6 +511,7 @@ class App(MailboxFeatures, RunFeatures):
             middlewares=self.middlewares,
             worker_id=worker_id,
             run_hooks=EngineHooks(),
+            secrets=self._secrets,
         )
 
     async def run_worker_async(

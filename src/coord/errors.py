@@ -162,6 +162,13 @@ class RateLimited(CoordError):
         self.retry_after = retry_after
 
 
+class ServerUnavailable(CoordError):
+    """A coord server (``COORD_API_URL``) cannot be reached or did not answer in time;
+    the request may be retried."""
+
+    code = "server_unavailable"
+
+
 class SecretUnavailable(CoordError):
     """A secret cannot be read: it does not exist, or no configured key decrypts it."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
@@ -121,6 +122,28 @@ class Settings(BaseSettings):
         ):
             raise ValueError("must start with sqlite://, postgresql:// or postgresql+psycopg://")
         return value
+
+    def ledger_signing_key_pem(self) -> bytes | None:
+        """The ledger's signing key (PEM) from ``ledger_signing_key`` or the file of
+        ``ledger_signing_key_file``; None when neither is set."""
+        secret, path = self.ledger_signing_key, self.ledger_signing_key_file
+        if secret is not None and path:
+            raise ConfigError(
+                "set one of COORD_LEDGER_SIGNING_KEY and COORD_LEDGER_SIGNING_KEY_FILE, not both"
+            )
+        if secret is not None:
+            text = secret.get_secret_value()
+            if "\\n" in text and "\n" not in text:  # a PEM squeezed into one line of a .env
+                text = text.replace("\\n", "\n")
+            return text.encode()
+        if not path:
+            return None
+        try:
+            return Path(path).expanduser().read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"COORD_LEDGER_SIGNING_KEY_FILE: cannot read {path}: {exc.strerror}"
+            ) from None
 
     def masked(self) -> dict[str, Any]:
         """All settings with secrets (passwords in URLs) replaced by ``***``."""

@@ -51,10 +51,10 @@ def test_every_command_prints_valid_json(workspace: Workspace) -> None:
     """Run each command once with ``-o json``, in the order a user would."""
     ws, seen = workspace, set()
 
-    def data(*args: str) -> Any:
+    def data(*args: str, stdin: str | None = None) -> Any:
         path = next(p for p in sorted(LEAF_COMMANDS, key=len, reverse=True) if args[: len(p)] == p)
         seen.add(path)
-        result = ws.ok(*args, "-o", "json")
+        result = ws.ok(*args, "-o", "json", stdin=stdin)
         return result.json()
 
     assert data("db", "upgrade")["current"] >= 1
@@ -121,6 +121,22 @@ def test_every_command_prints_valid_json(workspace: Workspace) -> None:
     third = data("run", "start", "release", "--input", '{"topic": "y"}')["id"]
     assert data("run", "cancel", third)["state"] == "cancelled"
     assert data("run", "retry", third)["state"] == "running"
+    key = data("key", "create", "--agent", "lead")
+    assert key["key"].startswith("coord_") and data("key", "list")[0]["id"] == key["id"]
+    assert data("key", "revoke", key["id"])["state"] == "revoked"
+    ws.env["COORD_SECRET_KEYS"] = data("secret", "keygen")["key"]
+    assert data("secret", "set", "token", stdin="s3cret")["name"] == "token"
+    assert data("secret", "list")[0]["name"] == "token"
+    assert data("secret", "rotate")["reencrypted"] == 0
+    assert data("secret", "delete", "token")["deleted"] is True
+    assert data("audit", "seal")["unsealed"] == 0
+    assert data("audit", "status")["head_seq"] > 0
+    assert data("audit", "verify")["ok"] is True
+    ws.env["COORD_LEDGER_SIGNING_KEY_FILE"] = str(ws.cwd / "ledger.pem")
+    assert "PUBLIC KEY" in data("audit", "keygen", "--out", "ledger.pem")["public_key"]
+    assert data("audit", "checkpoint", "--out", "head.json")["checkpoint"]["seq"] > 0
+    data("key", "create", "--agent", "lead")  # the server needs a usable key
+    assert data("server", "--check")["ok"] is True
     assert seen == set(LEAF_COMMANDS), f"not run with -o json: {set(LEAF_COMMANDS) - seen}"
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from coord.cli import context
+from coord.cli import context, remote
 from coord.cli.output import Format, OutputOption, age, emit, line, table
 from coord.domain.views import AgentInfo
 from coord.services import messages as service
@@ -55,8 +55,8 @@ def add(
 @app.command("list")
 def list_agents(output: OutputOption = Format.TEXT) -> None:
     """List the agents, by name."""
-    with context.open_store() as store:
-        found = service.list_agents(store)
+    with remote.session() as call:
+        found = call(service.list_agents)
     emit(
         found,
         output,
@@ -85,8 +85,8 @@ def get(name: AgentName, output: OutputOption = Format.TEXT) -> None:
 
     "Last seen" is the last time it sent, read or acknowledged a message.
     """
-    with context.open_store() as store:
-        info = service.get_agent(store, name)
+    with remote.session() as call:
+        info = call(service.get_agent, name)
     emit(info, output, lambda: _render_agent(info))
 
 
@@ -128,8 +128,8 @@ def subscribe(agent: AgentName, topic: TopicName, output: OutputOption = Format.
     The agent then gets every message sent to topic:TOPIC (except its own).
     Subscribing again changes nothing.
     """
-    with context.open_store() as store:
-        changed = service.subscribe(store, agent, topic, actor=context.actor())
+    with remote.session() as call:
+        changed = call(service.subscribe, agent, topic, actor=context.actor())
     text = f"{agent} subscribed to {topic}" if changed else f"{agent} was subscribed to {topic}"
     emit(
         {"agent": agent, "topic": topic, "changed": changed},
@@ -144,8 +144,8 @@ def unsubscribe(agent: AgentName, topic: TopicName, output: OutputOption = Forma
     Messages it got already stay in its mailbox. Unsubscribing when not
     subscribed changes nothing.
     """
-    with context.open_store() as store:
-        changed = service.unsubscribe(store, agent, topic, actor=context.actor())
+    with remote.session() as call:
+        changed = call(service.unsubscribe, agent, topic, actor=context.actor())
     text = (
         f"{agent} unsubscribed from {topic}"
         if changed

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from coord.cli import context
+from coord.cli import context, remote
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, emit, line
 from coord.domain.durations import parse_duration
@@ -33,8 +33,8 @@ def approve(
     output: OutputOption = Format.TEXT,
 ) -> None:
     """Approve a phase awaiting human approval; the run goes on."""
-    with context.open_store() as store:
-        found = service.approve(store, run_id, phase, by)
+    with remote.session() as call:
+        found = call(service.approve, run_id, phase, by)
     _done(found, phase, output)
 
 
@@ -48,8 +48,8 @@ def reject(
 ) -> None:
     """Reject a phase awaiting human approval: it fails, and the run with it (its
     compensations run)."""
-    with context.open_store() as store:
-        found = service.reject(store, run_id, phase, by, reason)
+    with remote.session() as call:
+        found = call(service.reject, run_id, phase, by, reason)
     _done(found, phase, output)
 
 
@@ -72,8 +72,8 @@ def waive(
     """Record a waiver: when the phase's gate fails for the last time it passes as
     waived instead of failing the run. On a run that already failed at this gate,
     `coord run retry` then passes it without running the phase again."""
-    with context.open_store() as store:
-        found = service.waive(store, run_id, phase, owner=owner, expires=expires, control=control)
+    with remote.session() as call:
+        found = call(service.waive, run_id, phase, owner=owner, expires=expires, control=control)
     _done(found, phase, output)
 
 
@@ -85,8 +85,8 @@ def set_budget(
 ) -> None:
     """Set (raise or lower) limits of a run or one phase. A run paused for its
     budget stays paused until `coord run resume`."""
-    with context.open_store() as store:
-        found = service.set_budget(store, target, limits, actor=context.actor())
+    with remote.session() as call:
+        found = call(service.set_budget, target, limits, actor=context.actor())
     _, _, phase = target.partition(":")
     budget = found.phase(phase).budget if phase else found.budget
     limits_text = ", ".join(f"{k}={v:g}" for k, v in budget.items()) or "no limits"

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context
+from coord.cli import context, remote, remote_follow
 from coord.cli import message_views as views
 from coord.cli.output import Format, OutputOption, emit, note, to_data
 from coord.domain.views import InboxMessage
@@ -62,11 +62,15 @@ def inbox(
         "sender": sender,
         "topic": topic,
     }
+    if not follow:
+        with remote.session() as call:
+            found = call(service.inbox, agent, by_priority=by_priority, limit=limit, **filters)
+        emit(found, output, lambda: views.inbox_table(found, empty=f"{agent}: no messages"))
+        return
+    if remote.active():
+        _follow_remotely(agent, by_priority, limit, filters, output)
+        return
     with context.open_store() as store:
-        if not follow:
-            found = service.inbox(store, agent, by_priority=by_priority, limit=limit, **filters)
-            emit(found, output, lambda: views.inbox_table(found, empty=f"{agent}: no messages"))
-            return
         seen = service.latest_sequence(store, agent)
         found = service.inbox(store, agent, by_priority=by_priority, limit=limit, **filters)
         try:
@@ -80,6 +84,29 @@ def inbox(
             # end quietly, as rich does for text (exit 1, no traceback at exit)
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise SystemExit(1) from None
+
+
+def _follow_remotely(
+    agent: str, by_priority: bool, limit: int, filters: dict[str, Any], output: Format
+) -> None:
+    """``--follow`` through a server: woken by its event stream."""
+
+    def started() -> None:
+        if output is Format.TEXT:
+            views.follow_header()
+
+    try:
+        remote_follow.follow(
+            agent,
+            by_priority=by_priority,
+            limit=limit,
+            filters=filters,
+            started=started,
+            show=lambda found: _print(found, output),
+        )
+    except BrokenPipeError:  # as below
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
 
 
 def _print(messages: list[InboxMessage], output: Format) -> None:

@@ -13,6 +13,7 @@ import typer
 from coord import __version__
 from coord.cli import (
     agents,
+    audit,
     config,
     context,
     db,
@@ -24,8 +25,11 @@ from coord.cli import (
     tasks,
     workflows,
 )
+from coord.cli import keys as keys_cli
+from coord.cli import secrets as secrets_cli
 from coord.cli import worker as worker_cli
 from coord.cli.output import error
+from coord.cli.server import server as server_command
 from coord.errors import ConfigError, CoordError
 from coord.observability.logging import configure_logging
 from coord.settings import LogLevel, Settings
@@ -44,6 +48,7 @@ app.add_typer(tasks.app, name="task")
 app.add_typer(queues.queue_app, name="queue")
 app.add_typer(queues.dlq_app, name="dlq")
 app.command("worker")(worker_cli.worker)
+app.command("server")(server_command)
 app.add_typer(agents.app, name="agent")
 app.command("subscribe")(agents.subscribe)
 app.command("unsubscribe")(agents.unsubscribe)
@@ -57,6 +62,9 @@ app.add_typer(workflows.app, name="workflow")
 app.add_typer(runs.app, name="run")
 app.add_typer(gates.gate_app, name="gate")
 app.add_typer(gates.budget_app, name="budget")
+app.add_typer(keys_cli.app, name="key")
+app.add_typer(secrets_cli.app, name="secret")
+app.add_typer(audit.app, name="audit")
 
 
 def _version(value: bool) -> None:
@@ -65,13 +73,28 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# Commands that run here, on the database, and never through a server (those that
+# open the database through the CLI's context refuse --api-url there).
+_LOCAL_ONLY = {"worker"}
+
+
 @app.callback()
 def root(
+    ctx: typer.Context,
     database_url: Annotated[
         str | None,
         typer.Option(
             "--database-url",
             help="Database to use (default: COORD_DATABASE_URL or sqlite:///.coord/coord.db).",
+        ),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--api-url",
+            help="A coord server to send the messaging, task and run commands to instead "
+            "of the database (default: COORD_API_URL); they act as the agent of "
+            "COORD_API_KEY.",
         ),
     ] = None,
     log_level: Annotated[
@@ -83,6 +106,9 @@ def root(
 ) -> None:
     """Global options."""
     context.set_database_url(database_url)
+    context.set_api_url(api_url)
+    if ctx.invoked_subcommand in _LOCAL_ONLY:
+        context.require_database()
     try:
         current = context.settings()
     except ConfigError:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context
+from coord.cli import context, remote
 from coord.cli import message_views as views
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, emit, line, note, table
@@ -124,8 +124,8 @@ def send(
         ttl,
     )
     new = service.build_message(outgoing, max_bytes=context.settings().max_message_bytes)
-    with context.open_store() as store:
-        [result] = service.send(store, [new])
+    with remote.session() as call:
+        [result] = call(service.send, [new])
     if not result.created:
         note(f"key {key} was used before for this message: not sent again")
     elif not result.recipients:
@@ -138,8 +138,8 @@ def read(agent: AgentName, message_id: MessageId, output: OutputOption = Format.
 
     A message read or acknowledged before keeps its state.
     """
-    with context.open_store() as store:
-        found = service.read(store, agent, message_id)
+    with remote.session() as call:
+        found = call(service.read, agent, message_id)
     emit(found, output, lambda: views.inbox_message(found))
 
 
@@ -154,8 +154,8 @@ def ack(
     acknowledges nothing. Messages acknowledged before are left as they are
     and not counted.
     """
-    with context.open_store() as store:
-        acked = service.ack(store, agent, message_ids)
+    with remote.session() as call:
+        acked = call(service.ack, agent, message_ids)
     emit(
         {"count": len(acked), "ids": acked},
         output,
@@ -174,8 +174,8 @@ def thread(
     Every message with its body, and per recipient: delivered, read, acked
     or expired.
     """
-    with context.open_store() as store:
-        messages = service.thread(store, thread_id)
+    with remote.session() as call:
+        messages = call(service.thread, thread_id)
     emit(messages, output, lambda: views.thread(messages))
 
 
@@ -187,8 +187,8 @@ def get(message_id: MessageId, output: OutputOption = Format.TEXT) -> None:
     number and state (delivered, read, acked or expired) with times. Marks
     nothing read.
     """
-    with context.open_store() as store:
-        found = service.get_message(store, message_id)
+    with remote.session() as call:
+        found = call(service.get_message, message_id)
     emit(found, output, lambda: views.message(found))
 
 
@@ -199,8 +199,8 @@ def events(message_id: MessageId, output: OutputOption = Format.TEXT) -> None:
     message.sent, message.delivered (one per recipient), message.read,
     message.acked and message.expired.
     """
-    with context.open_store() as store:
-        found = service.message_events(store, message_id)
+    with remote.session() as call:
+        found = call(service.message_events, message_id)
     emit(
         found,
         output,

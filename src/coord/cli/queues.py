@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from coord.cli import context
+from coord.cli import context, remote
 from coord.cli.output import Format, OutputOption, age, duration, emit, stdout, table
 from coord.services import tasks as service
 
@@ -20,8 +20,8 @@ dlq_app = typer.Typer(
 def list_queues(output: OutputOption = Format.TEXT) -> None:
     """Per queue: pending, running, succeeded, failed (awaiting retry), dead, and the
     age of the oldest due task."""
-    with context.open_store() as store:
-        stats = service.queue_stats(store)
+    with remote.session() as call:
+        stats = call(service.queue_stats)
     emit(
         stats,
         output,
@@ -48,8 +48,8 @@ def list_queues(output: OutputOption = Format.TEXT) -> None:
 @dlq_app.command("list")
 def list_dead(output: OutputOption = Format.TEXT) -> None:
     """Dead tasks grouped by error: count, first and last seen, a sample task."""
-    with context.open_store() as store:
-        groups = service.dead_letters(store)
+    with remote.session() as call:
+        groups = call(service.dead_letters)
     emit(
         groups,
         output,
@@ -80,8 +80,8 @@ def retry(
     """Send dead tasks back to the queue with a fresh set of attempts."""
     if bool(task_ids) == all_dead:
         raise typer.BadParameter("name dead task ids, or pass --all (not both)")
-    with context.open_store() as store:
-        replayed = service.replay_dead(store, None if all_dead else task_ids, actor=context.actor())
+    with remote.session() as call:
+        replayed = call(service.replay_dead, None if all_dead else task_ids, actor=context.actor())
     emit(
         {"count": len(replayed), "ids": replayed},
         output,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context, run_views
+from coord.cli import context, remote, run_views
 from coord.cli.output import Format, OutputOption, emit, line, note, stdout
 from coord.cli.worker import load_app
 from coord.cli.workflows import AppOption, is_file_ref, load_file, resolve, session
@@ -47,6 +47,12 @@ def plan(
     if is_file_ref(workflow):
         coord_app = None if app_ref is None else load_app(app_ref)
         spec = load_file(workflow, coord_app)
+    elif remote.active():
+        _by_name(workflow, app_ref)
+        with remote.client() as server:
+            found = server.plan(workflow, run_input)
+        emit(found, output, lambda: run_views.plan(found))
+        return
     else:
         with session(app_ref) as (coord_app, store):
             spec = resolve(workflow, coord_app, store)
@@ -77,16 +83,45 @@ def start(
     the App run its phases. With --wait, print the run when it settles and exit 1
     if it failed or was cancelled."""
     run_input = _input(input_text)
+    if remote.active():
+        _by_name(workflow, app_ref)
+        with remote.session() as call:
+            assert call.server is not None
+            started = call.server.start_run(workflow, run_input, key=key)
+            _started(call, started.id, started.created, wait, timeout, output)
+        return
     with session(app_ref) as (coord_app, store):
         spec = resolve(workflow, coord_app, store)
         service.register_workflows(store, [spec])
         run_id, created = service.start_run(store, spec, run_input, key=key, actor=context.actor())
-        if not wait:
-            emit({"id": run_id, "created": created}, output, lambda: stdout.print(run_id))
-            return
-        if output is Format.TEXT:
-            note(f"run {run_id} started; waiting")
-        found = service.wait_run(store, run_id, timeout)
+        _started(remote.Services(store=store), run_id, created, wait, timeout, output)
+
+
+def _by_name(workflow: str, app_ref: str | None) -> None:
+    """Through a server, a run is of a workflow registered there, named."""
+    if app_ref is not None or is_file_ref(workflow):
+        raise InvalidInput(
+            "through the API, runs are of workflows registered on the server, by name "
+            "(a worker or App that declares the workflow registers it): drop --app and "
+            "give the workflow's name, not a file",
+            field="workflow",
+        )
+
+
+def _started(
+    call: remote.Services,
+    run_id: str,
+    created: bool,
+    wait: bool,
+    timeout: float | None,
+    output: Format,
+) -> None:
+    if not wait:
+        emit({"id": run_id, "created": created}, output, lambda: stdout.print(run_id))
+        return
+    if output is Format.TEXT:
+        note(f"run {run_id} started; waiting")
+    found = call(service.wait_run, run_id, timeout)
     emit(found, output, lambda: run_views.run(found))
     _exit_for(found)
 
@@ -100,8 +135,8 @@ def _exit_for(run: RunInfo) -> None:
 def get(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
     """Show a run and every phase: state, attempts, gate loops, start and end,
     usage, and a summary of its result."""
-    with context.open_store() as store:
-        found = service.get_run(store, run_id)
+    with remote.session() as call:
+        found = call(service.get_run, run_id)
     emit(found, output, lambda: run_views.run(found))
 
 
@@ -115,22 +150,22 @@ def list_runs(
     output: OutputOption = Format.TEXT,
 ) -> None:
     """List runs, newest first."""
-    with context.open_store() as store:
-        found = service.list_runs(store, state=state, workflow=workflow, limit=limit)
+    with remote.session() as call:
+        found = call(service.list_runs, state=state, workflow=workflow, limit=limit)
     emit(found, output, lambda: run_views.runs(found))
 
 
 @app.command("events")
 def events(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
     """Show a run's history: its events and its tasks', oldest first."""
-    with context.open_store() as store:
-        history = service.run_events(store, run_id)
+    with remote.session() as call:
+        history = call(service.run_events, run_id)
     emit(history, output, lambda: run_views.events(history))
 
 
 def _signal(name: str, run_id: str, output: Format, **kwargs: Any) -> None:
-    with context.open_store() as store:
-        found = getattr(service, name)(store, run_id, actor=context.actor(), **kwargs)
+    with remote.session() as call:
+        found = call(getattr(service, name), run_id, actor=context.actor(), **kwargs)
     emit(found, output, lambda: line(f"run {found.id}: {found.state.value}"))
 
 
@@ -170,8 +205,8 @@ def retry(
 @app.command("cost")
 def cost(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
     """Print the run's usage per phase against each budget."""
-    with context.open_store() as store:
-        found = service.cost(store, run_id)
+    with remote.session() as call:
+        found = call(service.cost, run_id)
     emit(found, output, lambda: run_views.cost(found))
 
 

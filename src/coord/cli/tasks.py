@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context
+from coord.cli import context, remote
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, age, emit, stdout, table
 from coord.domain.durations import parse_duration
@@ -91,9 +91,9 @@ def enqueue(
     )
     options = service.enqueue_options(priority=priority, delay=delay, queue=queue)
     settings = context.settings()
-    with context.open_store() as store:
-        results = service.enqueue_by_name(
-            store,
+    with remote.session() as call:
+        results = call(
+            service.enqueue_by_name,
             name,
             payloads,
             keys=[key] * len(payloads),
@@ -129,8 +129,8 @@ def list_tasks(
     output: OutputOption = Format.TEXT,
 ) -> None:
     """List tasks, newest first."""
-    with context.open_store() as store:
-        found = service.list_tasks(store, state=state, queue=queue, name=name, limit=limit)
+    with remote.session() as call:
+        found = call(service.list_tasks, state=state, queue=queue, name=name, limit=limit)
     emit(
         found,
         output,
@@ -166,9 +166,9 @@ def get(
     output: OutputOption = Format.TEXT,
 ) -> None:
     """Show one task, with its history of events."""
-    with context.open_store() as store:
-        info = service.get_task(store, task_id)
-        history = service.task_events(store, task_id)
+    with remote.session() as call:
+        info = call(service.get_task, task_id)
+        history = call(service.task_events, task_id)
     emit({"task": info, "events": history}, output, lambda: _render_task(info, history))
 
 
@@ -197,6 +197,6 @@ def cancel(
     """Cancel a task that has not finished (a running one is stopped by its worker
     at its next lease renewal). Exits 1 if the task had already finished (succeeded,
     dead or cancelled)."""
-    with context.open_store() as store:
-        info = service.cancel_task(store, task_id, actor=context.actor())
+    with remote.session() as call:
+        info = call(service.cancel_task, task_id, actor=context.actor())
     emit(info, output, lambda: stdout.print(f"cancelled {info.id}"))

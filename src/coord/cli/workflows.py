@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from coord.app import App
-from coord.cli import context
+from coord.cli import context, remote
 from coord.cli.output import Format, OutputOption, emit, line, note, table
 from coord.cli.worker import load_app
 from coord.domain.workflows import WorkflowSpec
@@ -99,8 +99,12 @@ def list_workflows(
 ) -> None:
     """List the workflows registered in the database (every App records the ones it
     declares when it opens it)."""
-    with session(app_ref) as (_, store):
-        found = service.list_workflows(store)
+    if remote.active() and app_ref is None:
+        with remote.session() as call:
+            found = call(service.list_workflows)
+    else:
+        with session(app_ref) as (_, store):
+            found = service.list_workflows(store)
     emit(
         found,
         output,

@@ -9,6 +9,8 @@ from datetime import timedelta
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
+# Longer is a mistake (and beyond it dates overflow): a hundred years.
+MAX_SECONDS = 100 * 365.25 * 86400
 
 
 def parse_duration(value: str | float | timedelta) -> float:
@@ -16,7 +18,8 @@ def parse_duration(value: str | float | timedelta) -> float:
 
     Accepts a number of seconds, a :class:`~datetime.timedelta`, or a string made of
     number+unit parts (``ms``, ``s``, ``m``, ``h``, ``d``, ``w``) such as ``"1h30m"``.
-    Raises ``ValueError`` naming the bad text; negative durations are refused.
+    Raises ``ValueError`` naming the bad text; negative durations and durations over
+    a hundred years are refused.
     """
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
@@ -36,6 +39,8 @@ def parse_duration(value: str | float | timedelta) -> float:
             seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(text))
     if math.isnan(seconds) or seconds < 0:
         raise ValueError(f"invalid duration {value!r}: must be a non-negative number of seconds")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"invalid duration {value!r}: at most 100 years")
     return seconds
 
 

@@ -51,6 +51,7 @@ class RunFilter:
     state: RunState | None = None
     workflow: str | None = None
     limit: int = 50
+    before_id: str | None = None  # keyset paging: only runs older than this one
 
 
 @dataclass(frozen=True, slots=True)

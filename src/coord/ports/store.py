@@ -24,6 +24,7 @@ from coord.domain.tasks import (
     TaskState,
 )
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
+from coord.ports.events import EventFeed
 from coord.ports.ledger import LedgerStore
 from coord.ports.mailbox import MailboxStore
 from coord.ports.runs import RunStore
@@ -38,6 +39,7 @@ class TaskFilter:
     queue: str | None = None
     name: str | None = None
     limit: int = 50
+    before_id: str | None = None  # keyset paging: only tasks older than this one
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,7 @@ class SchemaStatus:
         return self.current == self.target
 
 
-class Store(MailboxStore, RunStore, SecurityStore, LedgerStore, Protocol):
+class Store(MailboxStore, RunStore, SecurityStore, LedgerStore, EventFeed, Protocol):
     """A coord database: the task queue, mailboxes (:class:`MailboxStore`) and
     workflow runs (:class:`RunStore`)."""
 

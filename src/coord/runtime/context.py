@@ -20,12 +20,14 @@ from typing import Any, TypeVar
 
 from coord.domain import codec
 from coord.domain.tasks import Usage
-from coord.errors import InvalidInput, LeaseLost
+from coord.errors import InvalidInput, LeaseLost, SecretUnavailable
 from coord.ports.store import Store
 from coord.runtime.attempt import Attempt
 from coord.runtime.run_scope import DEFAULT_MAX_ARTIFACT_BYTES, RunScope
 
 T = TypeVar("T")
+#: Reads a secret for a task: ``(name, task_id, actor) -> value``, recording the read.
+SecretReader = Callable[[str, str, str], str]
 _task_logger = logging.getLogger("coord.task")
 _MAX_MESSAGE = 1000
 
@@ -50,6 +52,7 @@ class AttemptServices:
     io: Executor
     wake_keeper: Callable[[], None]
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
+    read_secret: SecretReader | None = None  # injected by the App (the composition root)
 
 
 class _BaseContext(RunScope):
@@ -152,6 +155,18 @@ class _BaseContext(RunScope):
         except TypeError as exc:
             raise InvalidInput(f"{what} must be JSON data: {exc}") from None
 
+    def _secret_reader(self, name: str) -> Callable[[], str]:
+        """A call reading secret ``name`` for this task (the read is an event)."""
+        self.raise_if_cancelled()
+        reader = self._services.read_secret
+        if reader is None:
+            raise SecretUnavailable(
+                f"secret {name!r}: this worker has no secret store (run it from a coord.App)",
+                name=name,
+            )
+        task_id, owner = self.task_id, self._services.owner
+        return lambda: reader(name, task_id, owner)
+
     def _lost(self, what: str) -> LeaseLost:
         return LeaseLost(
             f"{what} refused: attempt {self.attempt} of task {self.task_id} lost its lease"
@@ -185,6 +200,12 @@ class Context(_BaseContext):
 
     async def _io(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._services.loop.run_in_executor(self._services.io, fn, *args)
+
+    async def secret(self, name: str) -> str:
+        """The value of secret ``name`` (set with ``coord secret set``). Each read is
+        recorded as a ``secret.read`` event of this task; keep the value out of logs,
+        results and checkpoints."""
+        return await self._io(self._secret_reader(name))
 
     async def checkpoint(self, data: Any) -> None:
         """Persist ``data``; a retry of this task reads it back as ``last_checkpoint``."""
@@ -248,6 +269,10 @@ class SyncContext(_BaseContext):
         s = self._services
         if not s.store.save_checkpoint(s.owner, self.task_id, self.attempt, text):
             raise self._lost("checkpoint")
+
+    def secret(self, name: str) -> str:
+        """The value of secret ``name``; see :meth:`Context.secret`."""
+        return self._secret_reader(name)()
 
     def step(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` once per task: on a retry, return its recorded result instead."""

@@ -26,11 +26,13 @@ class EnqueueOptions:
 
     def __post_init__(self) -> None:
         if self.delay < 0:
-            raise InvalidInput(f"delay must be >= 0 seconds (got {self.delay})")
+            raise InvalidInput(f"delay must be >= 0 seconds (got {self.delay})", field="delay")
         if self.run_at is not None and self.run_at.tzinfo is None:
-            raise InvalidInput("run_at must be timezone-aware (e.g. datetime.now(UTC))")
+            raise InvalidInput(
+                "run_at must be timezone-aware (e.g. datetime.now(UTC))", field="run_at"
+            )
         if self.queue is not None and not 0 < len(self.queue) <= 100:
-            raise InvalidInput("queue must be 1-100 characters")
+            raise InvalidInput("queue must be 1-100 characters", field="queue")
 
 
 def build_tasks(

@@ -1,6 +1,6 @@
 """The worker: claims tasks in batches, runs them, and records their outcomes.
 
-Four loops share one asyncio event loop:
+Five loops share one asyncio event loop:
 
 * the claim loop leases as many due tasks as there are free slots, in one query, and
   sleeps until a wake-up (``NOTIFY``, a commit seen in the SQLite file, a task of
@@ -10,7 +10,9 @@ Four loops share one asyncio event loop:
 * the lease keeper renews the leases of everything this worker holds in one UPDATE,
   sends heartbeats promptly, stops handlers that missed their heartbeats (stalled)
   or whose lease the store refused (fenced out);
-* the sweeper sends tasks whose lease expired (their worker died) back to pending.
+* the sweeper sends tasks whose lease expired (their worker died) back to pending;
+* the sealer seals new events into the audit ledger (``coord.domain.ledger``) every
+  ``ledger_seal_interval``, one short transaction per batch.
 
 Store calls are blocking, so they run on a small I/O thread pool (one thread for
 SQLite, which has a single writer anyway).
@@ -37,10 +39,11 @@ from coord.domain.ids import new_id
 from coord.domain.runs import EagerClaim
 from coord.domain.tasks import ClaimedTask, Outcome, TaskState
 from coord.errors import StoreError
+from coord.ports.ledger import SEAL_BATCH
 from coord.ports.runs import RunOutcomeStored
 from coord.ports.store import Notifier, Store
 from coord.runtime.attempt import Attempt, StopReason
-from coord.runtime.context import AttemptServices
+from coord.runtime.context import AttemptServices, SecretReader
 from coord.runtime.cron import CronScheduler
 from coord.runtime.execution import AttemptRunner
 from coord.runtime.middleware import Middleware
@@ -73,6 +76,7 @@ class WorkerConfig:
     cron_misfire_grace: float = 60.0
     max_payload_bytes: int = 1_048_576
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
+    ledger_seal_interval: float = 1.0  # seconds between sealing passes of the audit ledger
 
     def __post_init__(self) -> None:
         if not self.queues:
@@ -132,8 +136,10 @@ class Worker:
         middlewares: Sequence[Middleware] = (),
         worker_id: str | None = None,
         run_hooks: RunHooks | None = None,
+        secrets: SecretReader | None = None,
     ) -> None:
         self.store = store
+        self.secrets = secrets  # what ctx.secret(NAME) reads with
         self.run_hooks = run_hooks
         self.registry = registry
         self.config = config
@@ -183,6 +189,7 @@ class Worker:
             io=self._io,
             wake_keeper=self._wake_keeper,
             max_artifact_bytes=self.config.max_artifact_bytes,
+            read_secret=self.secrets,
         )
         self._runner = AttemptRunner(
             self.registry, services, self.middlewares, handler_threads=self.config.concurrency * 2
@@ -204,6 +211,7 @@ class Worker:
             loop.create_task(self._lease_loop(), name="coord-leases"),
             loop.create_task(self._watchdog(), name="coord-watchdog"),
             loop.create_task(self._sweep_loop(), name="coord-sweeper"),
+            loop.create_task(self._seal_loop(), name="coord-sealer"),
         ]
         cron = CronScheduler(self.registry, self.store, self.config, self._call)
         if cron.has_schedules:
@@ -623,6 +631,23 @@ class Worker:
                 self.stats.store_errors += 1
                 logger.warning("worker %s: run reconciliation failed (%s)", self.id, exc)
             await asyncio.sleep(interval * (0.75 + random.random() / 2))
+
+    async def _seal_loop(self) -> None:
+        """Seal new events into the audit ledger, one short transaction (one batch)
+        per call, so claims and completions get the store in between. A full batch
+        means more are waiting: go on at once, so the lag stays bounded under load."""
+        interval = self.config.ledger_seal_interval
+        while True:
+            try:
+                sealed = await self._call(self.store.seal_ledger)
+            except StoreError as exc:
+                self.stats.store_errors += 1
+                logger.warning("worker %s: sealing the ledger failed (%s)", self.id, exc)
+                sealed = 0
+            if sealed >= SEAL_BATCH:
+                await asyncio.sleep(0)
+            else:
+                await asyncio.sleep(interval * (0.75 + random.random() / 2))
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

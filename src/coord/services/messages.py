@@ -253,6 +253,18 @@ def read(store: Store, agent: str, message: str) -> InboxMessage:
     return found
 
 
+def take(
+    store: Store, agent: str, *, topic: str | None = None, by_priority: bool = False
+) -> InboxMessage | None:
+    """The next unread message of an agent's inbox (of ``topic`` only, if given),
+    marked read; None when nothing is unread. One statement picks and marks it, so
+    two callers never get the same message."""
+    get_agent(store, agent)
+    if topic is not None:
+        check_topic_name(topic)
+    return store.take(agent, topic, by_priority)
+
+
 def ack(store: Store, agent: str, messages: Sequence[str]) -> list[str]:
     """Acknowledge messages of an agent's inbox, all or none; return those that were
     not acknowledged before."""

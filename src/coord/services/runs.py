@@ -12,6 +12,7 @@ from typing import Any
 from coord.domain import codec
 from coord.domain.budgets import budget_from_dict, overruns, parse_limits, usage_dict
 from coord.domain.durations import parse_duration
+from coord.domain.events import RUN_STARTED
 from coord.domain.ids import new_id
 from coord.domain.run_views import (
     PhaseCost,
@@ -225,11 +226,13 @@ def list_runs(
     state: RunState | None = None,
     workflow: str | None = None,
     limit: int = 50,
+    before_id: str | None = None,
 ) -> list[RunInfo]:
-    """Runs, newest first."""
+    """Runs, newest first (only those older than run ``before_id`` when given)."""
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidInput(f"limit must be 1-{MAX_LIST_LIMIT}", field="limit")
-    return store.list_runs(RunFilter(state=state, workflow=workflow, limit=limit))
+    before = None if before_id is None else run_id(before_id)
+    return store.list_runs(RunFilter(state=state, workflow=workflow, limit=limit, before_id=before))
 
 
 def run_events(store: Store, value: str, after_id: int = 0) -> list[EventInfo]:
@@ -377,3 +380,11 @@ def _cost_line(phase: str | None, usage: dict[str, Any], budget: dict[str, Any])
         budget=budget,
         over=overruns(budget_from_dict(budget), used),
     )
+
+
+def started_by(store: Store, value: str) -> str | None:
+    """Who started a run (the actor of its ``run.started`` event), if anyone said."""
+    for event in run_events(store, value):
+        if event.topic == RUN_STARTED and event.run_id is not None:
+            return event.actor
+    return None

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from coord.domain.durations import parse_duration
+from coord.domain.events import TASK_ENQUEUED
 from coord.domain.tasks import EnqueueResult, Priority, TaskState
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.errors import Conflict, InvalidInput, NotFound, UnknownTask
@@ -25,14 +26,14 @@ def enqueue_options(
 ) -> EnqueueOptions:
     """Validate per-call enqueue options given as plain values."""
     try:
-        return EnqueueOptions(
-            priority=None if priority is None else Priority.parse(priority),
-            delay=0.0 if delay is None else parse_duration(delay),
-            run_at=run_at,
-            queue=queue,
-        )
+        parsed_priority = None if priority is None else Priority.parse(priority)
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+        raise InvalidInput(f"priority: {exc}", field="priority") from None
+    try:
+        parsed_delay = 0.0 if delay is None else parse_duration(delay)
+    except ValueError as exc:
+        raise InvalidInput(f"delay: {exc}", field="delay") from None
+    return EnqueueOptions(priority=parsed_priority, delay=parsed_delay, run_at=run_at, queue=queue)
 
 
 def enqueue_by_name(
@@ -81,11 +82,15 @@ def list_tasks(
     queue: str | None = None,
     name: str | None = None,
     limit: int = 50,
+    before_id: str | None = None,
 ) -> list[TaskInfo]:
-    """Tasks, newest first."""
+    """Tasks, newest first (only those older than task ``before_id`` when given)."""
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIST_LIMIT}")
-    return store.list_tasks(TaskFilter(state=state, queue=queue, name=name, limit=limit))
+    before = None if before_id is None else _task_id(before_id)
+    return store.list_tasks(
+        TaskFilter(state=state, queue=queue, name=name, limit=limit, before_id=before)
+    )
 
 
 def task_events(store: Store, task_id: str) -> list[EventInfo]:
@@ -151,3 +156,11 @@ def _task_id(task_id: str) -> str:
         return str(uuid.UUID(task_id))
     except ValueError:
         raise NotFound(f"no task with id {task_id!r} (not a task id)", task_id=task_id) from None
+
+
+def enqueued_by(store: Store, task_id: str) -> str | None:
+    """Who enqueued a task (the actor of its ``task.enqueued`` event), if anyone said."""
+    for event in task_events(store, task_id):
+        if event.topic == TASK_ENQUEUED:
+            return event.actor
+    return None

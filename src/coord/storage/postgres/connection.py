@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from coord.domain import codec
 from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome
-from coord.errors import CoordError, StoreError, StoreUnavailable
+from coord.errors import CoordError, InvalidInput, StoreError, StoreUnavailable
 from coord.storage import common
 from coord.storage.records import TASK_COLUMNS
 from coord.storage.sql import load_queries, specialize, take_fragment
@@ -129,6 +129,8 @@ class PostgresConnection:
             raise
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+        except psycopg.DataError as exc:  # a value PostgreSQL cannot hold, e.g. a NUL
+            raise InvalidInput(f"PostgreSQL cannot store a value given: {exc}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL: {exc}") from exc
 

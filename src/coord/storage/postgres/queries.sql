@@ -315,6 +315,7 @@ SELECT {task_columns} FROM coord_tasks
 WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(name)s::text IS NULL OR name = %(name)s::text)
+  AND (%(before)s::uuid IS NULL OR id < %(before)s::uuid)
 ORDER BY id DESC LIMIT %(limit)s;
 
 -- name: task_events

@@ -249,6 +249,7 @@ class PostgresRuns(PostgresConnection):
             "state": None if run_filter.state is None else run_filter.state.value,
             "workflow": run_filter.workflow,
             "limit": run_filter.limit,
+            "before": run_filter.before_id,
         }
         with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(R["list_runs"], params).fetchall()

@@ -173,6 +173,7 @@ SELECT {run_columns} FROM coord_runs WHERE id = %(id)s;
 SELECT {run_columns} FROM coord_runs
 WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
   AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s::text)
+  AND (%(before)s::uuid IS NULL OR id < %(before)s::uuid)
 ORDER BY id DESC LIMIT %(limit)s;
 
 -- name: run_phases

@@ -31,6 +31,7 @@ from coord.ports.store import SchemaStatus, TaskFilter
 from coord.storage import common
 from coord.storage.migrations import migrations_of, split_statements, target_version
 from coord.storage.postgres.connection import PACKAGE, Q, claimed_task, complete_rows, scalar
+from coord.storage.postgres.events import PostgresEvents
 from coord.storage.postgres.ledger import PostgresLedger
 from coord.storage.postgres.mailbox import PostgresMailbox
 from coord.storage.postgres.runs import PostgresRuns
@@ -41,7 +42,9 @@ from coord.storage.sql import read_sql
 _READER = RowReader()
 
 
-class PostgresStore(PostgresMailbox, PostgresRuns, PostgresSecurity, PostgresLedger):
+class PostgresStore(
+    PostgresMailbox, PostgresRuns, PostgresSecurity, PostgresLedger, PostgresEvents
+):
     """A coord database on PostgreSQL, through a psycopg 3 connection pool."""
 
     dialect = "postgres"
@@ -269,6 +272,7 @@ class PostgresStore(PostgresMailbox, PostgresRuns, PostgresSecurity, PostgresLed
             "queue": task_filter.queue,
             "name": task_filter.name,
             "limit": task_filter.limit,
+            "before": task_filter.before_id,
         }
         return [_READER.task(row) for row in self._dict_rows(Q["list_tasks"], params)]
 

@@ -152,7 +152,7 @@ SELECT {task_columns} FROM coord_tasks WHERE id = :id;
 -- name: list_tasks
 SELECT {task_columns} FROM coord_tasks
 WHERE (:state IS NULL OR state = :state) AND (:queue IS NULL OR queue = :queue)
-  AND (:name IS NULL OR name = :name)
+  AND (:name IS NULL OR name = :name) AND (:before IS NULL OR id < :before)
 ORDER BY id DESC LIMIT :limit;
 
 -- name: task_events

@@ -253,6 +253,7 @@ class SqliteRuns(SqliteConnection):
             "state": None if run_filter.state is None else run_filter.state.value,
             "workflow": run_filter.workflow,
             "limit": run_filter.limit,
+            "before": run_filter.before_id,
         }
         rows = self._dict_rows(R["list_runs"], params)
         ids = codec.dumps([r["id"] for r in rows])

@@ -96,6 +96,7 @@ SELECT {run_columns} FROM coord_runs WHERE id = :id;
 -- name: list_runs
 SELECT {run_columns} FROM coord_runs
 WHERE (:state IS NULL OR state = :state) AND (:workflow IS NULL OR workflow = :workflow)
+  AND (:before IS NULL OR id < :before)
 ORDER BY id DESC LIMIT :limit;
 
 -- name: run_phases

@@ -30,6 +30,7 @@ from coord.storage.migrations import migrations_of, split_statements, target_ver
 from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import read_sql
 from coord.storage.sqlite.connection import PACKAGE, Q, claimed_task
+from coord.storage.sqlite.events import SqliteEvents
 from coord.storage.sqlite.ledger import SqliteLedger
 from coord.storage.sqlite.mailbox import SqliteMailbox
 from coord.storage.sqlite.runs import SqliteRuns
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 _READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 
 
-class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger):
+class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, SqliteEvents):
     """A coord database in one SQLite file (or in memory when ``path`` is None)."""
 
     dialect = "sqlite"
@@ -294,6 +295,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger):
             "queue": task_filter.queue,
             "name": task_filter.name,
             "limit": task_filter.limit,
+            "before": task_filter.before_id,
         }
         return [_READER.task(row) for row in self._dict_rows(Q["list_tasks"], params)]
 

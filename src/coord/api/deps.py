@@ -1,0 +1,116 @@
+"""What every request needs: the server's parts, and the authenticated caller.
+
+A request is authenticated (``Authorization: Bearer KEY``), then charged to two token
+buckets, its key's and its agent's, so one noisy key or agent is refused with 429
+while the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from coord.errors import RateLimited
+from coord.ports.store import Store
+from coord.security.ratelimit import RateLimiter
+from coord.services import auth
+from coord.services.auth import Principal, RoleBook
+from coord.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# auto_error=False: a missing key is reported by us, as problem+json.
+bearer = HTTPBearer(auto_error=False, description="An API key from `coord key create`.")
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """The parts a running server shares between requests."""
+
+    store: Store
+    settings: Settings
+    roles: RoleBook
+    limiter: RateLimiter
+    dev_mode: bool = False  # serve without keys (`coord server --dev`): never in production
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated request: who calls, and the server it calls."""
+
+    principal: Principal
+    server: Server
+
+    @property
+    def store(self) -> Store:
+        """The server's store."""
+        return self.server.store
+
+    @property
+    def agent(self) -> str:
+        """The calling agent's name (what events record as the actor)."""
+        return self.principal.agent
+
+
+def server_of(request: Request) -> Server:
+    """The server behind a request."""
+    found: Server = request.app.state.coord
+    return found
+
+
+def _dev_principal(agent: str | None) -> Principal:
+    return Principal(
+        key_id="dev",
+        agent=agent or "dev",
+        role="admin",
+        permissions=frozenset({"admin"}),
+        domains=frozenset({"*"}),
+        human=True,
+    )
+
+
+def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_coord_agent: Annotated[
+        str | None,
+        Header(max_length=64, description="Development mode only: the agent to act as."),
+    ] = None,
+) -> Caller:
+    """Authenticate the request and charge it to its key's and agent's buckets."""
+    server = server_of(request)
+    header = request.headers.get("authorization")
+    if server.dev_mode and header is None:
+        principal = _dev_principal(x_coord_agent)
+    else:
+        principal = auth.authenticate(server.store, header, server.roles)
+    # Both buckets or neither: a refusal by one does not spend the other's token.
+    wait = server.limiter.take_all(["key:" + principal.key_id, "agent:" + principal.agent])
+    if wait > 0:
+        raise RateLimited(
+            f"too many requests from agent {principal.agent!r} (key {principal.key_id}); "
+            f"retry in {wait:.2f} s",
+            retry_after=wait,
+        )
+    del credentials  # declared for the OpenAPI security scheme; the header is parsed above
+    return Caller(principal, server)
+
+
+Authenticated = Annotated[Caller, Depends(caller)]
+
+
+def require(who: Caller, permission: str, *, domain: str | None = None) -> None:
+    """Refuse (403) unless the caller's role has ``permission`` (and ``domain``)."""
+    auth.require(who.principal, permission, domain=domain)
+
+
+def require_self_or(
+    who: Caller, agent: str, own: str, others: str, *, domain: str | None = None
+) -> None:
+    """Acting on ``agent``'s things: ``own`` suffices for the caller's own, anyone
+    else's needs ``others``."""
+    require(who, own if agent == who.agent else others, domain=domain)

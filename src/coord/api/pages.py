@@ -1,0 +1,64 @@
+"""Cursor pagination: every list answers ``{data, next_cursor, has_more}``.
+
+A cursor is opaque to clients (base64 of a small JSON object): the key of the last
+item of the page for lists that page by key, so that items added meanwhile neither
+repeat nor go missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+import orjson
+from fastapi import Query
+from pydantic import BaseModel
+
+from coord.errors import InvalidInput
+
+T = TypeVar("T")
+
+MAX_PAGE = 500
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=512, description="The next_cursor of the previous page."),
+]
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list."""
+
+    data: list[T]
+    next_cursor: str | None
+    has_more: bool
+
+
+def encode(key: Any) -> str:
+    """The cursor continuing after ``key``."""
+    return base64.urlsafe_b64encode(orjson.dumps({"after": key})).decode().rstrip("=")
+
+
+def decode(cursor: str | None) -> Any:
+    """The key a cursor continues after (None: the first page)."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        return value["after"]
+    except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+        raise InvalidInput("cursor: not a cursor this API gave", field="cursor") from None
+
+
+def page(items: Sequence[T], limit: int, key: Callable[[T], Any]) -> Page[T]:
+    """A page from ``limit + 1`` items fetched: the extra one only says there is more."""
+    more = len(items) > limit
+    shown = list(items[:limit])
+    return Page[T](
+        data=shown,
+        next_cursor=encode(key(shown[-1])) if more and shown else None,
+        has_more=more,
+    )

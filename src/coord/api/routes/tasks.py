@@ -1,0 +1,204 @@
+"""Tasks: enqueue (one or a batch), list, get, events, cancel; queues; dead letters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from coord.api import pages
+from coord.api.deps import Authenticated, Caller, require
+from coord.api.idempotent import IdempotencyKey, respond
+from coord.api.models import Body, Duration, Key, TaskName
+from coord.domain.tasks import TaskState
+from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
+from coord.errors import Forbidden, InvalidInput
+from coord.services import tasks as service
+
+router = APIRouter(tags=["tasks"])
+
+IdPath = Annotated[str, Path(min_length=1, max_length=64)]
+MAX_BATCH = 1000
+# Tasks coord enqueues itself: an agent's message handler (a forged one would act as
+# a delivery) and the run engine's timers.
+_INTERNAL_PREFIXES = ("agent:", "coord.")
+
+
+class EnqueueOptions(Body):
+    """How to enqueue: priority, a delay, a queue other than the task's own."""
+
+    priority: str | int | None = Field(None, description="low, normal, high, critical or 0-3")
+    delay: Duration | None = None
+    queue: str | None = Field(None, min_length=1, max_length=200)
+
+
+class EnqueueBody(EnqueueOptions):
+    """One task of a registered name."""
+
+    task: TaskName
+    payload: dict[str, Any] = Field(default_factory=dict)
+    key: Key | None = Field(None, description="Idempotency key: one task per (name, key).")
+
+
+class BatchItem(Body):
+    """One task of a batch."""
+
+    payload: dict[str, Any] = Field(default_factory=dict)
+    key: Key | None = None
+
+
+class EnqueueBatchBody(EnqueueOptions):
+    """Tasks of one name, enqueued in one transaction, all or none."""
+
+    task: TaskName
+    items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class Enqueued(BaseModel):
+    """The id of a task, and whether this call created it."""
+
+    id: str
+    created: bool
+
+
+class ReplayBody(Body):
+    """Dead tasks to retry; none named: all of them."""
+
+    task_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=10_000)
+
+
+class Replayed(BaseModel):
+    """Ids of the tasks made pending again."""
+
+    replayed: list[str]
+
+
+def _enqueue(who: Caller, body: EnqueueOptions, task: str, items: list[BatchItem]) -> list[Any]:
+    require(who, "enqueue_task")
+    if task.startswith(_INTERNAL_PREFIXES):
+        raise Forbidden(
+            f"task: {task!r} is enqueued by coord itself, not through the API", field="task"
+        )
+    options = service.enqueue_options(priority=body.priority, delay=body.delay, queue=body.queue)
+    results = service.enqueue_by_name(
+        who.store,
+        task,
+        [i.payload for i in items],
+        keys=[i.key for i in items],
+        options=options,
+        max_payload_bytes=who.server.settings.max_payload_bytes,
+        actor=who.agent,
+    )
+    return [Enqueued(id=r.id, created=r.created) for r in results]
+
+
+@router.post(
+    "/tasks",
+    operation_id="enqueueTask",
+    response_model=Enqueued,
+    status_code=201,
+    responses={200: {"model": Enqueued, "description": "Enqueued before under the same key"}},
+)
+def enqueue(
+    who: Authenticated, body: EnqueueBody, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Enqueue a task of a registered name (201; 200 when its key found the first)."""
+    if idempotency_key is not None and body.key is not None and body.key != idempotency_key:
+        raise InvalidInput("key: differs from the Idempotency-Key header", field="key")
+    item = BatchItem(payload=body.payload, key=body.key or idempotency_key)
+
+    def act() -> tuple[int, Any]:
+        result = _enqueue(who, body, body.task, [item])[0]
+        return (201 if result.created else 200), result
+
+    return respond(who, "enqueueTask", idempotency_key, body, act)
+
+
+@router.post(
+    "/tasks/batch",
+    operation_id="enqueueTasks",
+    response_model=list[Enqueued],
+    status_code=201,
+)
+def enqueue_batch(
+    who: Authenticated, body: EnqueueBatchBody, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Enqueue many tasks of one name in one transaction."""
+    return respond(
+        who,
+        "enqueueTasks",
+        idempotency_key,
+        body,
+        lambda: (201, _enqueue(who, body, body.task, body.items)),
+    )
+
+
+@router.get("/tasks", operation_id="listTasks", response_model=pages.Page[TaskInfo])
+def list_tasks(
+    who: Authenticated,
+    state: TaskState | None = None,
+    queue: Annotated[str | None, Query(max_length=200)] = None,
+    name: Annotated[str | None, Query(max_length=200)] = None,
+    limit: pages.Limit = 50,
+    cursor: pages.Cursor = None,
+) -> pages.Page[TaskInfo]:
+    """Tasks, newest first."""
+    require(who, "read_tasks")
+    before = pages.decode(cursor)
+    if before is not None and not isinstance(before, str):
+        raise InvalidInput("cursor: not a cursor this API gave", field="cursor")
+    found = service.list_tasks(
+        who.store, state=state, queue=queue, name=name, limit=limit + 1, before_id=before
+    )
+    return pages.page(found, limit, lambda t: t.id)
+
+
+@router.get("/tasks/{task_id}", operation_id="getTask", response_model=TaskInfo)
+def get_task(who: Authenticated, task_id: IdPath) -> TaskInfo:
+    """One task."""
+    require(who, "read_tasks")
+    return service.get_task(who.store, task_id)
+
+
+@router.get("/tasks/{task_id}/events", operation_id="taskEvents", response_model=list[EventInfo])
+def task_events(who: Authenticated, task_id: IdPath) -> list[EventInfo]:
+    """A task's history, oldest first."""
+    require(who, "read_tasks")
+    return service.task_events(who.store, task_id)
+
+
+@router.post("/tasks/{task_id}/cancel", operation_id="cancelTask", response_model=TaskInfo)
+def cancel(who: Authenticated, task_id: IdPath) -> TaskInfo:
+    """Cancel a task: one the caller enqueued, or any with manage_tasks."""
+    if not who.principal.can("manage_tasks"):
+        require(who, "enqueue_task")
+        if service.enqueued_by(who.store, task_id) != who.agent:
+            raise Forbidden(
+                f"task {task_id} was enqueued by another agent: cancelling it needs "
+                "the manage_tasks permission",
+                permission="manage_tasks",
+            )
+    return service.cancel_task(who.store, task_id, actor=who.agent)
+
+
+@router.get("/queues", operation_id="listQueues", response_model=list[QueueStats])
+def queues(who: Authenticated) -> list[QueueStats]:
+    """Per queue: counts by state and the age of the oldest due task."""
+    require(who, "read_tasks")
+    return service.queue_stats(who.store)
+
+
+@router.get("/dead-letters", operation_id="listDeadLetters", response_model=list[DeadLetterGroup])
+def dead_letters(who: Authenticated) -> list[DeadLetterGroup]:
+    """Dead tasks grouped by error."""
+    require(who, "read_tasks")
+    return service.dead_letters(who.store)
+
+
+@router.post("/dead-letters/retry", operation_id="retryDeadLetters", response_model=Replayed)
+def replay(who: Authenticated, body: ReplayBody) -> Replayed:
+    """Retry dead tasks (those named, or all) with fresh attempts."""
+    require(who, "manage_tasks")
+    return Replayed(replayed=service.replay_dead(who.store, body.task_ids, actor=who.agent))

@@ -1,0 +1,60 @@
+"""``coord server``: serve the REST API (and seal the ledger while serving)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from coord.cli import context
+from coord.cli.output import Format, OutputOption, emit, stdout
+from coord.errors import ConfigError
+from coord.services import keys as key_service
+
+logger = logging.getLogger("coord.cli")
+
+
+def server(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev",
+            help="Development only: start without any API key and serve requests without "
+            "one as an admin (logs a loud warning).",
+        ),
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Check that the server can start, then exit.")
+    ] = False,
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Serve the REST API under /api/v1 (OpenAPI at /openapi.json, docs at /docs).
+
+    Every request needs `Authorization: Bearer KEY` (see `coord key create`), except
+    /healthz and /readyz. The server refuses to start while the database holds no
+    usable key, unless --dev is given.
+    """
+    # Imported here: the web stack is not loaded for every other command.
+    import uvicorn
+
+    from coord.api.app import DEV_WARNING, create_app
+
+    settings = context.settings()
+    with context.open_store() as store:
+        if not dev and not key_service.any_usable_key(store):
+            raise ConfigError(
+                "no usable API key in the database: create one with "
+                "`coord key create --agent NAME --role admin`, or start the server with "
+                "--dev (development only: no authentication)"
+            )
+    if dev:
+        logger.warning(DEV_WARNING)
+    if check:
+        data = {"ok": True, "host": host, "port": port, "dev": dev}
+        emit(data, output, lambda: stdout.print(f"ready to serve on {host}:{port}"))
+        return
+    app = create_app(settings, dev_mode=dev)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())

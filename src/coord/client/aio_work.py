@@ -1,0 +1,162 @@
+"""Tasks, queues, dead letters, workflows and runs: the half of
+:class:`coord.AsyncClient` that hands out work (async twin of :mod:`.sync_work`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from coord.client import work_calls as work
+from coord.client.models import Enqueued, Started
+from coord.client.transport import AsyncTransport
+from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
+from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
+
+
+class AsyncWork:
+    """The work methods of :class:`coord.AsyncClient` (see there)."""
+
+    _t: AsyncTransport
+
+    # -- tasks -----------------------------------------------------------------------
+    async def enqueue(
+        self,
+        task: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        priority: str | int | None = None,
+        delay: str | float | None = None,
+        queue: str | None = None,
+    ) -> Enqueued:
+        """Enqueue a task of a registered name; with ``key`` at most one such task."""
+        return await self._t.do(
+            work.enqueue(task, payload, key=key, priority=priority, delay=delay, queue=queue)
+        )
+
+    async def enqueue_many(
+        self,
+        task: str,
+        payloads: Sequence[Mapping[str, Any]],
+        *,
+        keys: Sequence[str | None] | None = None,
+        priority: str | int | None = None,
+        delay: str | float | None = None,
+        queue: str | None = None,
+    ) -> list[Enqueued]:
+        """Enqueue tasks of one name in one transaction, all or none."""
+        call = work.enqueue_many(
+            task, payloads, keys=keys, priority=priority, delay=delay, queue=queue
+        )
+        return await self._t.do(call)
+
+    async def tasks(
+        self,
+        *,
+        state: str | None = None,
+        queue: str | None = None,
+        name: str | None = None,
+        limit: int | None = 50,
+    ) -> list[TaskInfo]:
+        """Tasks, newest first, at most ``limit`` (None: all)."""
+        return await self._t.collect(work.tasks_pager(state, queue, name), limit)
+
+    async def task(self, task_id: str) -> TaskInfo:
+        """One task."""
+        return await self._t.do(work.task(task_id))
+
+    async def task_events(self, task_id: str) -> list[EventInfo]:
+        """A task's history, oldest first."""
+        return await self._t.do(work.task_events(task_id))
+
+    async def cancel_task(self, task_id: str) -> TaskInfo:
+        """Cancel a task that has not finished."""
+        return await self._t.do(work.cancel_task(task_id))
+
+    async def queues(self) -> list[QueueStats]:
+        """Per queue: counts by state and the age of the oldest due task."""
+        return await self._t.do(work.queues())
+
+    async def dead_letters(self) -> list[DeadLetterGroup]:
+        """Dead tasks grouped by error."""
+        return await self._t.do(work.dead_letters())
+
+    async def replay_dead(self, task_ids: Sequence[str] | None = None) -> list[str]:
+        """Retry dead tasks (those named, or all) with fresh attempts."""
+        return await self._t.do(work.replay_dead(task_ids))
+
+    # -- workflows and runs ----------------------------------------------------------
+    async def workflows(self) -> list[WorkflowInfo]:
+        """The workflows registered on the server."""
+        return await self._t.do(work.workflows())
+
+    async def plan(self, workflow: str, input: Any = None) -> RunPlan:
+        """What a run of a registered workflow would do; runs nothing."""
+        return await self._t.do(work.plan(workflow, input))
+
+    async def start_run(
+        self, workflow: str, input: Any = None, *, key: str | None = None
+    ) -> Started:
+        """Start a run of a registered workflow; with ``key`` at most one such run."""
+        return await self._t.do(work.start_run(workflow, input, key))
+
+    async def runs(
+        self, *, state: str | None = None, workflow: str | None = None, limit: int | None = 50
+    ) -> list[RunInfo]:
+        """Runs, newest first, at most ``limit`` (None: all)."""
+        return await self._t.collect(work.runs_pager(state, workflow), limit)
+
+    async def run(self, run_id: str) -> RunInfo:
+        """One run with its phases."""
+        return await self._t.do(work.run(run_id))
+
+    async def run_events(self, run_id: str, after: int = 0) -> list[EventInfo]:
+        """A run's history (after event id ``after``), oldest first."""
+        return await self._t.do(work.run_events(run_id, after))
+
+    async def run_cost(self, run_id: str) -> RunCost:
+        """A run's usage per phase against each budget."""
+        return await self._t.do(work.run_cost(run_id))
+
+    async def pause_run(self, run_id: str) -> RunInfo:
+        """Start nothing new in the run until it is resumed."""
+        return await self._t.do(work.signal(run_id, "pause"))
+
+    async def resume_run(self, run_id: str) -> RunInfo:
+        """Continue a paused run."""
+        return await self._t.do(work.signal(run_id, "resume"))
+
+    async def cancel_run(self, run_id: str) -> RunInfo:
+        """Cancel a run (its succeeded phases are compensated)."""
+        return await self._t.do(work.signal(run_id, "cancel"))
+
+    async def retry_run(self, run_id: str, from_phase: str | None = None) -> RunInfo:
+        """Run a failed or cancelled run again from its failed phase (or ``from_phase``)."""
+        return await self._t.do(work.signal(run_id, "retry", {"from_phase": from_phase}))
+
+    async def approve(self, run_id: str, phase: str) -> RunInfo:
+        """Approve a phase awaiting a person, as the calling human."""
+        return await self._t.do(work.gate(run_id, phase, "approve"))
+
+    async def reject(self, run_id: str, phase: str, reason: str) -> RunInfo:
+        """Reject a phase awaiting approval (the run fails and compensates)."""
+        return await self._t.do(work.gate(run_id, phase, "reject", {"reason": reason}))
+
+    async def waive(
+        self, run_id: str, phase: str, *, expires: str | float, control: str
+    ) -> RunInfo:
+        """Waive a phase's gate, owned by the caller, until it expires."""
+        body = {"expires": expires, "control": control}
+        return await self._t.do(work.gate(run_id, phase, "waive", body))
+
+    async def set_budget(
+        self,
+        run_id: str,
+        *,
+        phase: str | None = None,
+        tokens: int | None = None,
+        usd: float | None = None,
+        tool_seconds: float | None = None,
+    ) -> RunInfo:
+        """Set limits on a run, or on one of its phases."""
+        return await self._t.do(work.set_budget(run_id, phase, tokens, usd, tool_seconds))

@@ -1,0 +1,171 @@
+"""The API operations on work, as data (see :mod:`.calls`): tasks, queues, dead
+letters, workflows, runs, gates and budgets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from coord.client.calls import Call, Pager, model, models, page_of, query, seg
+from coord.client.models import Enqueued, Page, Started
+from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
+from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
+
+
+def _options(
+    priority: str | int | None, delay: str | float | None, queue: str | None
+) -> dict[str, Any]:
+    return query(priority=priority, delay=delay, queue=queue)
+
+
+# -- tasks ---------------------------------------------------------------------------
+def enqueue(
+    task: str,
+    payload: Mapping[str, Any] | None,
+    *,
+    key: str | None,
+    priority: str | int | None,
+    delay: str | float | None,
+    queue: str | None,
+) -> Call[Enqueued]:
+    """``POST /tasks``."""
+    body = {"task": task, "payload": dict(payload or {}), **_options(priority, delay, queue)}
+    if key is not None:
+        body["key"] = key
+    return Call("POST", "/tasks", model(Enqueued), body=body, retry=key is not None)
+
+
+def enqueue_many(
+    task: str,
+    payloads: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str | None] | None,
+    priority: str | int | None,
+    delay: str | float | None,
+    queue: str | None,
+) -> Call[list[Enqueued]]:
+    """``POST /tasks/batch``: all or none."""
+    given = list(keys) if keys is not None else [None] * len(payloads)
+    if len(given) != len(payloads):
+        raise ValueError(f"{len(given)} keys for {len(payloads)} payloads")
+    items = [{"payload": dict(p), **query(key=k)} for p, k in zip(payloads, given, strict=True)]
+    body = {"task": task, "items": items, **_options(priority, delay, queue)}
+    keyed = all(k is not None for k in given)
+    return Call("POST", "/tasks/batch", models(Enqueued), body=body, retry=keyed)
+
+
+def tasks_pager(state: str | None, queue: str | None, name: str | None) -> Pager[TaskInfo]:
+    """Pages of ``GET /tasks``, newest first."""
+    filters = query(state=state, queue=queue, name=name)
+
+    def page(size: int, cursor: str | None) -> Call[Page[TaskInfo]]:
+        params = {**filters, **query(limit=size, cursor=cursor)}
+        return Call("GET", "/tasks", page_of(TaskInfo), params, retry=True)
+
+    return page
+
+
+def task(task_id: str) -> Call[TaskInfo]:
+    """``GET /tasks/{id}``."""
+    return Call("GET", f"/tasks/{seg(task_id)}", model(TaskInfo), retry=True)
+
+
+def task_events(task_id: str) -> Call[list[EventInfo]]:
+    """``GET /tasks/{id}/events``."""
+    return Call("GET", f"/tasks/{seg(task_id)}/events", models(EventInfo), retry=True)
+
+
+def cancel_task(task_id: str) -> Call[TaskInfo]:
+    """``POST /tasks/{id}/cancel``."""
+    return Call("POST", f"/tasks/{seg(task_id)}/cancel", model(TaskInfo))
+
+
+def queues() -> Call[list[QueueStats]]:
+    """``GET /queues``."""
+    return Call("GET", "/queues", models(QueueStats), retry=True)
+
+
+def dead_letters() -> Call[list[DeadLetterGroup]]:
+    """``GET /dead-letters``."""
+    return Call("GET", "/dead-letters", models(DeadLetterGroup), retry=True)
+
+
+def replay_dead(task_ids: Sequence[str] | None) -> Call[list[str]]:
+    """``POST /dead-letters/retry`` (None: every dead task)."""
+
+    def parse(data: Any) -> list[str]:
+        return [str(i) for i in data["replayed"]]
+
+    body = {"task_ids": None if task_ids is None else list(task_ids)}
+    return Call("POST", "/dead-letters/retry", parse, body=body)
+
+
+# -- workflows and runs ----------------------------------------------------------------
+def workflows() -> Call[list[WorkflowInfo]]:
+    """``GET /workflows``."""
+    return Call("GET", "/workflows", models(WorkflowInfo), retry=True)
+
+
+def plan(workflow: str, run_input: Any) -> Call[RunPlan]:
+    """``POST /workflows/{name}/plan`` (runs nothing)."""
+    path = f"/workflows/{seg(workflow)}/plan"
+    return Call("POST", path, model(RunPlan), body={"input": run_input}, retry=True)
+
+
+def start_run(workflow: str, run_input: Any, key: str | None) -> Call[Started]:
+    """``POST /runs``."""
+    body = {"workflow": workflow, "input": run_input, **query(key=key)}
+    return Call("POST", "/runs", model(Started), body=body, retry=key is not None)
+
+
+def runs_pager(state: str | None, workflow: str | None) -> Pager[RunInfo]:
+    """Pages of ``GET /runs``, newest first."""
+    filters = query(state=state, workflow=workflow)
+
+    def page(size: int, cursor: str | None) -> Call[Page[RunInfo]]:
+        params = {**filters, **query(limit=size, cursor=cursor)}
+        return Call("GET", "/runs", page_of(RunInfo), params, retry=True)
+
+    return page
+
+
+def run(run_id: str) -> Call[RunInfo]:
+    """``GET /runs/{id}``."""
+    return Call("GET", f"/runs/{seg(run_id)}", model(RunInfo), retry=True)
+
+
+def run_events(run_id: str, after: int) -> Call[list[EventInfo]]:
+    """``GET /runs/{id}/events``."""
+    path = f"/runs/{seg(run_id)}/events"
+    return Call("GET", path, models(EventInfo), query(after=after or None), retry=True)
+
+
+def run_cost(run_id: str) -> Call[RunCost]:
+    """``GET /runs/{id}/cost``."""
+    return Call("GET", f"/runs/{seg(run_id)}/cost", model(RunCost), retry=True)
+
+
+def signal(run_id: str, action: str, body: Any = None) -> Call[RunInfo]:
+    """``POST /runs/{id}/{pause|resume|cancel|retry}``."""
+    # Pausing or resuming twice ends in the same state: safe to repeat.
+    again = action in ("pause", "resume")
+    path = f"/runs/{seg(run_id)}/{action}"
+    return Call("POST", path, model(RunInfo), body=body, retry=again)
+
+
+def gate(run_id: str, phase: str, action: str, body: Any = None) -> Call[RunInfo]:
+    """``POST /runs/{id}/phases/{phase}/{approve|reject|waive}``."""
+    path = f"/runs/{seg(run_id)}/phases/{seg(phase)}/{action}"
+    return Call("POST", path, model(RunInfo), body=body)
+
+
+def set_budget(
+    run_id: str,
+    phase: str | None,
+    tokens: int | None,
+    usd: float | None,
+    tool_seconds: float | None,
+) -> Call[RunInfo]:
+    """``PUT /runs/{id}/budget``."""
+    body = query(phase=phase, tokens=tokens, usd=usd, tool_seconds=tool_seconds)
+    return Call("PUT", f"/runs/{seg(run_id)}/budget", model(RunInfo), body=body, retry=True)

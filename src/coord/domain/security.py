@@ -1,0 +1,141 @@
+"""API keys, secrets and idempotency records: the records stores move around, the
+read models people see, and the topics of their events.
+
+No value here ever holds a key's secret or a secret's plaintext except
+:attr:`CreatedKey.key` (shown once, when the key is made): stores keep a SHA-256 of
+the key secret and a Fernet token of each secret value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+KEY_CREATED = "key.created"
+KEY_REVOKED = "key.revoked"
+SECRET_SET = "secret.set"
+SECRET_READ = "secret.read"
+SECRET_DELETED = "secret.deleted"
+SECRET_ROTATED = "secret.rotated"
+
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def check_secret_name(name: str) -> str:
+    """Return ``name`` if it is a valid secret name; raise ``ValueError`` saying why not."""
+    if not isinstance(name, str) or not _SECRET_NAME.match(name):
+        raise ValueError(
+            f"invalid secret name {name!r}: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+class KeyState(StrEnum):
+    """Whether a key still authenticates."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ApiKeyInfo(_View):
+    """An API key as people see it: never its secret.
+
+    ``role`` is the key's own role; None means it takes its agent's role."""
+
+    id: str
+    agent: str
+    role: str | None
+    state: KeyState
+    created_by: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class CreatedKey(_View):
+    """A new key: its record and the full key text, which is shown this once only."""
+
+    info: ApiKeyInfo
+    key: str
+
+
+class SecretInfo(_View):
+    """A stored secret without its value: its name and which key encrypted it."""
+
+    name: str
+    key_id: str
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A key to store: its id and the SHA-256 (hex) of its secret.
+
+    ``expires_in`` is in seconds from now, on the store's clock (None: never)."""
+
+    id: str
+    agent: str
+    role: str | None
+    secret_hash: str
+    expires_in: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCredentials:
+    """What authenticating a key needs, read in one lookup: the key and its agent.
+
+    ``expired`` is decided by the store's clock (the database's on PostgreSQL)."""
+
+    id: str
+    agent: str
+    role: str | None
+    secret_hash: str
+    expired: bool
+    revoked: bool
+    agent_role: str | None
+    agent_domains: tuple[str, ...]
+    agent_human: bool
+    agent_removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SealedSecret:
+    """A secret as stored: its Fernet token and the id of the key that made it."""
+
+    name: str
+    ciphertext: str
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reseal:
+    """A secret re-encrypted by a rotation. ``old_ciphertext`` guards the write: a
+    secret set again meanwhile is left alone."""
+
+    name: str
+    old_ciphertext: str
+    ciphertext: str
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The first response given to a request with an idempotency key."""
+
+    request_hash: str
+    status: int
+    body: Any

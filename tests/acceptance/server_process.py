@@ -1,0 +1,58 @@
+"""``coord server`` as a real process on a free loopback port, for acceptance tests."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from tests.acceptance.harness import Workspace
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def keyed_agent(ws: Workspace, name: str, role: str) -> str:
+    """Register an agent with a role and return a new key of it."""
+    ws.ok("agent", "add", name, "--role", role)
+    key = ws.data("key", "create", "--agent", name)["key"]
+    assert isinstance(key, str)
+    return key
+
+
+@contextmanager
+def serving(ws: Workspace, *options: str, timeout: float = 30.0) -> Iterator[str]:
+    """Start ``coord server`` in ``ws``; yield its base URL once /readyz answers 200."""
+    port = free_port()
+    proc = ws.popen("server", "--port", str(port), *options)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                raise AssertionError(f"coord server exited {proc.returncode}:\n{out}\n{err}")
+            try:
+                if httpx.get(url + "/readyz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("coord server did not become ready")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
