@@ -22,8 +22,8 @@ from coord.domain.ledger import (
     StrayEvent,
     link,
 )
-from coord.errors import StoreError
 from coord.ports.ledger import SEAL_BATCH
+from coord.storage.ledger_rows import one_row, seal_in_batches
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection
 from coord.storage.sql import load_queries
 
@@ -52,29 +52,16 @@ def canonical_event(r: Sequence[Any]) -> CanonicalEvent:
     )
 
 
-def _one(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
-    """The row of a query that always returns one (the head row always exists)."""
-    if row is None:
-        raise StoreError("the ledger's head row (coord_ledger_head) is missing")
-    return row
-
-
 class PostgresLedger(PostgresConnection):
     """Ledger half of the PostgreSQL store (:class:`coord.ports.ledger.LedgerStore`)."""
 
     def seal_ledger(self, *, batch_size: int = SEAL_BATCH, max_batches: int = 1) -> int:
         """Seal the events below the horizon after the head, a batch per transaction."""
-        sealed = 0
-        for _ in range(max_batches):
-            count = self._seal_batch(batch_size)
-            sealed += count
-            if count < batch_size:
-                break
-        return sealed
+        return seal_in_batches(self._seal_batch, batch_size, max_batches)
 
     def _seal_batch(self, limit: int) -> int:
         with self._tx() as conn:
-            seq, head_hash, xid, event_id = _one(conn.execute(L["lock_head"]).fetchone())
+            seq, head_hash, xid, event_id = one_row(conn.execute(L["lock_head"]).fetchone())
             rows = conn.execute(
                 L["events_to_seal"], {"xid": xid, "id": event_id, "limit": limit}
             ).fetchall()
@@ -100,7 +87,9 @@ class PostgresLedger(PostgresConnection):
     def ledger_head(self) -> LedgerHead:
         """The head and the highest seq stored."""
         with self._conn() as conn:
-            seq, head_hash, event_id, sealed_at, max_seq = _one(conn.execute(L["head"]).fetchone())
+            seq, head_hash, event_id, sealed_at, max_seq = one_row(
+                conn.execute(L["head"]).fetchone()
+            )
         return LedgerHead(seq, head_hash, event_id, sealed_at, max_seq)
 
     def ledger_entries(self, after_seq: int, up_to_seq: int, limit: int) -> list[ChainEntry]:
@@ -123,7 +112,7 @@ class PostgresLedger(PostgresConnection):
     def ledger_backlog(self) -> Backlog:
         """Events after the head in sealing order."""
         with self._conn() as conn:
-            count, oldest = _one(conn.execute(L["backlog"]).fetchone())
+            count, oldest = one_row(conn.execute(L["backlog"]).fetchone())
         return Backlog(count, oldest)
 
     def stray_event(self) -> StrayEvent | None:

@@ -19,8 +19,8 @@ from coord.domain.ledger import (
     StrayEvent,
     link,
 )
-from coord.errors import StoreError
 from coord.ports.ledger import SEAL_BATCH
+from coord.storage.ledger_rows import one_row, seal_in_batches
 from coord.storage.records import epoch_to_datetime
 from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
@@ -44,30 +44,17 @@ def canonical_event(r: Sequence[Any]) -> CanonicalEvent:
     )
 
 
-def _one(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
-    """The head row, which always exists (unless someone deleted it)."""
-    if row is None:
-        raise StoreError("the ledger's head row (coord_ledger_head) is missing")
-    return row
-
-
 class SqliteLedger(SqliteConnection):
     """Ledger half of the SQLite store (:class:`coord.ports.ledger.LedgerStore`)."""
 
     def seal_ledger(self, *, batch_size: int = SEAL_BATCH, max_batches: int = 1) -> int:
         """Seal the events after the head, a batch per transaction."""
-        sealed = 0
-        for _ in range(max_batches):
-            count = self._seal_batch(batch_size)
-            sealed += count
-            if count < batch_size:
-                break
-        return sealed
+        return seal_in_batches(self._seal_batch, batch_size, max_batches)
 
     def _seal_batch(self, limit: int) -> int:
         now = time.time()
         with self._errors(), self._tx() as cur:
-            seq, head_hash, event_id = _one(cur.execute(L["head"]).fetchone())[:3]
+            seq, head_hash, event_id = one_row(cur.execute(L["head"]).fetchone())[:3]
             rows = cur.execute(L["events_to_seal"], {"after": event_id, "limit": limit})
             entries = link([canonical_event(r) for r in rows.fetchall()], seq, head_hash)
             if not entries:
@@ -85,7 +72,9 @@ class SqliteLedger(SqliteConnection):
     def ledger_head(self) -> LedgerHead:
         """The head and the highest seq stored."""
         with self._errors(), self._read() as cur:
-            seq, head_hash, event_id, sealed_at, max_seq = _one(cur.execute(L["head"]).fetchone())
+            seq, head_hash, event_id, sealed_at, max_seq = one_row(
+                cur.execute(L["head"]).fetchone()
+            )
         return LedgerHead(seq, head_hash, event_id, epoch_to_datetime(sealed_at), max_seq)
 
     def ledger_entries(self, after_seq: int, up_to_seq: int, limit: int) -> list[ChainEntry]:
