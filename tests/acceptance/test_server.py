@@ -130,3 +130,22 @@ def _next_event(lines: object) -> tuple[str, dict[str, object]]:
             assert event_id is not None
             return event_id, data
     raise AssertionError("the stream ended")
+
+
+def test_several_server_processes_serve_one_database_and_keep_one_chain(
+    prepared: Workspace,
+) -> None:
+    alice = keyed_agent(prepared, "alice", "agent")
+    keyed_agent(prepared, "bob", "agent")
+    with serving(prepared, "--workers", "2") as url:
+        headers = {"Authorization": f"Bearer {alice}"}
+        for n in range(20):
+            sent = httpx.post(
+                url + "/api/v1/messages", json={"to": "bob", "subject": f"m{n}"}, headers=headers
+            )
+            assert sent.status_code == 201, sent.text
+    # Both processes sealed while serving: one chain, intact.
+    prepared.ok("audit", "seal")
+    report = prepared.data("audit", "verify")
+    assert report["ok"] is True
+    assert len(prepared.data("inbox", "bob", "--limit", "100")) == 20

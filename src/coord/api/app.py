@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 from typing import Any
@@ -23,11 +24,13 @@ from coord.security.ratelimit import RateLimiter
 from coord.services import audit as audit_service
 from coord.services import auth
 from coord.services import keys as key_service
-from coord.settings import Settings
+from coord.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
+# How `coord server --workers N` tells its worker processes about --dev.
+DEV_MODE_VARIABLE = "COORD_SERVER_DEV_MODE"
 DEV_WARNING = (
     "coord server is running in DEVELOPMENT MODE WITHOUT AUTHENTICATION: every request "
     "without a key acts as an admin. Never expose it; create keys with `coord key create` "
@@ -112,6 +115,12 @@ async def _seal_forever(store: Store, interval: float) -> None:
         except CoordError as exc:
             logger.warning("sealing the ledger failed (%s); will retry", exc.message)
         await asyncio.sleep(interval)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``coord server --workers N`` process: settings from the
+    environment, development mode from :data:`DEV_MODE_VARIABLE`."""
+    return create_app(load_settings(), dev_mode=os.environ.get(DEV_MODE_VARIABLE) == "1")
 
 
 def openapi_schema(settings: Settings) -> dict[str, Any]:

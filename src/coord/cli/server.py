@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from coord.cli import context
 from coord.cli.output import Format, OutputOption, emit, stdout
 from coord.errors import ConfigError
 from coord.services import keys as key_service
+from coord.settings import ENV_PREFIX
 
 logger = logging.getLogger("coord.cli")
 
@@ -26,6 +28,13 @@ def server(
             "one as an admin (logs a loud warning).",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes (each with its own rate-limit buckets; default 1).",
+        ),
+    ] = 1,
     check: Annotated[
         bool, typer.Option("--check", help="Check that the server can start, then exit.")
     ] = False,
@@ -40,7 +49,7 @@ def server(
     # Imported here: the web stack is not loaded for every other command.
     import uvicorn
 
-    from coord.api.app import DEV_WARNING, create_app
+    from coord.api.app import DEV_MODE_VARIABLE, DEV_WARNING, create_app
 
     settings = context.settings()
     with context.open_store() as store:
@@ -53,8 +62,22 @@ def server(
     if dev:
         logger.warning(DEV_WARNING)
     if check:
-        data = {"ok": True, "host": host, "port": port, "dev": dev}
+        data = {"ok": True, "host": host, "port": port, "dev": dev, "workers": workers}
         emit(data, output, lambda: stdout.print(f"ready to serve on {host}:{port}"))
         return
-    app = create_app(settings, dev_mode=dev)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    log_level = settings.log_level.lower()
+    if workers == 1:
+        uvicorn.run(create_app(settings, dev_mode=dev), host=host, port=port, log_level=log_level)
+        return
+    # Worker processes build their own app from the environment: hand them what the
+    # command line said.
+    os.environ[f"{ENV_PREFIX}DATABASE_URL"] = settings.database_url
+    os.environ[DEV_MODE_VARIABLE] = "1" if dev else "0"
+    uvicorn.run(
+        "coord.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
