@@ -21,7 +21,9 @@ Workloads, each measured after a one-second warm-up:
 - ``closed_loop``: ``--connections`` clients each sending the next request as soon as
   the last answered, for the top throughput.
 
-Operations: ``send`` (``POST /api/v1/messages`` alice -> bob), ``enqueue``
+Operations: ``send`` (``POST /api/v1/messages`` alice -> bob), ``send_20`` (the same to
+20 recipients in turn: sends to one mailbox wait for each other on its gap-free
+sequence), ``enqueue``
 (``POST /api/v1/tasks`` of ``noop``) and, as the floor of the HTTP stack and the
 generator on this machine, ``healthz`` (no key, no database). Ratios against
 ``healthz`` are printed with the table. Prints one JSON line per result.
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import socket
 import subprocess
@@ -54,10 +57,20 @@ from coord.services import keys as key_service
 from coord.settings import load_settings
 
 COORD = Path(sys.executable).parent / "coord"
+RECIPIENTS = 20
+_TURNS = itertools.count()
 OPERATIONS: dict[str, tuple[str, str, dict[str, Any] | None, bool]] = {
     # name: (method, path, json body, authenticated)
     "healthz": ("GET", "/healthz", None, False),
     "send": ("POST", "/api/v1/messages", {"to": "bob", "subject": "bench", "body": {"n": 1}}, True),
+    # The same, to 20 recipients in turn: sends to one mailbox queue up on its sequence
+    # (gap-free, so one at a time); agents usually write to many.
+    "send_20": (
+        "POST",
+        "/api/v1/messages",
+        {"to": "bob", "subject": "bench", "body": {"n": 1}},
+        True,
+    ),
     "enqueue": ("POST", "/api/v1/tasks", {"task": "noop", "payload": {"n": 1}}, True),
 }
 
@@ -90,6 +103,8 @@ def _prepare(url: str) -> str:
 
     app.add_agent("alice", role="agent")
     app.add_agent("bob", role="agent")
+    for n in range(RECIPIENTS):
+        app.add_agent(f"bob{n}", role="agent")
     key = key_service.create_key(
         app.store,
         agent="alice",
@@ -103,7 +118,7 @@ def _prepare(url: str) -> str:
 
 
 @contextmanager
-def _server(url: str) -> Iterator[str]:
+def _server(url: str, workers: int) -> Iterator[str]:
     port = _free_port()
     env = {
         **os.environ,
@@ -112,7 +127,9 @@ def _server(url: str) -> Iterator[str]:
         "COORD_API_BURST": "1000000",
         "COORD_LOG_LEVEL": "WARNING",
     }
-    proc = subprocess.Popen([str(COORD), "server", "--port", str(port)], env=env)
+    proc = subprocess.Popen(
+        [str(COORD), "server", "--port", str(port), "--workers", str(workers)], env=env
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -130,6 +147,8 @@ def _server(url: str) -> Iterator[str]:
 
 async def _request(session: aiohttp.ClientSession, base: str, operation: str, key: str) -> int:
     method, path, body, authenticated = OPERATIONS[operation]
+    if operation == "send_20":
+        body = {**(body or {}), "to": f"bob{next(_TURNS) % RECIPIENTS}"}
     headers = {"Authorization": f"Bearer {key}"} if authenticated else {}
     async with session.request(method, base + path, json=body, headers=headers) as answer:
         await answer.read()
@@ -208,12 +227,20 @@ def run(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     results = []
     with _database(backend) as url:
         key = _prepare(url)
-        with _server(url) as base:
-            for operation in ("healthz", "send", "enqueue"):
+        with _server(url, args.workers) as base:
+            for operation in ("healthz", "send", "send_20", "enqueue"):
                 opened = asyncio.run(
                     _open_loop(base, key, operation, args.rate, args.seconds, args.connections)
                 )
-                results.append({"backend": backend, "op": operation, "mode": "open_loop", **opened})
+                results.append(
+                    {
+                        "backend": backend,
+                        "workers": args.workers,
+                        "op": operation,
+                        "mode": "open_loop",
+                        **opened,
+                    }
+                )
                 common.emit(results[-1])
                 closed = asyncio.run(
                     _closed_loop(base, key, operation, args.seconds, args.connections)
@@ -253,6 +280,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=1, help="coord server processes")
     parser.add_argument("--quick", action="store_true", help="2 seconds per workload")
     args = parser.parse_args()
     if args.quick:
