@@ -308,8 +308,9 @@ def test_the_event_stream_reconnects_after_the_server_restarts(database_url: str
     with running_api(database_url) as api:
         with serving(api, database_url) as url:
             olga = coord.Client(url, api.keys["olga"])
-            stream = olga.events(agent="bob", topic="message.delivered")
-            threading.Timer(0.3, lambda: api.app.send("alice", "bob", "before")).start()
+            # Connected first: the server has fixed where the stream starts.
+            stream = olga.events(agent="bob", topic="message.delivered").connect()
+            api.app.send("alice", "bob", "before")
             first = next(stream)
         api.app.send("alice", "bob", "while the server is down")
         port = int(url.rpartition(":")[2])
