@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from coord.api.deps import Caller
+from coord.errors import InvalidInput
 from coord.services import idempotency
 
 IdempotencyKey = Annotated[
@@ -29,6 +30,14 @@ IdempotencyKey = Annotated[
 ]
 
 Outcome = tuple[int, Any]  # (status, JSON-able body)
+
+
+def the_key(header: str | None, body_key: str | None) -> str | None:
+    """The object's idempotency key: the body's ``key`` or the header, which must agree
+    when both are given."""
+    if header is not None and body_key is not None and header != body_key:
+        raise InvalidInput("key: differs from the Idempotency-Key header", field="key")
+    return body_key or header
 
 
 def respond(

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-AgentName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+AGENT_NAME = r"^[A-Za-z0-9_.-]+$"
+AgentName = Annotated[str, Field(min_length=1, max_length=64, pattern=AGENT_NAME)]
+AgentPath = Annotated[str, Path(min_length=1, max_length=64, pattern=AGENT_NAME)]
+IdPath = Annotated[str, Path(min_length=1, max_length=64, description="A UUID.")]
 TaskName = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
 Key = Annotated[str, Field(min_length=1, max_length=500)]

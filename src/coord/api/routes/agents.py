@@ -9,13 +9,12 @@ from pydantic import BaseModel, Field
 
 from coord.api import pages
 from coord.api.deps import Authenticated, require, require_self_or
-from coord.api.models import AgentName, Body
+from coord.api.models import AgentName, AgentPath, Body
 from coord.domain.views import AgentInfo
 from coord.services import messages as service
 
 router = APIRouter(tags=["agents"])
 
-NamePath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 TopicPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
@@ -99,14 +98,14 @@ def create_agent(who: Authenticated, body: NewAgentBody) -> AgentInfo:
 
 
 @router.get("/agents/{name}", operation_id="getAgent", response_model=AgentInfo)
-def get_agent(who: Authenticated, name: NamePath) -> AgentInfo:
+def get_agent(who: Authenticated, name: AgentPath) -> AgentInfo:
     """One agent."""
     require(who, "read_agents")
     return service.get_agent(who.store, name)
 
 
 @router.delete("/agents/{name}", operation_id="removeAgent", status_code=204)
-def remove_agent(who: Authenticated, name: NamePath) -> Response:
+def remove_agent(who: Authenticated, name: AgentPath) -> Response:
     """Mark an agent removed (its messages and mailbox are kept)."""
     require(who, "manage_agents")
     service.remove_agent(who.store, name, actor=who.agent)
@@ -114,7 +113,7 @@ def remove_agent(who: Authenticated, name: NamePath) -> Response:
 
 
 @router.put("/agents/{name}/topics/{topic}", operation_id="subscribe", response_model=Subscription)
-def subscribe(who: Authenticated, name: NamePath, topic: TopicPath) -> Subscription:
+def subscribe(who: Authenticated, name: AgentPath, topic: TopicPath) -> Subscription:
     """Subscribe an agent to a topic (itself, or any agent with manage_agents)."""
     _may_subscribe(who, name, topic)
     changed = service.subscribe(who.store, name, topic, actor=who.agent)
@@ -124,7 +123,7 @@ def subscribe(who: Authenticated, name: NamePath, topic: TopicPath) -> Subscript
 @router.delete(
     "/agents/{name}/topics/{topic}", operation_id="unsubscribe", response_model=Subscription
 )
-def unsubscribe(who: Authenticated, name: NamePath, topic: TopicPath) -> Subscription:
+def unsubscribe(who: Authenticated, name: AgentPath, topic: TopicPath) -> Subscription:
     """Unsubscribe an agent from a topic."""
     _may_subscribe(who, name, topic)
     changed = service.unsubscribe(who.store, name, topic, actor=who.agent)

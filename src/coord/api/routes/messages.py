@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from coord.api import pages
 from coord.api.deps import Authenticated, Caller, require, require_self_or
-from coord.api.idempotent import IdempotencyKey, respond
-from coord.api.models import Body, Duration, Key
+from coord.api.idempotent import IdempotencyKey, respond, the_key
+from coord.api.models import AgentPath, Body, Duration, IdPath, Key
 from coord.domain.messages import SendResult
 from coord.domain.views import EventInfo, InboxMessage, MessageInfo
 from coord.errors import Forbidden, InvalidInput, NotFound
@@ -19,8 +19,6 @@ from coord.services import messages as service
 
 router = APIRouter(tags=["messages"])
 
-NamePath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 MAX_BATCH = 1000
 
 
@@ -85,8 +83,6 @@ def _outgoing(who: Caller, body: SendBody, key: str | None) -> service.Outgoing:
     if body.to.startswith("topic:"):
         topic = body.to.removeprefix("topic:")
         require(who, "send_message", domain=who.server.roles.required_domain("topic", topic))
-    if key is not None and body.key is not None and key != body.key:
-        raise InvalidInput("key: differs from the Idempotency-Key header", field="key")
     return service.Outgoing(
         sender=who.agent,
         to=body.to,
@@ -95,7 +91,7 @@ def _outgoing(who: Caller, body: SendBody, key: str | None) -> service.Outgoing:
         priority=body.priority,
         thread=body.thread_id,
         reply_to=body.reply_to,
-        key=body.key or key,
+        key=the_key(key, body.key),
         ttl=body.ttl,
     )
 
@@ -151,7 +147,7 @@ def send_batch(
 )
 def inbox(
     who: Authenticated,
-    name: NamePath,
+    name: AgentPath,
     unread: bool = False,
     by_priority: bool = False,
     thread_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -184,7 +180,7 @@ def inbox(
     operation_id="readMessage",
     response_model=InboxMessage,
 )
-def read(who: Authenticated, name: NamePath, message_id: IdPath) -> InboxMessage:
+def read(who: Authenticated, name: AgentPath, message_id: IdPath) -> InboxMessage:
     """One message of an inbox, marked read."""
     require_self_or(who, name, "read_own_inbox", "read_all_inboxes")
     return service.read(who.store, name, message_id)
@@ -198,7 +194,7 @@ def read(who: Authenticated, name: NamePath, message_id: IdPath) -> InboxMessage
 )
 def take(
     who: Authenticated,
-    name: NamePath,
+    name: AgentPath,
     topic: Annotated[str | None, Query(max_length=200)] = None,
     by_priority: bool = False,
 ) -> Response | InboxMessage:
@@ -211,7 +207,7 @@ def take(
 
 
 @router.post("/agents/{name}/inbox/ack", operation_id="ackMessages", response_model=Acked)
-def ack(who: Authenticated, name: NamePath, body: AckBody) -> Acked:
+def ack(who: Authenticated, name: AgentPath, body: AckBody) -> Acked:
     """Acknowledge messages of an inbox, all or none."""
     require_self_or(who, name, "read_own_inbox", "read_all_inboxes")
     return Acked(acked=service.ack(who.store, name, body.ids))

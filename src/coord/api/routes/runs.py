@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from coord.api import pages
 from coord.api.deps import Authenticated, Caller, require
-from coord.api.idempotent import IdempotencyKey, respond
-from coord.api.models import Body, Duration, Key, Text
+from coord.api.idempotent import IdempotencyKey, respond, the_key
+from coord.api.models import Body, Duration, IdPath, Key, Text
 from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
 from coord.domain.runs import RunState
 from coord.domain.views import EventInfo
@@ -26,7 +26,6 @@ from coord.services import runs as service
 
 router = APIRouter(tags=["runs"])
 
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 WorkflowPath = Annotated[str, Path(min_length=1, max_length=200)]
 PhasePath = Annotated[str, Path(min_length=1, max_length=200)]
 
@@ -148,14 +147,11 @@ def start(
 ) -> JSONResponse:
     """Start a run of a registered workflow (201; 200 when its key found the first)."""
     require(who, "start_run", domain=_workflow_domain(who, body.workflow))
-    if idempotency_key is not None and body.key is not None and body.key != idempotency_key:
-        raise InvalidInput("key: differs from the Idempotency-Key header", field="key")
+    key = the_key(idempotency_key, body.key)
 
     def act() -> tuple[int, Any]:
         spec = service.registered_workflow(who.store, body.workflow)
-        run_id, created = service.start_run(
-            who.store, spec, body.input, key=body.key or idempotency_key, actor=who.agent
-        )
+        run_id, created = service.start_run(who.store, spec, body.input, key=key, actor=who.agent)
         return (201 if created else 200), Started(id=run_id, created=created)
 
     return respond(who, "startRun", idempotency_key, body, act)

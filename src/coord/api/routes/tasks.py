@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from coord.api import pages
 from coord.api.deps import Authenticated, Caller, require
-from coord.api.idempotent import IdempotencyKey, respond
-from coord.api.models import Body, Duration, Key, TaskName
+from coord.api.idempotent import IdempotencyKey, respond, the_key
+from coord.api.models import Body, Duration, IdPath, Key, TaskName
 from coord.domain.tasks import TaskState
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.errors import Forbidden, InvalidInput
@@ -19,7 +19,6 @@ from coord.services import tasks as service
 
 router = APIRouter(tags=["tasks"])
 
-IdPath = Annotated[str, Path(min_length=1, max_length=64)]
 MAX_BATCH = 1000
 # Tasks coord enqueues itself: an agent's message handler (a forged one would act as
 # a delivery) and the run engine's timers.
@@ -105,9 +104,7 @@ def enqueue(
     who: Authenticated, body: EnqueueBody, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Enqueue a task of a registered name (201; 200 when its key found the first)."""
-    if idempotency_key is not None and body.key is not None and body.key != idempotency_key:
-        raise InvalidInput("key: differs from the Idempotency-Key header", field="key")
-    item = BatchItem(payload=body.payload, key=body.key or idempotency_key)
+    item = BatchItem(payload=body.payload, key=the_key(idempotency_key, body.key))
 
     def act() -> tuple[int, Any]:
         result = _enqueue(who, body, body.task, [item])[0]
