@@ -135,6 +135,24 @@ def test_expired_lease_is_recovered_and_its_writes_refused(app: coord.App) -> No
     assert topics.count("task.lease_expired") == 2 and topics[-1] == "task.dead"
 
 
+def test_a_recovered_task_keeps_its_place_in_claim_order(app: coord.App) -> None:
+    """Regression (issue 13, item 2): recovery set run_at to now, so an orphaned task
+    waited behind the whole backlog enqueued after it (17-27 s with 10,000 queued)."""
+    noop = _noop(app, retries=2)
+    orphan = app.enqueue(noop, {"n": 0}).id
+    store = _store(app)
+    [claimed] = store.claim("dead-worker", ["default"], 1, 0.2)
+    assert claimed.id == orphan
+    backlog = {h.id for h in app.enqueue_many(noop, [{"n": n} for n in range(1, 51)])}
+    urgent = app.enqueue(noop, {"n": 99}, priority="high").id
+    time.sleep(0.3)
+    assert store.recover_expired() == 1
+    # Priority still comes first; then the orphan, due since before the backlog.
+    next_two = {t.id: t.attempt for t in store.claim("w2", ["default"], 2, 30)}
+    assert next_two == {urgent: 1, orphan: 2}
+    assert {t.id for t in store.claim("w2", ["default"], 100, 30)} == backlog
+
+
 def test_concurrency_limit_per_key_is_never_exceeded(app: coord.App) -> None:
     noop = _noop(app, concurrency_key="user:{user}", concurrency_limit=2)
     app.enqueue_many(noop, [{"user": u} for u in "aaaaabbbcc"])

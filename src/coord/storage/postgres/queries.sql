@@ -1,5 +1,11 @@
 -- Named queries for the PostgreSQL store. Placeholders are %(name)s (psycopg).
--- Times come from the database clock (now()), so workers on many machines agree.
+-- Times come from the database clock, so workers on many machines agree. now() is the
+-- start of the transaction; a lease (and the started/heartbeat times that go with it)
+-- runs from clock_timestamp(), read when the row is written, after any wait for locks
+-- (a claim of limited tasks waits for the keys' advisory locks, a renewal for a row
+-- another transaction holds): a lease computed from before such a wait would be partly
+-- spent when it commits. Fences compare with now(), which can only be earlier: lenient
+-- for the holder, and safe because the owner column is what fences.
 -- Batches travel as one jsonb parameter holding one positional array per row,
 -- unpacked with jsonb_array_elements: one round trip per batch, and orjson plus
 -- PostgreSQL's jsonb parser cost a fraction of adapting Python lists into array
@@ -95,8 +101,8 @@ WITH commit_mode AS MATERIALIZED (
 ), claimed AS (
     UPDATE coord_tasks AS t
     SET state = 'running', owner = %(owner)s, attempt = t.attempt + 1,
-        lease_expires_at = now() + make_interval(secs => %(lease)s),
-        started_at = now(), heartbeat_at = now()
+        lease_expires_at = clock_timestamp() + make_interval(secs => %(lease)s),
+        started_at = clock_timestamp(), heartbeat_at = clock_timestamp()
     FROM candidates AS c
     WHERE t.id = c.id AND c.concurrency_key IS NULL AND c.rate_key IS NULL
     RETURNING t.id, t.name, t.queue, t.payload, t.attempt, t.max_attempts, t.retry_backoff,
@@ -152,8 +158,8 @@ WITH commit_mode AS MATERIALIZED (
 ), claimed AS (
     UPDATE coord_tasks AS t
     SET state = 'running', owner = %(owner)s, attempt = t.attempt + 1,
-        lease_expires_at = now() + make_interval(secs => %(lease)s),
-        started_at = now(), heartbeat_at = now()
+        lease_expires_at = clock_timestamp() + make_interval(secs => %(lease)s),
+        started_at = clock_timestamp(), heartbeat_at = clock_timestamp()
     WHERE t.id = ANY(%(ids)s::uuid[]) AND t.state IN ('pending', 'failed')
     RETURNING t.id, t.name, t.queue, t.payload, t.attempt, t.max_attempts, t.retry_backoff,
               t.retry_backoff_max, t.timeout_s, t.heartbeat_s, t.stall_after, t.checkpoint,
@@ -182,16 +188,24 @@ WITH commit_mode AS MATERIALIZED (
            (e->>6)::bigint AS tokens_out, (e->>7)::bigint AS usd_micros,
            (e->>8)::float8 AS tool_seconds
     FROM jsonb_array_elements(%(rows)s::jsonb) AS e
+), held AS MATERIALIZED (
+    -- The rows are locked first: an UPDATE computes its new row before it waits for a
+    -- lock another transaction holds, so clock_timestamp() in its SET would be read
+    -- before the wait. Joined to this, each new lease is computed once its row is ours.
+    SELECT t.id FROM coord_tasks AS t JOIN r ON t.id = r.id
+    WHERE t.attempt = r.attempt AND t.owner = %(owner)s
+    ORDER BY t.id
+    FOR UPDATE OF t
 ), renewed AS (
     UPDATE coord_tasks AS t
-    SET lease_expires_at = now() + make_interval(secs => %(lease)s),
-        heartbeat_at = CASE WHEN r.beat THEN now() ELSE t.heartbeat_at END,
+    SET lease_expires_at = clock_timestamp() + make_interval(secs => %(lease)s),
+        heartbeat_at = CASE WHEN r.beat THEN clock_timestamp() ELSE t.heartbeat_at END,
         progress = coalesce(r.progress, t.progress),
         progress_message = coalesce(r.message, t.progress_message),
         tokens_in = t.tokens_in + r.tokens_in, tokens_out = t.tokens_out + r.tokens_out,
         usd_micros = t.usd_micros + r.usd_micros, tool_seconds = t.tool_seconds + r.tool_seconds
-    FROM r, commit_mode
-    WHERE t.id = r.id AND t.attempt = r.attempt AND t.owner = %(owner)s
+    FROM r, held, commit_mode
+    WHERE t.id = r.id AND t.id = held.id AND t.attempt = r.attempt AND t.owner = %(owner)s
       AND t.lease_expires_at >= now()
     RETURNING t.id, r.beat, r.progress, r.message, t.run_id, t.phase
 ), progressed AS (
@@ -279,6 +293,8 @@ ON CONFLICT (task_id, name) DO UPDATE SET
 -- name: recover_expired
 -- Running tasks whose lease expired go back to pending (or dead when that was their
 -- last attempt), with a task.lease_expired event (and task.dead), and wake workers.
+-- run_at is kept: a recovered task keeps its place in claim order (it was due when it
+-- was claimed), instead of queueing behind everything enqueued since.
 WITH commit_mode AS MATERIALIZED (
     SELECT set_config('synchronous_commit', coalesce(%(commit)s::text, current_setting('synchronous_commit')), true)
 ), expired AS (
@@ -288,7 +304,7 @@ WITH commit_mode AS MATERIALIZED (
 ), recovered AS (
     UPDATE coord_tasks AS t
     SET state = CASE WHEN t.attempt >= t.max_attempts THEN 'dead' ELSE 'pending' END,
-        run_at = now(), owner = NULL, lease_expires_at = NULL,
+        owner = NULL, lease_expires_at = NULL,
         finished_at = CASE WHEN t.attempt >= t.max_attempts THEN now() END,
         error = jsonb_build_object(
             'type', 'LeaseExpired', 'owner', t.owner,

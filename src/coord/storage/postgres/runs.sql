@@ -120,8 +120,8 @@ WITH run_row AS (
            retry_backoff, retry_backoff_max, timeout_s, heartbeat_s, stall_after,
            concurrency_key, concurrency_limit, rate_key, %(run)s, phase, run_step, run_input,
            CASE WHEN eager THEN 1 ELSE 0 END, CASE WHEN eager THEN %(owner)s::text END,
-           CASE WHEN eager THEN now() + make_interval(secs => %(lease)s::float8) END,
-           CASE WHEN eager THEN now() END, CASE WHEN eager THEN now() END
+           CASE WHEN eager THEN clock_timestamp() + make_interval(secs => %(lease)s::float8) END,
+           CASE WHEN eager THEN clock_timestamp() END, CASE WHEN eager THEN clock_timestamp() END
     FROM input
     ON CONFLICT (name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, name, queue, payload, attempt, max_attempts, retry_backoff,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,8 +104,16 @@ class SqliteConnection:
             self._conn.close()
 
     @contextmanager
-    def _tx(self, *, durable: bool = True) -> Iterator[sqlite3.Cursor]:
-        """A write transaction holding the file's write lock from the start.
+    def _tx(self, *, durable: bool = True) -> Iterator[tuple[sqlite3.Cursor, float]]:
+        """A write transaction holding the file's write lock from the start, and the
+        time to write in it.
+
+        The time is read once the lock is held: ``BEGIN IMMEDIATE`` may wait up to the
+        busy timeout for other writers, and a lease computed from a time before that
+        wait would already be (partly) spent when it commits, so its task could be
+        recovered while its worker still runs it. Every time a write stores (leases,
+        run_at, created/started/finished) comes from here, never from before the
+        transaction.
 
         ``durable=False`` commits without waiting for fsync: for work that is safe to
         lose in a power cut because it is redone (claims, renewals, recovery)."""
@@ -116,7 +125,7 @@ class SqliteConnection:
             try:
                 self._begin(cur)
                 try:
-                    yield cur
+                    yield cur, time.time()
                 except BaseException:
                     self._conn.rollback()
                     raise

@@ -7,7 +7,6 @@ in id order, can neither skip one nor seal one twice.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,8 +51,7 @@ class SqliteLedger(SqliteConnection):
         return seal_in_batches(self._seal_batch, batch_size, max_batches)
 
     def _seal_batch(self, limit: int) -> int:
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             seq, head_hash, event_id = one_row(cur.execute(L["head"]).fetchone())[:3]
             rows = cur.execute(L["events_to_seal"], {"after": event_id, "limit": limit})
             entries = link([canonical_event(r) for r in rows.fetchall()], seq, head_hash)

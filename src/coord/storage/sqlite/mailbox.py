@@ -5,7 +5,6 @@ lock, so sequence numbers and recipient lists cannot change under a send."""
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,8 +48,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
     # -- agents -----------------------------------------------------------------------
     def add_agent(self, agent: NewAgent, actor: str | None) -> AgentInfo:
         """Register an agent (or bring back a removed one)."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             added = cur.execute(
                 M["add_agent"],
                 {
@@ -72,8 +70,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
 
     def remove_agent(self, name: str, actor: str | None) -> bool:
         """Remove an agent and its subscriptions; its messages stay."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             if cur.execute(M["remove_agent"], {"name": name, "now": now}).fetchone() is None:
                 return False
             cur.execute(M["drop_subscriptions"], {"name": name})
@@ -84,8 +81,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
 
     def subscribe(self, agent: str, topic: str, actor: str | None) -> bool:
         """Subscribe a live agent to a topic."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             self._require_agent(cur, agent, "subscribing")
             cur.execute(M["subscribe"], {"topic": topic, "agent": agent, "now": now})
             if cur.rowcount != 1:
@@ -96,8 +92,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
 
     def unsubscribe(self, agent: str, topic: str, actor: str | None) -> bool:
         """End a subscription."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             self._require_agent(cur, agent, "unsubscribing")
             cur.execute(M["unsubscribe"], {"topic": topic, "agent": agent})
             if cur.rowcount != 1:
@@ -116,8 +111,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
         """Store and deliver messages in one transaction; enqueue handler tasks."""
         if not messages:
             return []
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             results, tasks, delivered = send_batch(cur, M, messages, now)
             senders = {m.id: m.sender for m in messages}
             for task in tasks:  # a handler task's key is its message id
@@ -141,9 +135,8 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
     # -- reading ----------------------------------------------------------------------
     def take(self, agent: str, topic: str | None, by_priority: bool) -> InboxMessage | None:
         """Mark the first unread delivery read and return it."""
-        now = time.time()
         address = None if topic is None else f"topic:{topic}"
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             row = cur.execute(
                 M[f"first_unread_{inbox_order(by_priority)}"],
                 {"agent": agent, "now": now, "address": address},
@@ -161,8 +154,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
 
     def mark_read(self, agent: str, message_id: str) -> InboxMessage | None:
         """Mark one delivery read (the first time) and return it."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             changed = cur.execute(
                 M["mark_read"], {"agent": agent, "id": message_id, "now": now}
             ).fetchone()
@@ -175,9 +167,8 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
 
     def ack(self, agent: str, message_ids: Sequence[str]) -> list[str]:
         """Acknowledge deliveries, all or none."""
-        now = time.time()
         ids = codec.dumps(list(message_ids))
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             held = {r[0] for r in cur.execute(M["held_messages"], {"agent": agent, "ids": ids})}
             missing = [m for m in message_ids if m not in held]
             if missing:
@@ -194,8 +185,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
 
     def expire_messages(self) -> int:
         """Mark deliveries past their TTL expired."""
-        now = time.time()
-        with self._errors(), self._tx(durable=False) as cur:
+        with self._errors(), self._tx(durable=False) as (cur, now):
             rows = cur.execute(M["expire"], {"now": now}).fetchall()
             self._insert_message_events(cur, mc.expired_events(rows), now)
         return len(rows)

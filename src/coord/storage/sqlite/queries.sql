@@ -136,9 +136,11 @@ ON CONFLICT (task_id, name) DO UPDATE SET
     attempt = excluded.attempt, result = excluded.result, created_at = excluded.created_at;
 
 -- name: recover_expired
+-- run_at is kept: a recovered task keeps its place in claim order (it was due when it
+-- was claimed), instead of queueing behind everything enqueued since.
 UPDATE coord_tasks
 SET state = CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'pending' END,
-    run_at = :now, owner = NULL, lease_expires_at = NULL,
+    owner = NULL, lease_expires_at = NULL,
     finished_at = CASE WHEN attempt >= max_attempts THEN :now END,
     error = json_object('type', 'LeaseExpired', 'message',
                         'the worker running attempt ' || attempt || ' stopped renewing its lease',

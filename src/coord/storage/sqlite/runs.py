@@ -79,8 +79,7 @@ class SqliteRuns(SqliteConnection):
     # -- definitions ------------------------------------------------------------------
     def register_workflows(self, definitions: Sequence[dict[str, Any]]) -> None:
         """Record workflow definitions by name."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             for definition in definitions:
                 cur.execute(
                     R["upsert_workflow"],
@@ -102,8 +101,7 @@ class SqliteRuns(SqliteConnection):
     # -- changing runs ----------------------------------------------------------------
     def create_run(self, run: NewRun, decide: Decide) -> tuple[str, bool]:
         """Insert a run and its phases and start it, in one transaction."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             cur.execute(
                 R["insert_run"],
                 {
@@ -132,8 +130,7 @@ class SqliteRuns(SqliteConnection):
 
     def change_run(self, run_id: str, decide: Decide) -> bool:
         """Apply the engine's decision to a run."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             if cur.execute(R["get_run"], {"id": run_id}).fetchone() is None:
                 return False
             changes = self._apply(cur, run_id, decide(_RunTx(cur, run_id, now)), None, now)
@@ -150,9 +147,8 @@ class SqliteRuns(SqliteConnection):
     ) -> RunOutcomeStored:
         """Record a run task's outcome (fenced) and the engine's decision together;
         claim at once what ``eager`` takes of the tasks it enqueues."""
-        now = time.time()
         claimed: list[ClaimedTask] = []
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             accepted = self._complete_on(cur, owner, [outcome], now)
             if not accepted:
                 return RunOutcomeStored(accepted=False)
@@ -271,8 +267,7 @@ class SqliteRuns(SqliteConnection):
     # -- artifacts --------------------------------------------------------------------
     def record_artifact(self, owner: str, artifact: NewArtifact) -> bool:
         """Store an artifact's content (once per digest) and its provenance (fenced)."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             cur.execute(
                 R["save_artifact_content"], {**run_rows.content_params(artifact), "now": now}
             )

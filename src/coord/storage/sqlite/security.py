@@ -45,8 +45,7 @@ class SqliteSecurity(SqliteConnection):
     # -- API keys -----------------------------------------------------------------------
     def create_key(self, key: NewKey, actor: str | None) -> ApiKeyInfo:
         """Store a key of a live agent with its ``key.created`` event."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             params = {
                 "id": key.id,
                 "agent": key.agent,
@@ -81,8 +80,7 @@ class SqliteSecurity(SqliteConnection):
 
     def revoke_key(self, key_id: str, actor: str | None) -> ApiKeyInfo:
         """Revoke a key at once, with its ``key.revoked`` event."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             changed = cur.execute(S["revoke_key"], {"id": key_id, "now": now}).fetchone()
             found = cur.execute(S["get_key"], {"id": key_id, "now": now}).fetchone()
             if changed is None:
@@ -99,8 +97,8 @@ class SqliteSecurity(SqliteConnection):
 
     def touch_key(self, key_id: str) -> None:
         """Record that the key was used now (losing it in a power cut is harmless)."""
-        with self._errors(), self._tx(durable=False) as cur:
-            cur.execute(S["touch_key"], {"id": key_id, "now": time.time()})
+        with self._errors(), self._tx(durable=False) as (cur, now):
+            cur.execute(S["touch_key"], {"id": key_id, "now": now})
 
     def any_usable_key(self) -> bool:
         """Whether a key exists that is not revoked, not expired, of a live agent."""
@@ -110,9 +108,8 @@ class SqliteSecurity(SqliteConnection):
     # -- secrets ------------------------------------------------------------------------
     def put_secret(self, name: str, ciphertext: str, key_id: str, actor: str | None) -> SecretInfo:
         """Create or replace a secret with its ``secret.set`` event."""
-        now = time.time()
         params = {"name": name, "ciphertext": ciphertext, "key_id": key_id, "actor": actor}
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             row = cur.execute(S["put_secret"], {**params, "now": now}).fetchone()
             data = {"name": name, "key_id": key_id}
             self._security_event(cur, rows.event(SECRET_SET, actor, data), now)
@@ -120,8 +117,7 @@ class SqliteSecurity(SqliteConnection):
 
     def open_secret(self, name: str, actor: str | None, task_id: str | None) -> SealedSecret | None:
         """Read a secret's ciphertext and record its ``secret.read`` event."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             row = cur.execute(S["get_secret"], {"name": name}).fetchone()
             if row is None:
                 return None
@@ -143,9 +139,8 @@ class SqliteSecurity(SqliteConnection):
 
     def reseal_secrets(self, changes: Sequence[Reseal], actor: str | None) -> int:
         """Replace ciphertexts that did not change meanwhile, each with an event."""
-        now = time.time()
         count = 0
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             for change in changes:
                 params = {
                     "name": change.name,
@@ -163,8 +158,7 @@ class SqliteSecurity(SqliteConnection):
 
     def delete_secret(self, name: str, actor: str | None) -> bool:
         """Delete a secret with its ``secret.deleted`` event."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             if cur.execute(S["delete_secret"], {"name": name}).fetchone() is None:
                 return False
             self._security_event(cur, rows.event(SECRET_DELETED, actor, {"name": name}), now)
@@ -187,9 +181,8 @@ class SqliteSecurity(SqliteConnection):
             "request_hash": request_hash,
             "status": status,
             "response": codec.dumps(body),
-            "now": time.time(),
         }
-        with self._errors(), self._tx() as cur:
-            cur.execute(S["remember_response"], params)
+        with self._errors(), self._tx() as (cur, now):
+            cur.execute(S["remember_response"], {**params, "now": now})
             row = cur.execute(S["recall_response"], {"scope": scope, "key": key}).fetchone()
         return rows.stored_response(row, json_text_to_value)

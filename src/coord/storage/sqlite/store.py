@@ -59,8 +59,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
 
     def upgrade(self, *, via_migrations: bool = False) -> list[int]:
         """Create the schema on a new database, or apply the missing migrations."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             cur.execute(Q["create_migrations_table"])
             current = cur.execute(Q["schema_version"]).fetchone()[0]
             fresh = (
@@ -88,8 +87,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         """Insert tasks and their events; resolve idempotency keys (see the port)."""
         if not tasks:
             return []
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             results = self._insert_tasks(cur, tasks, actor, now)
         if any(t.run_at is None and t.delay <= 0 for t in tasks):
             self.signals.fire_due()
@@ -98,8 +96,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
     def register_policies(self, policies: Sequence[TaskPolicy]) -> None:
         """Record policies, create or resize their rate buckets, and give agent handlers
         a task for every open message delivered before they were registered."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             for policy in policies:
                 cur.execute(
                     Q["upsert_policy"],
@@ -138,8 +135,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         self, owner: str, queues: Sequence[str], limit: int, lease_seconds: float
     ) -> list[ClaimedTask]:
         """Lease due tasks in claim order; limited ones only as their keys allow."""
-        now = time.time()
-        with self._errors(), self._tx(durable=False) as cur:
+        with self._errors(), self._tx(durable=False) as (cur, now):
             if len(queues) == 1:
                 params: dict[str, Any] = {"queue": queues[0], "now": now, "limit": limit}
                 rows = cur.execute(Q["claim_candidates_one_queue"], params).fetchall()
@@ -189,10 +185,9 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         """Extend leases (fenced) with heartbeats and usage."""
         if not renewals:
             return set()
-        now = time.time()
         accepted: set[str] = set()
         of_runs: dict[str, tuple[str, str]] = {}  # task id -> (run id, phase)
-        with self._errors(), self._tx(durable=False) as cur:
+        with self._errors(), self._tx(durable=False) as (cur, now):
             for r in renewals:
                 u = r.usage
                 row = cur.execute(
@@ -229,16 +224,14 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         """Record outcomes (fenced) with their events in one transaction."""
         if not outcomes:
             return set()
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             accepted = self._complete_on(cur, owner, outcomes, now)
         self._signal_outcomes(outcomes, accepted)
         return accepted
 
     def save_checkpoint(self, owner: str, task_id: str, attempt: int, data_json: str) -> bool:
         """Persist a continuation (fenced)."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             cur.execute(
                 Q["save_checkpoint"],
                 {"id": task_id, "attempt": attempt, "owner": owner, "now": now, "data": data_json},
@@ -257,7 +250,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         self, owner: str, task_id: str, attempt: int, name: str, result_json: str
     ) -> bool:
         """Record one step result (fenced)."""
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             cur.execute(
                 Q["record_step"],
                 {
@@ -266,15 +259,14 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                     "owner": owner,
                     "name": name,
                     "result": result_json,
-                    "now": time.time(),
+                    "now": now,
                 },
             )
             return cur.rowcount == 1
 
     def recover_expired(self) -> int:
         """Send expired leases back to pending (or dead), with their events."""
-        now = time.time()
-        with self._errors(), self._tx(durable=False) as cur:
+        with self._errors(), self._tx(durable=False) as (cur, now):
             rows = cur.execute(Q["recover_expired"], {"now": now}).fetchall()
             self._insert_events(cur, common.recovery_events(rows), now)
         if rows:
@@ -305,8 +297,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
 
     def cancel(self, task_id: str, actor: str | None) -> bool:
         """Cancel a pending, retrying or running task; True if this call did."""
-        now = time.time()
-        with self._errors(), self._tx() as cur:
+        with self._errors(), self._tx() as (cur, now):
             cancelled = cur.execute(Q["cancel"], {"id": task_id, "now": now}).fetchone()
             if cancelled is not None:
                 self._insert_events(cur, [(events.TASK_CANCELLED, task_id, actor, None)], now)
@@ -328,10 +319,11 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
 
     def replay_dead(self, task_ids: Sequence[str] | None, actor: str | None) -> list[str]:
         """Make dead tasks pending again with a fresh set of attempts."""
-        now = time.time()
-        params = {"all": task_ids is None, "ids": codec.dumps(list(task_ids or [])), "now": now}
-        with self._errors(), self._tx() as cur:
-            replayed = [row[0] for row in cur.execute(Q["replay_dead"], params).fetchall()]
+        params = {"all": task_ids is None, "ids": codec.dumps(list(task_ids or []))}
+        with self._errors(), self._tx() as (cur, now):
+            replayed = [
+                row[0] for row in cur.execute(Q["replay_dead"], {**params, "now": now}).fetchall()
+            ]
             self._insert_events(
                 cur, [(events.TASK_REPLAYED, task_id, actor, None) for task_id in replayed], now
             )
