@@ -24,7 +24,8 @@ from typing import Any
 import psycopg
 
 import coord
-from coord.domain.tasks import Renewal
+from coord.domain import events
+from coord.domain.tasks import Outcome, Renewal, TaskState
 from coord.storage.url import parse_database_url
 
 LEASE = 2.0
@@ -129,16 +130,26 @@ def test_a_claim_that_waited_for_a_lock_leases_from_when_it_held_it(app: coord.A
     assert app.store.renew("w-live", [Renewal(task_id, 1)], LEASE) == {task_id}
 
 
-def test_a_renewal_that_waited_for_a_lock_extends_from_when_it_held_it(app: coord.App) -> None:
+def test_writes_asked_for_while_the_lease_was_live_are_honoured_after_a_long_wait(
+    app: coord.App,
+) -> None:
+    """A renewal or an outcome asked for while the lease was live, which then waited
+    for the lock past the lease's end, is accepted (nothing else could take the task:
+    recovery needs the same lock), and the renewed lease runs from when it got it."""
     task_id = app.enqueue(_limited(app), {}).id
     (claimed,) = app.store.claim("w-live", ["default"], 1, LEASE)
     row_lock = "SELECT 1 FROM coord_tasks WHERE id = %s FOR UPDATE"
-    # Held for less than the lease, which is still live when the renewal gets the lock.
-    with _held(app, LEASE * 0.6, row_lock, (task_id,)) as released:
+    with _held(app, LEASE + 0.5, row_lock, (task_id,)) as released:
         renewed = _in_thread(
             lambda: app.store.renew("w-live", [Renewal(task_id, claimed.attempt)], LEASE)
         )
-    assert renewed == {task_id}
+    assert renewed == {task_id}, "a live worker lost its lease because the database was busy"
     _, _, lease_expires_at = _epoch_row(app, task_id)
     assert lease_expires_at >= released[0] + LEASE, "the renewal was spent waiting for the lock"
     assert app.store.recover_expired() == 0
+
+    done = Outcome(task_id, claimed.attempt, TaskState.SUCCEEDED, events.TASK_SUCCEEDED, "1")
+    with _held(app, LEASE + 0.5, row_lock, (task_id,)):
+        accepted = _in_thread(lambda: app.store.complete("w-live", [done]))
+    assert accepted == {task_id}
+    assert app.get_task(task_id).state is TaskState.SUCCEEDED

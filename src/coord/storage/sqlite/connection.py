@@ -138,6 +138,21 @@ class SqliteConnection:
                 if relax:
                     cur.execute(f"PRAGMA synchronous={self._synchronous}")
 
+    @contextmanager
+    def _fenced_tx(self, *, durable: bool = True) -> Iterator[tuple[sqlite3.Cursor, float, float]]:
+        """A write transaction for a lease holder's write: the cursor, the time to
+        write (read once the lock is held, see :meth:`_tx`) and the time the write was
+        asked for, which fences compare the lease with.
+
+        A lease live when its worker asked is honoured even if the write then waited
+        for the lock past its end: the owner column is what fences (recovery, which
+        needs the same lock, clears it), so nothing else can hold the task meanwhile,
+        and refusing would stop a live worker's handler, or throw away its result,
+        only because the database was busy."""
+        asked = time.time()
+        with self._tx(durable=durable) as (cur, now):
+            yield cur, now, asked
+
     def _begin(self, cur: sqlite3.Cursor) -> None:
         try:
             cur.execute("BEGIN IMMEDIATE")
@@ -172,10 +187,15 @@ class SqliteConnection:
             cur.executemany(Q["insert_event"], [(*row, now) for row in rows])
 
     def _complete_on(
-        self, cur: sqlite3.Cursor, owner: str, outcomes: Sequence[Outcome], now: float
+        self,
+        cur: sqlite3.Cursor,
+        owner: str,
+        outcomes: Sequence[Outcome],
+        now: float,
+        asked: float,
     ) -> set[str]:
-        """Record outcomes (fenced) with their events inside the caller's transaction;
-        return the ids accepted."""
+        """Record outcomes (fenced by the lease as of ``asked``) with their events inside
+        the caller's transaction; return the ids accepted."""
         packed = codec.dumps(
             [
                 [
@@ -194,7 +214,7 @@ class SqliteConnection:
                 for o in outcomes
             ]
         )
-        params = {"outcomes": packed, "owner": owner, "now": now}
+        params = {"outcomes": packed, "owner": owner, "now": now, "asked": asked}
         accepted = {row[0] for row in cur.execute(Q["complete"], params).fetchall()}
         self._insert_events(cur, common.outcome_events(outcomes, accepted, owner), now)
         return accepted

@@ -1,5 +1,7 @@
 -- Named queries for the SQLite store. Placeholders are :name. Times are epoch seconds
--- passed in as :now (one writer per file, so the process clock is the clock).
+-- passed in as :now (one writer per file, so the process clock is the clock), read
+-- once the transaction holds the write lock. Fences compare a lease with :asked, the
+-- time the holder asked for the write (see SqliteConnection._fenced_tx).
 -- Lists travel as one JSON text parameter unpacked with json_each. {queue_filter} is
 -- replaced when loading by "queue = :queue" (one queue: the claim index is walked in
 -- order) or "queue IN (SELECT value FROM json_each(:queues))".
@@ -84,7 +86,7 @@ SET lease_expires_at = :now + :lease,
     tokens_in = tokens_in + :tokens_in, tokens_out = tokens_out + :tokens_out,
     usd_micros = usd_micros + :usd_micros, tool_seconds = tool_seconds + :tool_seconds
 WHERE id = :id AND attempt = :attempt AND owner = :owner AND state = 'running'
-  AND lease_expires_at >= :now
+  AND lease_expires_at >= :asked
 RETURNING id, run_id, phase;
 
 -- name: insert_progress_event
@@ -114,13 +116,13 @@ FROM (
     FROM json_each(:outcomes)
 ) AS o
 WHERE t.id = o.id AND t.attempt = o.attempt AND t.owner = :owner AND t.state = 'running'
-  AND t.lease_expires_at >= :now
+  AND t.lease_expires_at >= :asked
 RETURNING id;
 
 -- name: save_checkpoint
 UPDATE coord_tasks SET checkpoint = :data
 WHERE id = :id AND attempt = :attempt AND owner = :owner AND state = 'running'
-  AND lease_expires_at >= :now;
+  AND lease_expires_at >= :asked;
 
 -- name: load_steps
 SELECT name, result FROM coord_steps WHERE task_id = :task_id;
@@ -131,7 +133,7 @@ SELECT :id, :name, :attempt, :result, :now
 WHERE EXISTS (
     SELECT 1 FROM coord_tasks
     WHERE id = :id AND attempt = :attempt AND owner = :owner AND state = 'running'
-      AND lease_expires_at >= :now)
+      AND lease_expires_at >= :asked)
 ON CONFLICT (task_id, name) DO UPDATE SET
     attempt = excluded.attempt, result = excluded.result, created_at = excluded.created_at;
 

@@ -148,8 +148,8 @@ class SqliteRuns(SqliteConnection):
         """Record a run task's outcome (fenced) and the engine's decision together;
         claim at once what ``eager`` takes of the tasks it enqueues."""
         claimed: list[ClaimedTask] = []
-        with self._errors(), self._tx() as (cur, now):
-            accepted = self._complete_on(cur, owner, [outcome], now)
+        with self._errors(), self._fenced_tx() as (cur, now, asked):
+            accepted = self._complete_on(cur, owner, [outcome], now, asked)
             if not accepted:
                 return RunOutcomeStored(accepted=False)
             changes = self._apply(cur, run_id, decide(_RunTx(cur, run_id, now)), owner, now)
@@ -267,12 +267,13 @@ class SqliteRuns(SqliteConnection):
     # -- artifacts --------------------------------------------------------------------
     def record_artifact(self, owner: str, artifact: NewArtifact) -> bool:
         """Store an artifact's content (once per digest) and its provenance (fenced)."""
-        with self._errors(), self._tx() as (cur, now):
+        with self._errors(), self._fenced_tx() as (cur, now, asked):
             cur.execute(
                 R["save_artifact_content"], {**run_rows.content_params(artifact), "now": now}
             )
             cur.execute(
-                R["record_artifact"], {**run_rows.artifact_params(owner, artifact), "now": now}
+                R["record_artifact"],
+                {**run_rows.artifact_params(owner, artifact), "now": now, "asked": asked},
             )
             if cur.rowcount != 1:
                 return False

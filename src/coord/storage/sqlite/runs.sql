@@ -132,7 +132,7 @@ SELECT :run, :phase, :phase_attempt, :name, :digest, :task, :task_attempt, :prod
 WHERE EXISTS (
     SELECT 1 FROM coord_tasks
     WHERE id = :task AND attempt = :task_attempt AND owner = :owner AND state = 'running'
-      AND lease_expires_at >= :now);
+      AND lease_expires_at >= :asked);
 
 -- name: run_artifacts
 SELECT a.run_id, a.phase, a.name, a.digest, c.size, c.media_type, a.task_id, a.task_attempt,

@@ -187,7 +187,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             return set()
         accepted: set[str] = set()
         of_runs: dict[str, tuple[str, str]] = {}  # task id -> (run id, phase)
-        with self._errors(), self._tx(durable=False) as (cur, now):
+        with self._errors(), self._fenced_tx(durable=False) as (cur, now, asked):
             for r in renewals:
                 u = r.usage
                 row = cur.execute(
@@ -197,6 +197,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                         "attempt": r.attempt,
                         "owner": owner,
                         "now": now,
+                        "asked": asked,
                         "lease": lease_seconds,
                         "beat": r.beat,
                         "progress": r.progress,
@@ -224,17 +225,23 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         """Record outcomes (fenced) with their events in one transaction."""
         if not outcomes:
             return set()
-        with self._errors(), self._tx() as (cur, now):
-            accepted = self._complete_on(cur, owner, outcomes, now)
+        with self._errors(), self._fenced_tx() as (cur, now, asked):
+            accepted = self._complete_on(cur, owner, outcomes, now, asked)
         self._signal_outcomes(outcomes, accepted)
         return accepted
 
     def save_checkpoint(self, owner: str, task_id: str, attempt: int, data_json: str) -> bool:
         """Persist a continuation (fenced)."""
-        with self._errors(), self._tx() as (cur, now):
+        with self._errors(), self._fenced_tx() as (cur, now, asked):
             cur.execute(
                 Q["save_checkpoint"],
-                {"id": task_id, "attempt": attempt, "owner": owner, "now": now, "data": data_json},
+                {
+                    "id": task_id,
+                    "attempt": attempt,
+                    "owner": owner,
+                    "asked": asked,
+                    "data": data_json,
+                },
             )
             if cur.rowcount != 1:
                 return False
@@ -250,7 +257,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         self, owner: str, task_id: str, attempt: int, name: str, result_json: str
     ) -> bool:
         """Record one step result (fenced)."""
-        with self._errors(), self._tx() as (cur, now):
+        with self._errors(), self._fenced_tx() as (cur, now, asked):
             cur.execute(
                 Q["record_step"],
                 {
@@ -260,6 +267,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                     "name": name,
                     "result": result_json,
                     "now": now,
+                    "asked": asked,
                 },
             )
             return cur.rowcount == 1
