@@ -8,6 +8,7 @@ beside the writer; ``synchronous=FULL`` makes every commit durable by default.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -25,6 +26,11 @@ from coord.storage.signals import WriteSignals
 from coord.storage.sql import load_queries, specialize
 
 PACKAGE = __package__ or "coord.storage.sqlite"
+logger = logging.getLogger(__name__)
+
+# A write that waited this long (seconds) for the file's write lock is reported.
+SLOW_LOCK_WAIT = 1.0
+SLOW_LOCK_REPORT_EVERY = 30.0
 
 Q = specialize(
     load_queries(PACKAGE),
@@ -74,6 +80,9 @@ class SqliteConnection:
     ) -> None:
         self.path = None if path is None else Path(path)
         self.signals = WriteSignals()
+        self.lock_wait_max = 0.0  # the longest wait for the write lock seen (seconds)
+        self._slow_waits: list[float] = []
+        self._slow_reported_at = -SLOW_LOCK_REPORT_EVERY
         self._lock = threading.RLock()
         self._busy_timeout = busy_timeout
         self._synchronous = "FULL" if synchronous == "FULL" else "NORMAL"
@@ -154,6 +163,7 @@ class SqliteConnection:
             yield cur, now, asked
 
     def _begin(self, cur: sqlite3.Cursor) -> None:
+        began = time.monotonic()
         try:
             cur.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -161,6 +171,30 @@ class SqliteConnection:
                 f"SQLite database is locked by another writer ({exc}); "
                 f"waited {self._busy_timeout:g}s"
             ) from exc
+        waited = time.monotonic() - began
+        if waited >= SLOW_LOCK_WAIT:
+            self._slow_wait(waited)
+
+    def _slow_wait(self, waited: float) -> None:
+        """Report long waits for the write lock: at most one warning every
+        ``SLOW_LOCK_REPORT_EVERY`` seconds, with the count and the longest since the
+        last (a lease shorter than such waits can be lost by a live worker)."""
+        self.lock_wait_max = max(self.lock_wait_max, waited)
+        self._slow_waits.append(waited)
+        now = time.monotonic()
+        if now - self._slow_reported_at < SLOW_LOCK_REPORT_EVERY:
+            return
+        waits, self._slow_waits = self._slow_waits, []
+        self._slow_reported_at = now
+        logger.warning(
+            "SQLite write lock: %d writes waited over %gs for it (longest %.1fs) in %s; "
+            "leases must outlast such waits by a third (COORD_LEASE_DURATION): use fewer "
+            "processes writing to one file, or PostgreSQL",
+            len(waits),
+            SLOW_LOCK_WAIT,
+            max(waits),
+            self.path,
+        )
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Cursor]:
