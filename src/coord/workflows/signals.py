@@ -246,7 +246,9 @@ def waive(phase_name: str, owner: str, expires_at: float, control: str) -> Decid
 
 
 def set_budget(phase_name: str | None, limits: Budget, actor: str | None) -> Decide:
-    """Raise (or lower) the limits of the run or of one phase."""
+    """Raise (or lower) the limits of the run or of one phase. Raising does not
+    resume a run paused for its budget; lowering a limit below what was used pauses
+    the run at once."""
 
     def decide(tx: RunTx) -> RunChanges:
         d = _decision(tx, actor)
@@ -262,6 +264,7 @@ def set_budget(phase_name: str | None, limits: Budget, actor: str | None) -> Dec
             budget = phase.budget.merged(limits)
             d.set_phase(phase, budget=budget)
         d.event(events.BUDGET_SET, phase_name, budget=budget.to_dict(), by=actor)
+        d.enforce_budgets()  # a limit lowered below what was used pauses the run now
         return d.changes
 
     return decide
