@@ -1,13 +1,14 @@
 """Budgets on both backends: every scope (the run, a phase, a fan-out phase) at every
 position of the task whose charge goes over (first, middle, last of the scope, the
 last task of the last phase), in every dimension (tokens, usd, tool seconds); and
-every place usage is charged: task outcomes, fix loops, approvals,
+every place usage is charged: task outcomes, lease renewals, fix loops, approvals,
 compensations, and a limit lowered below what was used."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,6 +227,51 @@ def test_every_exceeded_scope_is_named_and_each_must_be_raised(app: coord.App) -
     app.resume_run(run_id)
     run = drive_run(app, run_id)
     assert run.state is RunState.SUCCEEDED and run.phase("write").result == "written"
+
+
+def test_a_charge_sent_with_a_lease_renewal_pauses_the_run_while_its_task_runs(
+    app: coord.App,
+) -> None:
+    """The worker reports usage with its lease renewals: the run pauses then, not only
+    when the task ends; the task itself finishes, and nothing new starts."""
+    paused_while_running = threading.Event()
+
+    @app.task
+    async def research(ctx: coord.Context) -> str:
+        ctx.charge(tokens_out=900, tool_seconds=120)
+        for _ in range(200):  # until the run shows it paused (or 10 s)
+            if paused_while_running.is_set():
+                return "paused while running"
+            await asyncio.sleep(0.05)
+        return "not paused while running"
+
+    @app.task
+    async def report(ctx: coord.Context) -> str:
+        return "reported"
+
+    wf = app.workflow("research")
+    wf.phase("research", task=research, budget={"tokens": 500, "tool_seconds": 60})
+    wf.phase("report", task=report, after=["research"])
+    run_id = app.start_run("research").id
+
+    def paused_then_done() -> bool:
+        run = app.get_run(run_id)
+        if run.state is RunState.PAUSED and run.phase("research").state is PhaseState.RUNNING:
+            paused_while_running.set()
+        return run.phase("research").state is PhaseState.SUCCEEDED
+
+    drive_run(app, run_id, until=paused_then_done)
+    time.sleep(0.2)
+    run = app.get_run(run_id)
+    assert run.phase("research").result == "paused while running"
+    assert run.state is RunState.PAUSED and run.reason == "budget_exceeded"
+    assert run.detail["scope"] == "phase:research"
+    assert run.detail["over"] == {
+        "tokens": {"used": 900, "limit": 500},
+        "tool_seconds": {"used": 120.0, "limit": 60.0},
+    }
+    assert run.phase("report").state is PhaseState.WAITING
+    assert len(_exceeded_events(app, run_id)) == 1
 
 
 def test_a_run_paused_by_hand_that_goes_over_a_budget_is_paused_for_it(

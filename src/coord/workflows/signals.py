@@ -68,6 +68,18 @@ def after_outcome(outcome: Outcome, run_step: dict[str, Any] | None) -> Decide:
     return decide
 
 
+def charged(actor: str | None) -> Decide:
+    """A task of the run reported usage with its lease renewal: check the budgets
+    (the run pauses if one is exceeded; the task itself goes on)."""
+
+    def decide(tx: RunTx) -> RunChanges:
+        d = _decision(tx, actor)
+        d.enforce_budgets()
+        return d.changes
+
+    return decide
+
+
 def pause(actor: str | None) -> Decide:
     """Start nothing new until resumed (running tasks finish)."""
 
