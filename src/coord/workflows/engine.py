@@ -152,10 +152,10 @@ class Decision:
         ``[{"scope": "phase:draft", "over": {"tokens": {"used": 900, "limit": 500}}}]``.
         Usage is everything the run's tasks charged so far, by their outcomes and by
         their lease renewals alike."""
+        if self.run.budget.is_empty and all(p.budget.is_empty for p in self.phases.values()):
+            return []  # the common case: nothing to add up
         scopes: list[tuple[str, str | None, Budget]] = [("run", None, self.run.budget)]
         scopes += [(f"phase:{name}", name, self.phases[name].budget) for name in self.order]
-        if all(budget.is_empty for _, _, budget in scopes):
-            return []  # the common case: nothing to add up
         usage = self._usage_by_phase()
         found = []
         for scope, phase, budget in scopes:
