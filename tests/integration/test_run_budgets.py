@@ -229,6 +229,36 @@ def test_every_exceeded_scope_is_named_and_each_must_be_raised(app: coord.App) -
     assert run.state is RunState.SUCCEEDED and run.phase("write").result == "written"
 
 
+def test_an_overrun_is_recorded_once_while_the_tasks_already_started_finish(
+    app: coord.App,
+) -> None:
+    @app.task
+    async def spend(ctx: coord.Context) -> int:
+        ctx.charge(tokens_out=100)
+        return int(ctx.item)
+
+    wf = app.workflow("wide")
+    wf.phase(
+        "spend",
+        task=spend,
+        fan_out={"over": "input.items", "parallelism": 3},
+        budget={"tokens": 50},
+    )
+    run_id = app.start_run("wide", {"items": [0, 1, 2]}).id
+    run = drive_run(
+        app, run_id, until=lambda: app.get_run(run_id).phase("spend").usage["tokens"] == 300
+    )
+    run = app.get_run(run_id)
+    # All three items were started before the first went over: they all finish, the
+    # phase succeeds, and the run stays paused, its detail up to date.
+    assert run.phase("spend").state is PhaseState.SUCCEEDED
+    assert run.state is RunState.PAUSED and run.reason == "budget_exceeded"
+    assert run.detail["over"] == {"tokens": {"used": 300, "limit": 50}}
+    assert len(_exceeded_events(app, run_id)) == 1
+    app.set_budget(run_id, "spend", tokens=300)
+    assert app.resume_run(run_id).state is RunState.SUCCEEDED
+
+
 def test_a_charge_sent_with_a_lease_renewal_pauses_the_run_while_its_task_runs(
     app: coord.App,
 ) -> None:
