@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from coord.domain import codec, events
-from coord.domain.budgets import overruns, usage_dict
+from coord.domain import budgets, codec, events
+from coord.domain.budgets import usage_dict
 from coord.domain.gates import Evidence, evaluate, evidence_of, merged_evidence
 from coord.domain.ids import new_id
 from coord.domain.runs import (
@@ -148,21 +148,20 @@ class Decision:
         return self.enforce_budgets()
 
     def exceeded(self) -> list[dict[str, Any]]:
-        """Every scope over its budget, the run first, then its phases in order:
-        ``[{"scope": "phase:draft", "over": {"tokens": {"used": 900, "limit": 500}}}]``.
-        Usage is everything the run's tasks charged so far, by their outcomes and by
-        their lease renewals alike."""
+        """Every scope over its budget, the run first, then its phases in order (see
+        :func:`coord.domain.budgets.exceeded`). Usage is everything the run's tasks
+        charged so far, by their outcomes and by their lease renewals alike."""
         if self.run.budget.is_empty and all(p.budget.is_empty for p in self.phases.values()):
             return []  # the common case: nothing to add up
-        scopes: list[tuple[str, str | None, Budget]] = [("run", None, self.run.budget)]
-        scopes += [(f"phase:{name}", name, self.phases[name].budget) for name in self.order]
-        usage = self._usage_by_phase()
-        found = []
-        for scope, phase, budget in scopes:
-            over = overruns(budget, usage.get(phase) or Usage())
-            if over:
-                found.append({"scope": scope, "over": over})
-        return found
+        if self._usage is None:  # once per decision: the tasks it enqueues charged nothing
+            self._usage = self.snap.usage_by_phase()
+        usage = self._usage
+        scopes = [("run", self.run.budget, usage[None])]
+        scopes += [
+            (f"phase:{name}", self.phases[name].budget, usage.get(name) or Usage())
+            for name in self.order
+        ]
+        return budgets.exceeded(scopes)
 
     def enforce_budgets(self) -> bool:
         """True when no budget of the run is exceeded. Otherwise the run takes no next
@@ -177,7 +176,7 @@ class Decision:
             return not exceeded
         compensating = run.state is RunState.COMPENSATING
         pausing = not compensating and (run.state is RunState.RUNNING or run.reason != PAUSE_BUDGET)
-        known = {} if pausing else _recorded(run.detail)
+        known = {} if pausing else budgets.recorded(run.detail)
         for entry in exceeded:
             scope = entry["scope"]
             if not set(entry["over"]) <= known.get(scope, set()):
@@ -195,18 +194,6 @@ class Decision:
         elif detail != run.detail:  # the amounts grew meanwhile, or another scope is over
             self.set_run_state(run.state, run.reason, detail)
         return False
-
-    def _usage_by_phase(self) -> dict[str | None, Usage]:
-        """What each phase charged, and the whole run under None (added up once per
-        decision: the tasks it enqueues have charged nothing yet)."""
-        if self._usage is None:
-            total = Usage()
-            usage: dict[str | None, Usage] = {None: total}
-            for task in self.snap.tasks:
-                total.add(task.usage)
-                usage.setdefault(task.phase, Usage()).add(task.usage)
-            self._usage = usage
-        return self._usage
 
     # -- starting -------------------------------------------------------------------
     def _start_phase(self, phase: PhaseRecord) -> None:
@@ -465,9 +452,9 @@ class Decision:
                 self.set_phase(phase, state=PhaseState.CANCELLED, finished_at=self._now)
                 self.event(events.PHASE_CANCELLED, phase.name)
         detail = {"ending": ending.value, **(detail if isinstance(detail, Mapping) else {})}
-        recorded = self.run.detail.get("exceeded") if isinstance(self.run.detail, Mapping) else None
-        if recorded:  # overruns recorded already stay on record (and are not recorded twice)
-            detail["exceeded"] = recorded
+        before = self.run.detail if isinstance(self.run.detail, Mapping) else {}
+        if before.get("exceeded"):  # overruns recorded already stay so (and are not twice)
+            detail["exceeded"] = before["exceeded"]
         if self._to_compensate():
             self.set_run_state(RunState.COMPENSATING, reason, detail)
             self.event(events.RUN_COMPENSATING, reason=reason)
@@ -598,18 +585,6 @@ def _phase_policy(policy: TaskPolicy, spec: PhaseSpec, role: TaskRole) -> TaskPo
         changes["heartbeat"] = spec.heartbeat
         changes["stall_after"] = spec.stall_after or policy.stall_after
     return replace(policy, **changes) if changes else policy
-
-
-def _recorded(detail: Any) -> dict[str, set[str]]:
-    """The overruns a run's detail says were recorded already: scope -> limits."""
-    entries = detail.get("exceeded") if isinstance(detail, Mapping) else None
-    if not isinstance(entries, list):
-        return {}
-    return {
-        str(e["scope"]): set(e["over"])
-        for e in entries
-        if isinstance(e, Mapping) and "scope" in e and isinstance(e.get("over"), Mapping)
-    }
 
 
 def _usage_data(snapshot: RunSnapshot, phase: str | None = None) -> dict[str, Any]:
