@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coord.domain.budgets import overruns, parse_limits
+from coord.domain.budgets import exceeded, overruns, parse_limits, recorded
 from coord.domain.gates import evaluate, evidence_of, merged_evidence
 from coord.domain.tasks import Usage
 from coord.domain.workflows import Budget, GateSpec
@@ -56,6 +56,31 @@ def test_overruns_are_strictly_over_each_limit() -> None:
         "tool_seconds": {"used": 61.0, "limit": 60},
     }
     assert overruns(Budget(), Usage(10**9, 0, 10**9, 1e9)) == {}
+
+
+def test_every_exceeded_scope_is_listed_in_order_and_read_back_from_a_detail() -> None:
+    scopes = [
+        ("run", Budget(tokens=100), Usage(60, 50)),
+        ("phase:a", Budget(tokens=500), Usage(60, 50)),  # within
+        ("phase:b", Budget(usd_micros=1, tool_seconds=1), Usage(0, 0, 2, 2.0)),
+    ]
+    found = exceeded(scopes)
+    assert found == [
+        {"scope": "run", "over": {"tokens": {"used": 110, "limit": 100}}},
+        {
+            "scope": "phase:b",
+            "over": {
+                "usd": {"used": 2e-06, "limit": 1e-06},
+                "tool_seconds": {"used": 2.0, "limit": 1},
+            },
+        },
+    ]
+    assert recorded({"reason": "x", "exceeded": found}) == {
+        "run": {"tokens"},
+        "phase:b": {"usd", "tool_seconds"},
+    }
+    for nothing in (None, "text", {}, {"exceeded": "no"}, {"exceeded": [{"over": {}}]}):
+        assert recorded(nothing) == {}
 
 
 def test_budget_assignments_parse_or_say_what_is_wrong() -> None:

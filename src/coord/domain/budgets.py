@@ -9,7 +9,7 @@ over); it then starts no new work.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from coord.domain.tasks import Usage
@@ -30,6 +30,30 @@ def overruns(budget: Budget, usage: Usage) -> dict[str, dict[str, float]]:
     if budget.tool_seconds is not None and usage.tool_seconds > budget.tool_seconds:
         out["tool_seconds"] = {"used": usage.tool_seconds, "limit": budget.tool_seconds}
     return out
+
+
+def exceeded(scopes: Iterable[tuple[str, Budget, Usage]]) -> list[dict[str, Any]]:
+    """Each ``(scope, budget, usage)`` over its budget, in order:
+    ``[{"scope": "phase:draft", "over": {"tokens": {"used": 900, "limit": 500}}}]``."""
+    found = []
+    for scope, budget, usage in scopes:
+        over = overruns(budget, usage)
+        if over:
+            found.append({"scope": scope, "over": over})
+    return found
+
+
+def recorded(detail: Any) -> dict[str, set[str]]:
+    """The overruns a run's detail says were recorded already (its ``exceeded``
+    list): scope -> the limits exceeded."""
+    entries = detail.get("exceeded") if isinstance(detail, Mapping) else None
+    if not isinstance(entries, list):
+        return {}
+    return {
+        str(e["scope"]): set(e["over"])
+        for e in entries
+        if isinstance(e, Mapping) and "scope" in e and isinstance(e.get("over"), Mapping)
+    }
 
 
 def usage_dict(usage: Usage) -> dict[str, Any]:

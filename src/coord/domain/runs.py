@@ -172,6 +172,15 @@ class RunSnapshot:
                 total.add(task.usage)
         return total
 
+    def usage_by_phase(self) -> dict[str | None, Usage]:
+        """What each phase charged so far, and the whole run under None, in one pass."""
+        total = Usage()
+        usage: dict[str | None, Usage] = {None: total}
+        for task in self.tasks:
+            total.add(task.usage)
+            usage.setdefault(task.phase, Usage()).add(task.usage)
+        return usage
+
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:

@@ -16,6 +16,11 @@ class RunHooks(Protocol):
         """What a run task's outcome means for its run (applied with the outcome)."""
         ...
 
+    def after_charge(self, owner: str) -> Decide:
+        """What usage a run's task reported with a lease renewal means for its run
+        (its budgets); ``owner`` is the worker that reported it."""
+        ...
+
     def reconcile(self) -> Decide:
         """Look at a run again (one a crash may have left without its next step)."""
         ...

@@ -585,6 +585,33 @@ class Worker:
                     attempt.task.attempt,
                 )
                 attempt.stop(StopReason.LEASE_LOST)
+        charged = {
+            a.task.run_id
+            for a, r in zip(held, renewals, strict=True)
+            if r.usage and a.task.run_id is not None and a.task.id in accepted
+        }
+        if charged and self.run_hooks is not None:
+            await self._check_budgets(sorted(charged))
+
+    async def _check_budgets(self, run_ids: list[str]) -> None:
+        """Let the run engine check the budgets of runs whose tasks just reported
+        usage with their lease renewals, so that a run over a budget pauses now
+        rather than when the task ends. In a transaction of its own: a renewal
+        writes tasks of many runs at once, and a run's row is always locked before
+        its tasks'. Nothing can start in the gap, as every start checks the budgets
+        against the usage stored."""
+        assert self.run_hooks is not None
+        for run_id in run_ids:
+            try:
+                decide = self.run_hooks.after_charge(self.id)
+                await self._call(self.store.change_run, run_id, decide)
+            except StoreError as exc:
+                self.stats.store_errors += 1
+                logger.warning(
+                    "worker %s: budget check of run %s failed (%s)", self.id, run_id, exc
+                )
+            except Exception:
+                logger.exception("worker %s: budget check of run %s failed", self.id, run_id)
 
     async def _watchdog(self) -> None:
         """Stop handlers past their timeout or missing heartbeats. One loop for all

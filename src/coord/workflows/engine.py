@@ -8,8 +8,10 @@ it reads the run as it is now and walks the phases in topological order:
   ``max_loops``, else a waiver, else the run fails);
 * a fan-out phase starts its next items up to its parallelism and merges the
   results, in item order, when the last one succeeded;
-* a phase whose ``after`` phases all succeeded starts, unless the run is paused or
-  a budget it draws on is exhausted (then the run pauses, ``budget_exceeded``);
+* a phase whose ``after`` phases all succeeded starts, unless the run is paused;
+* a run or any of its phases over its budget (after whatever charge) pauses the run
+  (``budget_exceeded``) before its next step, be it a task, a phase or the run's
+  success; a compensating run goes on, but the overrun is recorded;
 * a phase past its timebox, or whose task died, fails, and with it the run: live
   tasks are cancelled and the compensations of succeeded phases run, one at a time,
   newest first.
@@ -26,8 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from coord.domain import codec, events
-from coord.domain.budgets import overruns, usage_dict
+from coord.domain import budgets, codec, events
+from coord.domain.budgets import usage_dict
 from coord.domain.gates import Evidence, evaluate, evidence_of, merged_evidence
 from coord.domain.ids import new_id
 from coord.domain.runs import (
@@ -42,12 +44,13 @@ from coord.domain.runs import (
     RunTaskRecord,
     TaskRole,
 )
-from coord.domain.tasks import NewTask, TaskPolicy, TaskState
+from coord.domain.tasks import NewTask, TaskPolicy, TaskState, Usage
 from coord.domain.workflows import Budget, PhaseSpec, WorkflowSpec, parse_workflow
 from coord.errors import ConfigError
 
 Results = Callable[[Sequence[str]], dict[str, Any]]
 _LIVE = (TaskState.PENDING, TaskState.RUNNING, TaskState.FAILED)
+_BUDGETED = (RunState.RUNNING, RunState.PAUSED, RunState.COMPENSATING)  # budgets checked
 _BROKEN = (TaskState.DEAD, TaskState.CANCELLED)
 
 
@@ -78,6 +81,7 @@ class Decision:
         self.actor = actor
         self._results = results
         self._now = snapshot.now
+        self._usage: dict[str | None, Usage] | None = None  # per phase, the run's under None
 
     # -- recording ------------------------------------------------------------------
     def set_phase(self, phase: PhaseRecord, **fields: Any) -> None:
@@ -108,8 +112,10 @@ class Decision:
     def reconcile(self) -> RunChanges:
         """Advance the run as far as its state allows; return what to write."""
         if self.run.state is RunState.COMPENSATING:
+            self.enforce_budgets()
             self._compensate()
         elif self.run.state in (RunState.RUNNING, RunState.PAUSED):
+            self.enforce_budgets()  # first: whatever was charged, nothing new past a budget
             self._advance()
         return self.changes
 
@@ -123,6 +129,8 @@ class Decision:
             if phase.state is PhaseState.WAITING and self._ready(name):
                 self._start_phase(phase)
         if all(p.state is PhaseState.SUCCEEDED for p in self.phases.values()):
+            if self.run.state is RunState.PAUSED and self.run.reason == PAUSE_BUDGET:
+                return  # never past an exceeded budget: it succeeds once raised and resumed
             self.set_run_state(RunState.SUCCEEDED)
             self.event(events.RUN_SUCCEEDED, usage=_usage_data(self.snap))
 
@@ -133,21 +141,58 @@ class Decision:
 
     # -- budgets --------------------------------------------------------------------
     def may_start_work(self, phase: PhaseRecord) -> bool:
-        """True if new work may start in ``phase``; pauses the run when a budget it
-        draws on is exhausted."""
+        """True if new work may start in ``phase``: the run is running and neither it
+        nor any of its phases is over its budget (else the run pauses)."""
         if self.run.state is not RunState.RUNNING:
             return False
-        over = overruns(self.run.budget, self.snap.usage())
-        scope = "run"
-        if not over:
-            over = overruns(phase.budget, self.snap.usage(phase.name))
-            scope = f"phase:{phase.name}"
-        if not over:
-            return True
-        detail: dict[str, Any] = {"scope": scope, "over": over}
-        self.set_run_state(RunState.PAUSED, PAUSE_BUDGET, detail)
-        self.changes.event(events.BUDGET_EXCEEDED, phase.name if scope != "run" else None, detail)
-        self.changes.event(events.RUN_PAUSED, None, {"reason": PAUSE_BUDGET, **detail})
+        return self.enforce_budgets()
+
+    def exceeded(self) -> list[dict[str, Any]]:
+        """Every scope over its budget, the run first, then its phases in order (see
+        :func:`coord.domain.budgets.exceeded`). Usage is everything the run's tasks
+        charged so far, by their outcomes and by their lease renewals alike."""
+        if self.run.budget.is_empty and all(p.budget.is_empty for p in self.phases.values()):
+            return []  # the common case: nothing to add up
+        if self._usage is None:  # once per decision: the tasks it enqueues charged nothing
+            self._usage = self.snap.usage_by_phase()
+        usage = self._usage
+        scopes = [("run", self.run.budget, usage[None])]
+        scopes += [
+            (f"phase:{name}", self.phases[name].budget, usage.get(name) or Usage())
+            for name in self.order
+        ]
+        return budgets.exceeded(scopes)
+
+    def enforce_budgets(self) -> bool:
+        """True when no budget of the run is exceeded. Otherwise the run takes no next
+        step: a running (or paused) run is paused for ``budget_exceeded``, its detail
+        naming the first exceeded scope (``scope``, ``over``) and every one
+        (``exceeded``); a compensating run goes on (undoing work never stops for its
+        cost), its detail keeping the record. Each scope newly over a limit is
+        recorded as one ``budget.exceeded`` event (again after a resume)."""
+        exceeded = self.exceeded()
+        run = self.run
+        if not exceeded or run.state not in _BUDGETED:
+            return not exceeded
+        compensating = run.state is RunState.COMPENSATING
+        pausing = not compensating and (run.state is RunState.RUNNING or run.reason != PAUSE_BUDGET)
+        known = {} if pausing else budgets.recorded(run.detail)
+        for entry in exceeded:
+            scope = entry["scope"]
+            if not set(entry["over"]) <= known.get(scope, set()):
+                phase = None if scope == "run" else scope.removeprefix("phase:")
+                self.changes.event(events.BUDGET_EXCEEDED, phase, entry)
+        if compensating:
+            previous = run.detail if isinstance(run.detail, Mapping) else {}
+            detail = {**previous, "exceeded": exceeded}
+        else:
+            first = exceeded[0]
+            detail = {"scope": first["scope"], "over": first["over"], "exceeded": exceeded}
+        if pausing:
+            self.set_run_state(RunState.PAUSED, PAUSE_BUDGET, detail)
+            self.changes.event(events.RUN_PAUSED, None, {"reason": PAUSE_BUDGET, **detail})
+        elif detail != run.detail:  # the amounts grew meanwhile, or another scope is over
+            self.set_run_state(run.state, run.reason, detail)
         return False
 
     # -- starting -------------------------------------------------------------------
@@ -407,6 +452,9 @@ class Decision:
                 self.set_phase(phase, state=PhaseState.CANCELLED, finished_at=self._now)
                 self.event(events.PHASE_CANCELLED, phase.name)
         detail = {"ending": ending.value, **(detail if isinstance(detail, Mapping) else {})}
+        before = self.run.detail if isinstance(self.run.detail, Mapping) else {}
+        if before.get("exceeded"):  # overruns recorded already stay so (and are not twice)
+            detail["exceeded"] = before["exceeded"]
         if self._to_compensate():
             self.set_run_state(RunState.COMPENSATING, reason, detail)
             self.event(events.RUN_COMPENSATING, reason=reason)

@@ -20,6 +20,10 @@ class EngineHooks:
         """The decision to store with ``outcome``."""
         return signals.after_outcome(outcome, task.run_step)
 
+    def after_charge(self, owner: str) -> Decide:
+        """The decision to take after a run task reported usage with its lease."""
+        return signals.charged(owner)
+
     def reconcile(self) -> Decide:
         """Look at a run again."""
         return signals.reconcile()

@@ -68,6 +68,18 @@ def after_outcome(outcome: Outcome, run_step: dict[str, Any] | None) -> Decide:
     return decide
 
 
+def charged(actor: str | None) -> Decide:
+    """A task of the run reported usage with its lease renewal: check the budgets
+    (the run pauses if one is exceeded; the task itself goes on)."""
+
+    def decide(tx: RunTx) -> RunChanges:
+        d = _decision(tx, actor)
+        d.enforce_budgets()
+        return d.changes
+
+    return decide
+
+
 def pause(actor: str | None) -> Decide:
     """Start nothing new until resumed (running tasks finish)."""
 
@@ -246,7 +258,9 @@ def waive(phase_name: str, owner: str, expires_at: float, control: str) -> Decid
 
 
 def set_budget(phase_name: str | None, limits: Budget, actor: str | None) -> Decide:
-    """Raise (or lower) the limits of the run or of one phase."""
+    """Raise (or lower) the limits of the run or of one phase. Raising does not
+    resume a run paused for its budget; lowering a limit below what was used pauses
+    the run at once."""
 
     def decide(tx: RunTx) -> RunChanges:
         d = _decision(tx, actor)
@@ -262,6 +276,7 @@ def set_budget(phase_name: str | None, limits: Budget, actor: str | None) -> Dec
             budget = phase.budget.merged(limits)
             d.set_phase(phase, budget=budget)
         d.event(events.BUDGET_SET, phase_name, budget=budget.to_dict(), by=actor)
+        d.enforce_budgets()  # a limit lowered below what was used pauses the run now
         return d.changes
 
     return decide
