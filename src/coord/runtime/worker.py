@@ -156,6 +156,7 @@ class Worker:
         self._next_due: float | None = None  # its answer, on the monotonic clock
         self._due_dirty = False
         self._reserved = 0  # slots promised to claims in flight
+        self._charged_runs: set[str] = set()  # runs whose budgets a renewal charged
 
     # -- lifecycle --------------------------------------------------------------------
     @property
@@ -213,6 +214,9 @@ class Worker:
             loop.create_task(self._sweep_loop(), name="coord-sweeper"),
             loop.create_task(self._seal_loop(), name="coord-sealer"),
         ]
+        self._charged = asyncio.Event()
+        if self.run_hooks is not None:
+            helpers.append(loop.create_task(self._budget_loop(), name="coord-budgets"))
         cron = CronScheduler(self.registry, self.store, self.config, self._call)
         if cron.has_schedules:
             helpers.append(loop.create_task(cron.run(), name="coord-cron"))
@@ -591,15 +595,26 @@ class Worker:
             if r.usage and a.task.run_id is not None and a.task.id in accepted
         }
         if charged and self.run_hooks is not None:
-            await self._check_budgets(sorted(charged))
+            self._charged_runs |= charged
+            self._charged.set()
+
+    async def _budget_loop(self) -> None:
+        """Let the run engine check the budgets of runs whose tasks reported usage
+        with their lease renewals, so that a run over a budget pauses now rather than
+        when the task ends. Apart from the lease loop, which must never wait for it,
+        and in a transaction per run: a renewal writes tasks of many runs at once,
+        and a run's row is always locked before its tasks'. Nothing can start in the
+        gap, as every start checks the budgets against the usage stored (and a check
+        skipped at shutdown is made by the run's next step)."""
+        assert self.run_hooks is not None
+        while True:
+            await self._charged.wait()
+            self._charged.clear()
+            run_ids, self._charged_runs = sorted(self._charged_runs), set()
+            await self._check_budgets(run_ids)
 
     async def _check_budgets(self, run_ids: list[str]) -> None:
-        """Let the run engine check the budgets of runs whose tasks just reported
-        usage with their lease renewals, so that a run over a budget pauses now
-        rather than when the task ends. In a transaction of its own: a renewal
-        writes tasks of many runs at once, and a run's row is always locked before
-        its tasks'. Nothing can start in the gap, as every start checks the budgets
-        against the usage stored."""
+        """Check the budgets of ``run_ids``, one run at a time (see _budget_loop)."""
         assert self.run_hooks is not None
         for run_id in run_ids:
             try:
