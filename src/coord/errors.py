@@ -35,6 +35,13 @@ class InvalidInput(CoordError, ValueError):
 
     code = "invalid_input"
 
+    @classmethod
+    def of(cls, exc: ValueError, field: str | None = None) -> InvalidInput:
+        """The error for a domain rule's refusal: its message, naming the field the
+        exception carries (``ContentInvalid``, ``OutOfRange``) or else ``field``."""
+        named = getattr(exc, "field", None) or field
+        return cls(str(exc), field=named) if named else cls(str(exc))
+
 
 class UnknownTask(InvalidInput):
     """No task of that name is registered."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from coord.domain import codec
+from coord.domain import bounds, content
 from coord.domain.durations import parse_duration
 from coord.domain.ids import new_id
 from coord.domain.messages import (
@@ -37,6 +37,8 @@ _MAX_TEXT = 1000
 def _valid(check: Any, value: Any, field: str) -> Any:
     try:
         return check(value)
+    except (content.ContentInvalid, bounds.OutOfRange) as exc:  # they name their field
+        raise InvalidInput.of(exc) from None
     except ValueError as exc:
         raise InvalidInput(f"{field}: {exc}", field=field) from None
 
@@ -64,6 +66,9 @@ def add_agent(
 ) -> AgentInfo:
     """Register an agent; ``Conflict`` if one of that name exists."""
     _valid(check_agent_name, name, "name")
+    texts = {"role": role, "description": description}
+    texts.update({f"domains.{i}": domain for i, domain in enumerate(domains)})
+    _valid(content.check_texts, texts, "name")
     if role is not None and not 0 < len(role) <= 100:
         raise InvalidInput("role: use 1-100 characters", field="role")
     for domain in domains:
@@ -162,9 +167,10 @@ def build_message(outgoing: Outgoing, *, max_bytes: int) -> NewMessage:
     if len(o.subject) > MAX_SUBJECT:
         raise InvalidInput(f"subject: at most {MAX_SUBJECT} characters", field="subject")
     try:
-        body_json = codec.dumps(o.body)
-    except TypeError as exc:
-        raise InvalidInput(f"body: not JSON: {exc}", field="body") from None
+        content.check_texts({"subject": o.subject, "key": o.key})
+        body_json = content.encode(o.body, "body")
+    except content.ContentInvalid as exc:
+        raise InvalidInput.of(exc) from None
     size = len(body_json.encode())
     if size > max_bytes:
         raise InvalidInput(
@@ -221,8 +227,8 @@ def inbox(
     store.expire_messages()
     if not 1 <= limit <= MAX_INBOX_LIMIT:
         raise InvalidInput(f"limit: use 1 to {MAX_INBOX_LIMIT}", field="limit")
-    if after_seq < 0:
-        raise InvalidInput("after: must be >= 0", field="after")
+    _valid(lambda v: bounds.whole(v, "after", high=bounds.MAX_ID), after_seq, "after")
+    _valid(content.check_texts, {"from": sender}, "from")
     query = InboxQuery(
         agent=agent,
         unread=unread,
