@@ -30,6 +30,13 @@ class ConfigError(CoordError):
     code = "config_invalid"
 
 
+class SettingMissing(ConfigError):
+    """A running server lacks a setting this operation needs; ``setting`` names it.
+    The API answers 503: the operation is unavailable until an operator sets it."""
+
+    code = "setting_missing"
+
+
 class InvalidInput(CoordError, ValueError):
     """A caller passed something coord cannot accept."""
 
