@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from datetime import UTC, datetime
 
 import pytest
 
@@ -41,6 +42,14 @@ def test_encode_keeps_everything_else_exactly() -> None:
     assert content.encode(value, "x") == (
         '{"n":null,"s":"null","t":"\\\\u0000","big":18446744073709551615,'
         '"neg":-9223372036854775808,"f":0.1}'
+    )
+
+
+def test_types_the_encoder_knows_are_kept_beside_a_null() -> None:
+    when = datetime(2026, 1, 2, tzinfo=UTC)
+    assert (
+        content.encode({"at": when, "x": None}, "p")
+        == '{"at":"2026-01-02T00:00:00+00:00","x":null}'
     )
 
 

@@ -23,9 +23,10 @@ from coord.domain import codec
 INT_MIN = -(2**63)
 INT_MAX = 2**64 - 1  # what the JSON encoder writes exactly (and both databases read back)
 _NUL = "\x00"
-# What a NUL or a non-finite float becomes in the encoded text: only text holding one
-# of these is walked, so the common payload costs two substring searches.
-_SUSPECTS = ("null", "\\u0000")
+_NO_NUL = "must not contain the NUL character (\\u0000)"
+NUL_PROBLEM = "text " + _NO_NUL
+_NAN = " (JSON has no NaN or Infinity)"
+_INT_PROBLEM = f"integers must be between {INT_MIN} and {INT_MAX}"
 
 
 class ContentInvalid(ValueError):
@@ -40,13 +41,18 @@ class ContentInvalid(ValueError):
 def encode(value: Any, field: str) -> str:
     """``value`` as compact JSON text; :class:`ContentInvalid` naming where it is not
     JSON data (or holds a NUL character)."""
+    if value is None:  # the result of most handlers
+        return "null"
     try:
         text = codec.dumps(value)
     except TypeError as exc:
         found = problem_in(value, field, leaves=True)
         raise (found or ContentInvalid(field, f"not JSON data: {exc}")) from None
-    if any(suspect in text for suspect in _SUSPECTS):
-        found = problem_in(value, field)
+    # Only text holding what a NaN, an Infinity or a NUL becomes is walked (and only
+    # for floats when it holds no escaped NUL: the common None costs less).
+    nul = "\\" in text and "\\u0000" in text
+    if (nul or "null" in text) and not _clean(value, integers=False, strings=nul):
+        found = problem_in(value, field)  # None: only a type the walk leaves alone
         if found is not None:
             raise found
     return text
@@ -88,6 +94,8 @@ def problem_in(
     ``leaves``, a value of any other type is tried alone with the encoder (to name
     the object that is not JSON data). The walk uses its own stack, so a deeply
     nested value cannot exhaust Python's."""
+    if not leaves and _clean(value, integers=integers, strings=True):
+        return None
     stack: list[tuple[str, Any]] = [(field, value)]
     while stack:
         path, item = stack.pop()
@@ -122,10 +130,34 @@ def problem_in(
     return None
 
 
-_NO_NUL = "must not contain the NUL character (\\u0000)"
-NUL_PROBLEM = "text " + _NO_NUL
-_NAN = " (JSON has no NaN or Infinity)"
-_INT_PROBLEM = f"integers must be between {INT_MIN} and {INT_MAX}"
+def _clean(value: Any, *, integers: bool, strings: bool) -> bool:
+    """True when :func:`problem_in` would find nothing: the same checks without
+    building a path for every item (paths are built only to name a problem).
+    ``strings`` False skips looking for NUL characters (the caller knows of none)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if strings and _NUL in item:
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind is dict:
+            if strings:
+                for key in item:
+                    if type(key) is not str or _NUL in key:
+                        return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind is int:
+            if integers and not INT_MIN <= item <= INT_MAX:
+                return False
+        elif kind is not bool and item is not None:
+            return False  # anything else (subclasses too): the full walk decides
+    return True
 
 
 def _named(value: float) -> str:
