@@ -43,6 +43,12 @@ def _valid(check: Any, value: Any, field: str) -> Any:
         raise InvalidInput(f"{field}: {exc}", field=field) from None
 
 
+def _agent(name: str) -> str:
+    """An agent name to look up: text without NUL (which PostgreSQL would refuse and
+    SQLite would look for), else ``InvalidInput`` naming ``agent``, on both backends."""
+    return str(_valid(lambda n: content.check_text(n, "agent"), name, "agent"))
+
+
 def message_id(value: str, field: str = "message id") -> str:
     """Return a message or thread id in canonical form; refuse anything but a UUID."""
     try:
@@ -82,7 +88,7 @@ def add_agent(
 
 def get_agent(store: Store, name: str) -> AgentInfo:
     """One agent; ``NotFound`` if there is none of that name."""
-    found = store.get_agent(name)
+    found = store.get_agent(_agent(name))
     if found is None:
         raise NotFound(f"no agent {name!r}", agent=name)
     return found
@@ -95,14 +101,14 @@ def list_agents(store: Store) -> list[AgentInfo]:
 
 def remove_agent(store: Store, name: str, *, actor: str | None = None) -> None:
     """Remove an agent (its messages are kept); ``NotFound`` if there is none."""
-    if not store.remove_agent(name, actor):
+    if not store.remove_agent(_agent(name), actor):
         raise NotFound(f"no agent {name!r}", agent=name)
 
 
 def subscribe(store: Store, agent: str, topic: str, *, actor: str | None = None) -> bool:
     """Subscribe an agent to a topic; False if it was subscribed already."""
     _valid(check_topic, topic, "topic")
-    return store.subscribe(agent, topic, actor)
+    return store.subscribe(_agent(agent), topic, actor)
 
 
 def check_topic_name(topic: str) -> str:
@@ -113,7 +119,7 @@ def check_topic_name(topic: str) -> str:
 def unsubscribe(store: Store, agent: str, topic: str, *, actor: str | None = None) -> bool:
     """End a subscription; False if there was none."""
     _valid(check_topic, topic, "topic")
-    return store.unsubscribe(agent, topic, actor)
+    return store.unsubscribe(_agent(agent), topic, actor)
 
 
 # -- sending --------------------------------------------------------------------------
@@ -252,7 +258,7 @@ def latest_sequence(store: Store, agent: str) -> int:
 def read(store: Store, agent: str, message: str) -> InboxMessage:
     """One message of an agent's inbox, marked read (one past its TTL reads as
     expired and is not marked)."""
-    found = store.mark_read(agent, message_id(message))
+    found = store.mark_read(_agent(agent), message_id(message))
     if found is None:
         get_agent(store, agent)
         raise NotFound(f"agent {agent!r} has no message {message}", message_id=message)

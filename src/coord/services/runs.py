@@ -319,6 +319,7 @@ def reject(store: Store, value: str, phase: str, by: str, reason: str) -> RunInf
 
 
 def _check_approver(store: Store, name: str) -> None:
+    _texts(by=name)
     agent = store.get_agent(name)
     if agent is None or not agent.human:
         raise InvalidInput(
