@@ -82,7 +82,7 @@ def parse(text: str | bytes, field: str) -> Any:
     try:
         return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except ValueError as exc:  # json.JSONDecodeError is a ValueError too
-        raise ContentInvalid(field, f"not JSON: {exc}") from None
+        raise ContentInvalid(field, f"not valid JSON: {exc}") from None
 
 
 def problem_in(
