@@ -45,3 +45,24 @@ PYTHON_DIRS = tuple(d for d in ("src", "tests", "bench", "examples") if (ROOT / 
 def test_static_check(command: tuple[str, ...]) -> None:
     result = _run(*command)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+WEB_STACK = ("fastapi", "starlette", "uvicorn", "pydantic")
+
+
+def test_the_web_stack_is_bounded_to_what_the_tests_ran_on() -> None:
+    """A fresh install cannot change the API's answers under the tests (issue 13
+    item 13): each part of the web stack has an upper bound, and the installed
+    version is inside it."""
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    found = {r.name: r for r in map(Requirement, declared)}
+    for name in WEB_STACK:
+        requirement = found.get(name)
+        assert requirement is not None, f"{name} is not declared in pyproject.toml"
+        assert any(s.operator == "<" for s in requirement.specifier), f"{name} has no upper bound"
+        assert requirement.specifier.contains(version(name)), (name, version(name))

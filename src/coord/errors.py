@@ -30,10 +30,24 @@ class ConfigError(CoordError):
     code = "config_invalid"
 
 
+class SettingMissing(ConfigError):
+    """A running server lacks a setting this operation needs; ``setting`` names it.
+    The API answers 503: the operation is unavailable until an operator sets it."""
+
+    code = "setting_missing"
+
+
 class InvalidInput(CoordError, ValueError):
     """A caller passed something coord cannot accept."""
 
     code = "invalid_input"
+
+    @classmethod
+    def of(cls, exc: ValueError, field: str | None = None) -> InvalidInput:
+        """The error for a domain rule's refusal: its message, naming the field the
+        exception carries (``ContentInvalid``, ``OutOfRange``) or else ``field``."""
+        named = getattr(exc, "field", None) or field
+        return cls(str(exc), field=named) if named else cls(str(exc))
 
 
 class UnknownTask(InvalidInput):

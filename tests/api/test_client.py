@@ -269,6 +269,18 @@ def test_the_event_stream_resumes_from_its_cursor(live: Live) -> None:
         assert [e.message_id for e in page.data] == [first.message_id, second.message_id]
 
 
+def test_the_event_stream_starts_from_the_first_event_with_after_0(live: Live) -> None:
+    # Without a cursor the stream starts from now; 0 means "from the first event",
+    # on both backends (issue 13 item 12).
+    with live.client("root") as root:
+        deadline = time.monotonic() + 30  # PostgreSQL shows an event once older
+        while not (page := root.event_page(limit=1)).data:  # transactions have ended
+            assert time.monotonic() < deadline, "the feed showed no event"
+            time.sleep(0.05)
+        with root.events(after="0") as stream:
+            assert next(stream).id == page.data[0].id
+
+
 def test_the_async_client_does_the_same(live: Live) -> None:
     async def scenario() -> None:
         async with live.aclient("alice") as alice, live.aclient("bob") as bob:

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from coord.api import problems
+from coord.api.body_limit import BodyLimit
 from coord.api.deps import Server
 from coord.api.routes import agents, audit, events, health, keys, messages, runs, tasks
 from coord.app import connect
@@ -84,9 +85,10 @@ def create_app(
         version=version("coord"),
         summary="Durable tasks, agent mailboxes and workflow runs for teams of AI agents.",
         lifespan=lifespan,
-        max_body_size=settings.api_max_body_bytes,
         responses=problems.PROBLEM_RESPONSES,
     )
+    # coord's own body limit, not FastAPI's max_body_size (which answers text/plain).
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     problems.install(app)
     app.include_router(health.router)
     for router in (agents, messages, tasks, runs, events, audit, keys):

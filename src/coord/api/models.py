@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from coord.domain import content
+
 AGENT_NAME = r"^[A-Za-z0-9_.-]+$"
 AgentName = Annotated[str, Field(min_length=1, max_length=64, pattern=AGENT_NAME)]
 AgentPath = Annotated[str, Path(min_length=1, max_length=64, pattern=AGENT_NAME)]
@@ -23,35 +25,19 @@ Duration = Annotated[
 
 class Body(BaseModel):
     """A request body: unknown fields are refused (so ``role``, ``owner`` or lease
-    fields can never be slipped in)."""
+    fields can never be slipped in), and so is JSON that is not RFC 8259."""
 
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        # PostgreSQL stores no NUL character in text or JSON: refuse it on every backend,
-        # naming where it is, rather than let one database take what the other refuses.
-        where = _nul_in(data, "")
-        if where is not None:
-            raise ValueError(f"{where or 'body'}: text must not contain NUL (\\u0000)")
-        return data
-
-
-def _nul_in(value: Any, path: str) -> str | None:
-    """The path of the first string (or key) holding a NUL character, if any."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    items: Any = ()
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    for key, item in items:
-        inner = f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and "\x00" in key:
-            return inner
-        found = _nul_in(item, inner)
+    def _strict_json(cls, data: Any) -> Any:
+        # The body was parsed by Python's json module, which takes NaN and Infinity
+        # (and 1e999 as Infinity): refuse them, and the NUL character PostgreSQL cannot
+        # store, naming where they are (the domain's rule for all content). The
+        # problem handler reads the field from the ContentInvalid. Integers are left
+        # to the range of their field (and content integers to the services' encoder).
+        found = content.problem_in(data, integers=False)
         if found is not None:
-            return found
-    return None
+            raise found
+        return data

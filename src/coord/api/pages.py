@@ -2,15 +2,17 @@
 
 A cursor is opaque to clients (base64 of a small JSON object): the key of the last
 item of the page for lists that page by key, so that items added meanwhile neither
-repeat nor go missing.
+repeat nor go missing. The first page has no cursor; a cursor the API did not give
+(or whose key is out of range) answers 422 naming ``cursor``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, NoReturn, TypeVar
 
 import orjson
 from fastapi import Query
@@ -50,7 +52,33 @@ def decode(cursor: str | None) -> Any:
         value = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
         return value["after"]
     except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
-        raise InvalidInput("cursor: not a cursor this API gave", field="cursor") from None
+        _refused()
+
+
+def decode_id(cursor: str | None) -> str | None:
+    """The id a cursor of a list paged by id continues before (None: the first page)."""
+    key = decode(cursor)
+    if key is None:
+        return None
+    try:
+        return str(uuid.UUID(key)) if isinstance(key, str) else _refused()
+    except ValueError:
+        return _refused()
+
+
+def decode_position(cursor: str | None, high: int) -> int:
+    """The sequence number or position a cursor continues after (0: the first page),
+    at most ``high``."""
+    key = decode(cursor)
+    if key is None:
+        return 0
+    if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key <= high:
+        return _refused()
+    return key
+
+
+def _refused() -> NoReturn:
+    raise InvalidInput("cursor: not a cursor this API gave", field="cursor")
 
 
 def page(items: Sequence[T], limit: int, key: Callable[[T], Any]) -> Page[T]:

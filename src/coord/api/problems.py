@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
+from coord.domain.content import ContentInvalid
 from coord.errors import CoordError, RateLimited
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ _STATUS: dict[str, int] = {
     "secret_unavailable": 404,
     "store_error": 503,
     "config_invalid": 500,
+    "setting_missing": 503,
     "wait_timeout": 504,
 }
 _HTTP_CODES = {
@@ -108,12 +110,39 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-async def _validation(_: Request, exc: Exception) -> JSONResponse:
+def _described(error: dict[str, Any]) -> dict[str, str]:
+    """One validation error as ``{field, message}``; a domain refusal (NaN, NUL...)
+    found by a body's own check names the field inside the body itself."""
+    field = _field(error.get("loc", ()))
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, ContentInvalid):
+        inner = cause.field if cause.field != "body" else ""
+        field = ".".join(p for p in (field if field != "body" else "", inner) if p) or "body"
+        return {"field": field, "message": cause.problem}
+    return {"field": field, "message": error.get("msg", "invalid")}
+
+
+def _not_json(request: Request) -> bool:
+    """A request with a body that does not say it is JSON (FastAPI then does not
+    parse it, and its model sees bytes)."""
+    headers = request.headers
+    if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
+        return False
+    kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return not (
+        kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+    )
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")}
-        for e in exc.errors()
-    ]
+    if _not_json(request) and any(e.get("loc", ("",))[0] == "body" for e in exc.errors()):
+        return problem(
+            415,
+            "unsupported_media_type",
+            "the request body must be JSON: send it with Content-Type: application/json",
+        )
+    errors = [_described(e) for e in exc.errors()]
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return problem(400, "malformed_json", "the request body is not valid JSON", errors=errors)
     first = errors[0] if errors else {"field": "body", "message": "invalid"}
@@ -163,9 +192,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found"),
         (409, "Conflicts with the stored state"),
         (413, "Request body too large"),
+        (415, "The request body is not JSON"),
         (422, "Invalid input (the field is named)"),
         (429, "Rate limited (see Retry-After)"),
-        (503, "The store is unavailable"),
+        (503, "The store is unavailable, or the server lacks a setting (named)"),
     )
 }
 

@@ -17,6 +17,7 @@ import typer
 
 from coord.cli import context
 from coord.cli.output import Format, OutputOption, age, duration, emit, line
+from coord.domain import content
 from coord.errors import ConfigError, InvalidInput
 from coord.services import audit as service
 
@@ -180,9 +181,9 @@ def verify(
 
 def _checkpoint_data(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(_read(path, "--checkpoint"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"--checkpoint: {path} is not JSON ({exc})") from None
+        data = content.parse(_read(path, "--checkpoint"), f"--checkpoint {path}")
+    except content.ContentInvalid as exc:  # undecodable bytes too
+        raise InvalidInput(str(exc)) from None
     if not isinstance(data, dict):
         raise InvalidInput(f"--checkpoint: {path} is not a checkpoint (a JSON object)")
     return data

@@ -15,6 +15,7 @@ from coord.cli import context, remote
 from coord.cli import message_views as views
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, emit, line, note, table
+from coord.domain import content
 from coord.domain.durations import parse_duration
 from coord.domain.tasks import Priority
 from coord.errors import InvalidInput
@@ -53,9 +54,9 @@ def _message_body(body: str | None, body_file: str | None, json_body: str | None
             ) from None
     if json_body is not None:
         try:
-            return json.loads(json_body)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"--json: not valid JSON: {exc}", field="body") from None
+            return content.parse(json_body, "--json")  # strict: NaN and Infinity are refused
+        except content.ContentInvalid as exc:
+            raise InvalidInput(str(exc), field="body") from None
     return body
 
 

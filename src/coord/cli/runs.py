@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +10,7 @@ from coord.cli import context, remote, run_views
 from coord.cli.output import Format, OutputOption, emit, line, note, stdout
 from coord.cli.worker import load_app
 from coord.cli.workflows import AppOption, is_file_ref, load_file, resolve, session
+from coord.domain import content
 from coord.domain.run_views import RunInfo
 from coord.domain.runs import RunState
 from coord.errors import InvalidInput
@@ -29,9 +29,9 @@ def _input(text: str | None) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"--input: not JSON: {exc}", field="input") from None
+        return content.parse(text, "--input")  # strict: NaN and Infinity are refused
+    except content.ContentInvalid as exc:
+        raise InvalidInput(str(exc), field="input") from None
 
 
 @app.command("plan")

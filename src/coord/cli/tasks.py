@@ -12,6 +12,7 @@ import typer
 from coord.cli import context, remote
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, age, emit, stdout, table
+from coord.domain import content
 from coord.domain.durations import parse_duration
 from coord.domain.tasks import Priority, TaskState
 from coord.domain.views import EventInfo, TaskInfo
@@ -23,9 +24,9 @@ app = typer.Typer(help="Enqueue, list, inspect and cancel tasks.", no_args_is_he
 
 def _parse_payload(text: str, where: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{where}: not JSON: {exc}") from None
+        value = content.parse(text, where)  # strict: NaN and Infinity are refused
+    except content.ContentInvalid as exc:
+        raise InvalidInput(str(exc), field="payload") from None
     if not isinstance(value, dict):
         raise InvalidInput(f"{where}: a payload must be a JSON object, got {type(value).__name__}")
     return value

@@ -10,7 +10,13 @@ from typing import Any
 
 import httpx
 
-from coord.errors import CoordError, RateLimited, ServerUnavailable, TransientError
+from coord.errors import (
+    CoordError,
+    RateLimited,
+    ServerUnavailable,
+    SettingMissing,
+    TransientError,
+)
 
 _PROBLEM_KEYS = {"type", "title", "detail", "code"}  # the problem's frame, not its data
 _RETRYABLE = {429, 503}
@@ -46,8 +52,12 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def retryable(response: httpx.Response) -> bool:
-    """Whether the server asks to come back later (429, 503)."""
-    return response.status_code in _RETRYABLE
+    """Whether the server asks to come back later (429, 503; not a 503 for a setting
+    the server lacks: only an operator can fix that)."""
+    if response.status_code not in _RETRYABLE:
+        return False
+    problem = _problem(response) if response.status_code == 503 else None
+    return problem is None or problem.get("code") != SettingMissing.code
 
 
 def error_from(response: httpx.Response) -> CoordError:

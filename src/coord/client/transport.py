@@ -14,7 +14,8 @@ import httpx
 
 from coord.client import problems
 from coord.client.calls import MAX_PAGE, STREAM_PATH, Call, Pager
-from coord.errors import ConfigError
+from coord.domain import content
+from coord.errors import ConfigError, InvalidInput
 
 T = TypeVar("T")
 
@@ -59,7 +60,23 @@ def _retry_wait(call: Call[Any], response: httpx.Response, attempt: int, retries
 
 
 def _request(call: Call[Any]) -> dict[str, Any]:
-    return {"params": call.params or None, "json": call.body}
+    if call.body is None:
+        return {"params": call.params or None}
+    return {
+        "params": call.params or None,
+        "content": _json(call.body),
+        "headers": {"Content-Type": "application/json"},
+    }
+
+
+def _json(body: Any) -> bytes:
+    """The request body as JSON, refused here (``InvalidInput`` naming the field, as
+    the server would) when JSON cannot hold it: NaN, Infinity, a NUL character."""
+    try:
+        return content.encode(body, "body").encode()
+    except content.ContentInvalid as exc:
+        field = exc.field.removeprefix("body.")
+        raise InvalidInput(f"{field}: {exc.problem}", field=field) from None
 
 
 def _stream_args(params: dict[str, Any], cursor: str | None, read: float) -> dict[str, Any]:

@@ -8,10 +8,10 @@ over); it then starts no new work.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from coord.domain import bounds
 from coord.domain.tasks import Usage
 from coord.domain.workflows import Budget
 
@@ -79,23 +79,34 @@ def budget_from_dict(data: Mapping[str, Any] | None) -> Budget:
     )
 
 
+# The range of each limit (and of each charge: ``ctx.charge`` takes the same bounds).
+LIMITS: dict[str, float] = {
+    "tokens": bounds.MAX_TOKENS,
+    "usd": bounds.MAX_USD,
+    "tool_seconds": bounds.MAX_DURATION,
+}
+
+
 def parse_limits(assignments: list[str]) -> Budget:
-    """``["tokens=5000", "usd=2.5"]`` (what ``coord budget set`` takes) as a budget."""
+    """``["tokens=5000", "usd=2.5"]`` (what ``coord budget set`` takes) as a budget.
+    A limit outside its range (:data:`LIMITS`) raises ``OutOfRange`` naming it."""
     values: dict[str, Any] = {}
     for text in assignments:
         name, sep, raw = text.partition("=")
         name = name.strip()
-        if not sep or name not in ("tokens", "usd", "tool_seconds"):
+        if not sep or name not in LIMITS:
             raise ValueError(f"invalid limit {text!r}: use tokens=N, usd=X or tool_seconds=S")
         try:
-            value = float(raw)
+            value: float = int(raw) if name == "tokens" and raw.strip().isdigit() else float(raw)
         except ValueError:
-            raise ValueError(f"invalid limit {text!r}: {raw!r} is not a number") from None
-        if value < 0 or math.isnan(value):
-            raise ValueError(f"invalid limit {text!r}: must not be negative")
-        if name == "tokens" and value != int(value):
-            raise ValueError(f"invalid limit {text!r}: tokens must be a whole number")
-        values[name] = value
+            raise bounds.OutOfRange(name, f"{raw!r} is not a number") from None
+        values[name] = _limit(name, value)
     if not values:
         raise ValueError("no limits given: use tokens=N, usd=X or tool_seconds=S")
     return budget_from_dict(values)
+
+
+def _limit(name: str, value: float) -> float:
+    if name == "tokens":
+        return bounds.whole(value, name, high=int(LIMITS[name]))
+    return bounds.number(value, name, high=LIMITS[name])

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from coord.domain import bounds
 from coord.domain.durations import parse_duration
 
 
@@ -81,6 +82,8 @@ class RateLimit:
             seconds = parse_duration(period if period[:1].isdigit() else f"1{period}")
         except ValueError:
             amount, seconds = -1.0, 0.0
+        if not amount <= bounds.MAX_RATE:  # NaN and Infinity too
+            amount = -1.0
         if not sep or amount <= 0 or seconds <= 0:
             raise ValueError(f"invalid rate limit {text!r}: use e.g. '10/s', '60/m', '5/10s'")
         return cls(capacity=amount, per_second=amount / seconds)
@@ -171,8 +174,31 @@ class TaskPolicy:
             KeyTemplate(self.concurrency_key)
         if self.rate_limit_key is not None and self.rate_limit is None:
             problems.append("rate_limit_key needs rate_limit")
+        problems += self._out_of_range()
         if problems:
             raise ValueError(f"task {self.name!r}: " + "; ".join(problems))
+
+    def _out_of_range(self) -> list[str]:
+        """What is beyond the bounds of :mod:`coord.domain.bounds` (or holds a NUL)."""
+        found = []
+        counts = {"retries": self.retries, "stall_after": self.stall_after}
+        seconds = {"retry_backoff": self.retry_backoff, "retry_backoff_max": self.retry_backoff_max}
+        if self.concurrency_limit is not None:
+            counts["concurrency_limit"] = self.concurrency_limit
+        for name, value in (("timeout", self.timeout), ("heartbeat", self.heartbeat)):
+            if value is not None:
+                seconds[name] = value
+        try:
+            for name, count in counts.items():
+                bounds.whole(count, name, high=bounds.MAX_COUNT)
+            for name, value in seconds.items():
+                bounds.number(value, name, high=bounds.MAX_DURATION)
+        except bounds.OutOfRange as exc:
+            found.append(str(exc))
+        texts = (self.name, self.queue, self.concurrency_key, self.rate_limit_key)
+        if any(text is not None and "\x00" in text for text in texts):
+            found.append("names and keys must not contain the NUL character (\\u0000)")
+        return found
 
     @property
     def max_attempts(self) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from coord.domain import bounds, content
 from coord.domain.durations import parse_duration
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -21,6 +22,7 @@ _SCORE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _APPROVALS = ("human",)
 DEFAULT_PARALLELISM = 10
 DEFAULT_MAX_LOOPS = 3
+MAX_SCORE = 1e15  # a rubric's minimum score: any finite scale
 
 Path = tuple[str, ...]
 
@@ -252,6 +254,7 @@ def parse_workflow(
         c.add(("name",), f"invalid workflow name {name!r}: use 1-64 letters, digits, _ . -")
         name = str(name)
     _check_keys(c, (), data, {"name", "description", "budget", "phases"})
+    _check_content(c, data)
     budget = _budget(c, ("budget",), data.get("budget"))
     description = _optional_text(c, ("description",), data.get("description"))
     raw_phases = data.get("phases")
@@ -275,6 +278,14 @@ def parse_workflow(
         description=description,
         source=_normalized(data),
     )
+
+
+def _check_content(c: _Collector, data: Mapping[str, Any]) -> None:
+    # The definition is stored as JSON: what JSON (or PostgreSQL) cannot hold
+    # unchanged is refused here, wherever it is (phase arguments included).
+    found = content.problem_in(dict(data))
+    if found is not None:
+        c.add(tuple(found.field.split(".")), found.problem)
 
 
 def _normalized(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -384,19 +395,20 @@ def _count(c: _Collector, path: Path, raw: Any, *, minimum: int) -> int | None:
     if not isinstance(raw, int) or isinstance(raw, bool) or raw < minimum:
         c.add(path, f"must be a whole number >= {minimum}, got {raw!r}")
         return None
+    if raw > bounds.MAX_COUNT:
+        c.add(path, f"must be at most {bounds.MAX_COUNT:_}, got {raw!r}")
+        return None
     return raw
 
 
-def _number(c: _Collector, path: Path, raw: Any) -> float | None:
+def _number(c: _Collector, path: Path, raw: Any, *, high: float) -> float | None:
     if raw is None:
         return None
-    if not isinstance(raw, int | float) or isinstance(raw, bool):
-        c.add(path, f"must be a number, got {raw!r}")
+    try:
+        return bounds.number(raw, ".".join(path), high=high)
+    except bounds.OutOfRange as exc:
+        c.add(path, exc.problem)
         return None
-    if raw < 0:
-        c.add(path, f"must not be negative, got {raw!r}")
-        return None
-    return float(raw)
 
 
 def _optional_text(c: _Collector, path: Path, raw: Any) -> str | None:
@@ -413,10 +425,10 @@ def _budget(c: _Collector, path: Path, raw: Any) -> Budget:
         c.add(path, "must be a mapping such as {tokens: 20000, usd: 2.5}")
         return Budget()
     _check_keys(c, path, raw, {"tokens", "usd", "tool_seconds"})
-    tokens = _number(c, (*path, "tokens"), raw.get("tokens"))
+    tokens = _number(c, (*path, "tokens"), raw.get("tokens"), high=bounds.MAX_TOKENS)
     if tokens is not None and tokens != int(tokens):
         c.add((*path, "tokens"), f"must be a whole number, got {raw.get('tokens')!r}")
-    usd = _number(c, (*path, "usd"), raw.get("usd"))
+    usd = _number(c, (*path, "usd"), raw.get("usd"), high=bounds.MAX_USD)
     tool = _duration(c, (*path, "tool_seconds"), raw.get("tool_seconds"))
     return Budget(
         tokens=None if tokens is None else int(tokens),
@@ -458,7 +470,7 @@ def _gate(c: _Collector, path: Path, raw: Any) -> GateSpec | None:
             if not isinstance(score, str) or not _SCORE.match(score):
                 c.add((*path, "rubric", str(score)), f"invalid score name {score!r}")
                 continue
-            value = _number(c, (*path, "rubric", score), minimum)
+            value = _number(c, (*path, "rubric", score), minimum, high=MAX_SCORE)
             if value is not None:
                 rubric[score] = value
     evidence = raw.get("evidence", [])

@@ -1,7 +1,8 @@
 """The storage port of the event feed: events in a stable order, from a cursor on.
 
-A cursor is an opaque string. On SQLite it is the last event id (writers are
-serialized, so ids grow in commit order). On PostgreSQL ids are not committed in
+A cursor is an opaque string, with one exception every store reads alike:
+:data:`START` (``"0"``), before the first event. On SQLite a cursor is the last event
+id (writers are serialized, so ids grow in commit order). On PostgreSQL ids are not committed in
 order, so the feed runs in ``(transaction id, event id)`` order and only shows an
 event once every older transaction has ended: a reader never skips an event that
 commits after a newer one.
@@ -13,6 +14,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from coord.domain.views import EventInfo
+
+#: The cursor before the first event, on every backend (what a client passes to read
+#: the feed from its beginning, e.g. to start a live stream with the past).
+START = "0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +50,7 @@ class EventFeed(Protocol):
         ...
 
     def events_after(self, cursor: str | None, query: EventQuery) -> EventPage:
-        """Events after ``cursor`` (None: from the first) matching ``query``, in feed
-        order, at most ``query.limit``. ``ValueError`` for a cursor this store never
-        made."""
+        """Events after ``cursor`` (None or :data:`START`: from the first) matching
+        ``query``, in feed order, at most ``query.limit``. ``ValueError`` for a cursor
+        this store never made (or one beyond the range of its parts)."""
         ...

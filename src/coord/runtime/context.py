@@ -18,7 +18,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from coord.domain import codec
+from coord.domain import bounds, codec, content
 from coord.domain.tasks import Usage
 from coord.errors import InvalidInput, LeaseLost, SecretUnavailable
 from coord.ports.store import Store
@@ -30,6 +30,7 @@ T = TypeVar("T")
 SecretReader = Callable[[str, str, str], str]
 _task_logger = logging.getLogger("coord.task")
 _MAX_MESSAGE = 1000
+_MAX_PROGRESS = 1e15  # any finite scale (a fraction, a percentage, items done)
 
 
 class TaskLogger(logging.LoggerAdapter[logging.Logger]):
@@ -114,6 +115,15 @@ class _BaseContext(RunScope):
     def heartbeat(self, progress: float | None = None, message: str | None = None) -> None:
         """Prove the handler is alive, optionally reporting progress and a message."""
         self.raise_if_cancelled()
+        try:
+            if progress is not None:
+                progress = bounds.number(
+                    progress, "progress", low=-_MAX_PROGRESS, high=_MAX_PROGRESS
+                )
+            if message is not None:
+                content.check_text(message, "message")
+        except ValueError as exc:
+            raise InvalidInput.of(exc) from None
         if message is not None and len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 1] + "…"
         a = self._attempt
@@ -133,17 +143,27 @@ class _BaseContext(RunScope):
         usd: float = 0.0,
         tool_seconds: float = 0.0,
     ) -> None:
-        """Record resources this task used (tokens, dollars, tool seconds)."""
-        if min(tokens_in, tokens_out, usd, tool_seconds) < 0:
-            raise InvalidInput("charge amounts must be >= 0")
-        self._attempt.usage.add(
-            Usage(int(tokens_in), int(tokens_out), round(usd * 1_000_000), float(tool_seconds))
-        )
+        """Record resources this task used (tokens, dollars, tool seconds); each
+        amount is at least 0 and at most its bound (:mod:`coord.domain.bounds`)."""
+        try:
+            charged = Usage(
+                bounds.whole(tokens_in, "tokens_in", high=bounds.MAX_TOKENS),
+                bounds.whole(tokens_out, "tokens_out", high=bounds.MAX_TOKENS),
+                round(bounds.number(usd, "usd", high=bounds.MAX_USD) * 1_000_000),
+                bounds.number(tool_seconds, "tool_seconds", high=bounds.MAX_DURATION),
+            )
+        except ValueError as exc:
+            raise InvalidInput.of(exc) from None
+        self._attempt.usage.add(charged)
 
     def _step_key(self, name: str) -> str:
         """``name`` for its first use in an attempt, ``name#2``, ``name#3``... after."""
         if not name:
             raise InvalidInput("a step needs a name")
+        try:
+            content.check_text(name, "step")
+        except ValueError as exc:
+            raise InvalidInput.of(exc) from None
         counts = self._attempt.step_counts
         counts[name] = count = counts.get(name, 0) + 1
         return name if count == 1 else f"{name}#{count}"
@@ -151,9 +171,9 @@ class _BaseContext(RunScope):
     @staticmethod
     def _encode(value: Any, what: str) -> str:
         try:
-            return codec.dumps(value)
-        except TypeError as exc:
-            raise InvalidInput(f"{what} must be JSON data: {exc}") from None
+            return content.encode(value, what)
+        except ValueError as exc:
+            raise InvalidInput.of(exc) from None
 
     def _secret_reader(self, name: str) -> Callable[[], str]:
         """A call reading secret ``name`` for this task (the read is an event)."""
@@ -210,7 +230,7 @@ class Context(_BaseContext):
     async def checkpoint(self, data: Any) -> None:
         """Persist ``data``; a retry of this task reads it back as ``last_checkpoint``."""
         self.raise_if_cancelled()
-        text = self._encode(data, "checkpoint data")
+        text = self._encode(data, "checkpoint")
         s = self._services
         if not await self._io(s.store.save_checkpoint, s.owner, self.task_id, self.attempt, text):
             raise self._lost("checkpoint")
@@ -232,7 +252,7 @@ class Context(_BaseContext):
         value = fn(*args, **kwargs)
         if inspect.isawaitable(value):
             value = await value
-        text = self._encode(value, f"the result of step {key!r}")
+        text = self._encode(value, f"steps.{key}")
         s = self._services
         if not await self._io(s.store.record_step, s.owner, self.task_id, self.attempt, key, text):
             raise self._lost(f"step {key!r}")
@@ -265,7 +285,7 @@ class SyncContext(_BaseContext):
     def checkpoint(self, data: Any) -> None:
         """Persist ``data``; a retry of this task reads it back as ``last_checkpoint``."""
         self.raise_if_cancelled()
-        text = self._encode(data, "checkpoint data")
+        text = self._encode(data, "checkpoint")
         s = self._services
         if not s.store.save_checkpoint(s.owner, self.task_id, self.attempt, text):
             raise self._lost("checkpoint")
@@ -286,7 +306,7 @@ class SyncContext(_BaseContext):
         value = fn(*args, **kwargs)
         if inspect.isawaitable(value):
             raise InvalidInput(f"step {key!r}: a sync handler cannot await; use an async handler")
-        text = self._encode(value, f"the result of step {key!r}")
+        text = self._encode(value, f"steps.{key}")
         if not s.store.record_step(s.owner, self.task_id, self.attempt, key, text):
             raise self._lost(f"step {key!r}")
         self._steps[key] = text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from coord.domain import codec, events
+from coord.domain import codec, content, events
 from coord.domain.retry import decide_failure
 from coord.domain.tasks import ClaimedTask, Outcome, TaskState, Usage
 from coord.errors import CoordError, FatalError, SchemaError, TransientError
@@ -16,23 +16,27 @@ _MAX_TRACEBACK = 8000
 
 def error_info(exc: BaseException, *, with_traceback: bool = True) -> dict[str, Any]:
     """An exception as JSON data: type, message, code and (trimmed) traceback."""
-    info: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)[:_MAX_MESSAGE]}
+    info: dict[str, Any] = {"type": type(exc).__name__, "message": _text(str(exc))[:_MAX_MESSAGE]}
     if isinstance(exc, CoordError):
         info["code"] = exc.code
     if with_traceback and exc.__traceback__ is not None:
         text = "".join(traceback.format_exception(exc))
-        info["traceback"] = text[-_MAX_TRACEBACK:]
+        info["traceback"] = _text(text)[-_MAX_TRACEBACK:]
     return info
+
+
+def _text(text: str) -> str:
+    # An error is recorded, never refused (the attempt is over): a NUL character,
+    # which PostgreSQL cannot store, is written as the escape it stands for.
+    return text.replace("\x00", "\\x00")
 
 
 def succeeded(task: ClaimedTask, result: Any, usage: Usage, duration: float) -> Outcome:
     """The handler returned ``result``; a result that is not JSON makes the task dead."""
     try:
-        result_json = codec.dumps(result)
-    except TypeError as exc:
-        return failed(
-            task, FatalError(f"the result of {task.name!r} is not JSON data: {exc}"), usage
-        )
+        result_json = content.encode(result, "result")
+    except content.ContentInvalid as exc:
+        return failed(task, FatalError(f"the result of {task.name!r}: {exc}"), usage)
     return Outcome(
         task_id=task.id,
         attempt=task.attempt,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from coord.domain import codec
+from coord.domain import content
 from coord.domain.ids import new_ids
 from coord.domain.tasks import KeyTemplate, NewTask, Priority, TaskPolicy
 from coord.errors import InvalidInput
@@ -33,6 +33,8 @@ class EnqueueOptions:
             )
         if self.queue is not None and not 0 < len(self.queue) <= 100:
             raise InvalidInput("queue must be 1-100 characters", field="queue")
+        if self.queue is not None:
+            _text(self.queue, "queue")
 
 
 def build_tasks(
@@ -59,10 +61,14 @@ def build_tasks(
     ids = new_ids(len(payloads))
     tasks = []
     for index, (task_id, payload, key) in enumerate(zip(ids, payloads, keys, strict=True)):
-        where = f"task {policy.name!r}" + (f" item {index}" if len(payloads) > 1 else "")
-        payload_json = _encode_payload(payload, where, max_payload_bytes)
+        many = len(payloads) > 1
+        where = f"task {policy.name!r}" + (f" item {index}" if many else "")
+        item = f"items.{index}." if many else ""
+        payload_json = _encode_payload(payload, where, f"{item}payload", max_payload_bytes)
         if key is not None and not 0 < len(key) <= 500:
-            raise InvalidInput(f"{where}: key must be 1-500 characters")
+            raise InvalidInput(f"{where}: key must be 1-500 characters", field=f"{item}key")
+        if key is not None:
+            _text(key, f"{item}key")
         try:
             if check is not None:
                 check(payload)
@@ -85,18 +91,27 @@ def build_tasks(
     return tasks
 
 
-def _encode_payload(payload: Mapping[str, Any], where: str, max_bytes: int) -> str:
+def _text(value: str, field: str) -> None:
+    try:
+        content.check_text(value, field)
+    except content.ContentInvalid as exc:
+        raise InvalidInput.of(exc) from None
+
+
+def _encode_payload(payload: Mapping[str, Any], where: str, field: str, max_bytes: int) -> str:
     if not isinstance(payload, Mapping):
         raise InvalidInput(
-            f"{where}: payload must be a JSON object (dict), got {type(payload).__name__}"
+            f"{where}: payload must be a JSON object (dict), got {type(payload).__name__}",
+            field=field,
         )
     try:
-        text = codec.dumps(payload)
-    except TypeError as exc:
-        raise InvalidInput(f"{where}: payload is not JSON: {exc}") from None
+        text = content.encode(payload, field)
+    except content.ContentInvalid as exc:
+        raise InvalidInput(f"{where}: {exc}", field=exc.field) from None
     if len(text) > max_bytes:
         raise InvalidInput(
             f"{where}: payload is {len(text)} bytes, over the limit of {max_bytes} "
-            "(COORD_MAX_PAYLOAD_BYTES)"
+            "(COORD_MAX_PAYLOAD_BYTES)",
+            field=field,
         )
     return text

@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from coord.domain import codec
+from coord.domain import content
 from coord.errors import InvalidInput
 from coord.ports.runs import NewArtifact
 
@@ -81,7 +81,7 @@ class RunScope:
     def _new_artifact(
         self,
         name: str,
-        content: bytes | str | Any,
+        data: bytes | str | Any,
         media_type: str | None,
         tool: str | None,
         inputs: Sequence[str],
@@ -91,11 +91,17 @@ class RunScope:
             raise InvalidInput("artifacts belong to workflow runs: this task has no run")
         if not name or len(name) > 200:
             raise InvalidInput("an artifact needs a name of 1-200 characters")
-        data, kind = _artifact_bytes(content)
+        try:
+            content.check_texts({"name": name, "media_type": media_type, "tool": tool})
+            for index, digest in enumerate(inputs):
+                content.check_text(digest, f"inputs.{index}")
+        except ValueError as exc:
+            raise InvalidInput.of(exc) from None
+        stored, kind = _artifact_bytes(data)
         limit = self._services.max_artifact_bytes
-        if len(data) > limit:
+        if len(stored) > limit:
             raise InvalidInput(
-                f"artifact {name!r} is {len(data)} bytes, over the limit of {limit} "
+                f"artifact {name!r} is {len(stored)} bytes, over the limit of {limit} "
                 "(COORD_MAX_ARTIFACT_BYTES)"
             )
         step = task.run_step or {}
@@ -104,8 +110,8 @@ class RunScope:
             phase=task.phase,
             phase_attempt=int(step.get("attempt", 0)),
             name=name,
-            digest="sha256:" + hashlib.sha256(data).hexdigest(),
-            content=data,
+            digest="sha256:" + hashlib.sha256(stored).hexdigest(),
+            content=stored,
             media_type=media_type or kind,
             task_id=task.id,
             task_attempt=task.attempt,
@@ -115,13 +121,16 @@ class RunScope:
         )
 
 
-def _artifact_bytes(content: bytes | str | Any) -> tuple[bytes, str]:
-    """Artifact content as bytes, with the media type its kind implies."""
-    if isinstance(content, bytes | bytearray | memoryview):
-        return bytes(content), "application/octet-stream"
-    if isinstance(content, str):
-        return content.encode("utf-8"), "text/plain; charset=utf-8"
+def _artifact_bytes(data: bytes | str | Any) -> tuple[bytes, str]:
+    """Artifact content as bytes, with the media type its kind implies (bytes and
+    text are stored as given, NUL characters included: they are not JSON)."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data), "application/octet-stream"
+    if isinstance(data, str):
+        return data.encode("utf-8"), "text/plain; charset=utf-8"
     try:
-        return codec.dumps(content).encode("utf-8"), "application/json"
-    except TypeError as exc:
-        raise InvalidInput(f"artifact content must be bytes, text or JSON data: {exc}") from None
+        return content.encode(data, "content").encode("utf-8"), "application/json"
+    except content.ContentInvalid as exc:
+        raise InvalidInput(
+            f"artifact content must be bytes, text or JSON data: {exc}", field=exc.field
+        ) from None

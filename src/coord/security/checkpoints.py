@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from coord.domain import bounds
 from coord.errors import InvalidInput
 
 CHECKPOINT_VERSION = 1
@@ -138,6 +139,12 @@ def parse_checkpoint(data: Any) -> Checkpoint:
             raise InvalidInput(f"checkpoint: {name} is missing or not a {kind.__name__}")
     if data["seq"] < 0 or not _HASH.match(data["hash"]):
         raise InvalidInput("checkpoint: seq or hash is malformed")
+    for name in ("seq", "event_id"):
+        if not 0 <= data[name] <= bounds.MAX_ID:
+            raise InvalidInput(
+                f"checkpoint: {name} must be between 0 and {bounds.MAX_ID}",
+                field=f"checkpoint.{name}",
+            )
     return Checkpoint(
         data["seq"], data["hash"], data["event_id"], data["created_at"], data["public_key"]
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from coord.domain import codec
+from coord.domain import bounds, content
 from coord.domain.durations import parse_duration
 from coord.domain.ids import new_id
 from coord.domain.messages import (
@@ -37,8 +37,16 @@ _MAX_TEXT = 1000
 def _valid(check: Any, value: Any, field: str) -> Any:
     try:
         return check(value)
+    except (content.ContentInvalid, bounds.OutOfRange) as exc:  # they name their field
+        raise InvalidInput.of(exc) from None
     except ValueError as exc:
         raise InvalidInput(f"{field}: {exc}", field=field) from None
+
+
+def _agent(name: str) -> str:
+    """An agent name to look up: text without NUL (which PostgreSQL would refuse and
+    SQLite would look for), else ``InvalidInput`` naming ``agent``, on both backends."""
+    return str(_valid(lambda n: content.check_text(n, "agent"), name, "agent"))
 
 
 def message_id(value: str, field: str = "message id") -> str:
@@ -64,6 +72,9 @@ def add_agent(
 ) -> AgentInfo:
     """Register an agent; ``Conflict`` if one of that name exists."""
     _valid(check_agent_name, name, "name")
+    texts = {"role": role, "description": description}
+    texts.update({f"domains.{i}": domain for i, domain in enumerate(domains)})
+    _valid(content.check_texts, texts, "name")
     if role is not None and not 0 < len(role) <= 100:
         raise InvalidInput("role: use 1-100 characters", field="role")
     for domain in domains:
@@ -77,7 +88,7 @@ def add_agent(
 
 def get_agent(store: Store, name: str) -> AgentInfo:
     """One agent; ``NotFound`` if there is none of that name."""
-    found = store.get_agent(name)
+    found = store.get_agent(_agent(name))
     if found is None:
         raise NotFound(f"no agent {name!r}", agent=name)
     return found
@@ -90,14 +101,14 @@ def list_agents(store: Store) -> list[AgentInfo]:
 
 def remove_agent(store: Store, name: str, *, actor: str | None = None) -> None:
     """Remove an agent (its messages are kept); ``NotFound`` if there is none."""
-    if not store.remove_agent(name, actor):
+    if not store.remove_agent(_agent(name), actor):
         raise NotFound(f"no agent {name!r}", agent=name)
 
 
 def subscribe(store: Store, agent: str, topic: str, *, actor: str | None = None) -> bool:
     """Subscribe an agent to a topic; False if it was subscribed already."""
     _valid(check_topic, topic, "topic")
-    return store.subscribe(agent, topic, actor)
+    return store.subscribe(_agent(agent), topic, actor)
 
 
 def check_topic_name(topic: str) -> str:
@@ -108,7 +119,7 @@ def check_topic_name(topic: str) -> str:
 def unsubscribe(store: Store, agent: str, topic: str, *, actor: str | None = None) -> bool:
     """End a subscription; False if there was none."""
     _valid(check_topic, topic, "topic")
-    return store.unsubscribe(agent, topic, actor)
+    return store.unsubscribe(_agent(agent), topic, actor)
 
 
 # -- sending --------------------------------------------------------------------------
@@ -162,9 +173,10 @@ def build_message(outgoing: Outgoing, *, max_bytes: int) -> NewMessage:
     if len(o.subject) > MAX_SUBJECT:
         raise InvalidInput(f"subject: at most {MAX_SUBJECT} characters", field="subject")
     try:
-        body_json = codec.dumps(o.body)
-    except TypeError as exc:
-        raise InvalidInput(f"body: not JSON: {exc}", field="body") from None
+        content.check_texts({"subject": o.subject, "key": o.key})
+        body_json = content.encode(o.body, "body")
+    except content.ContentInvalid as exc:
+        raise InvalidInput.of(exc) from None
     size = len(body_json.encode())
     if size > max_bytes:
         raise InvalidInput(
@@ -221,8 +233,8 @@ def inbox(
     store.expire_messages()
     if not 1 <= limit <= MAX_INBOX_LIMIT:
         raise InvalidInput(f"limit: use 1 to {MAX_INBOX_LIMIT}", field="limit")
-    if after_seq < 0:
-        raise InvalidInput("after: must be >= 0", field="after")
+    _valid(lambda v: bounds.whole(v, "after", high=bounds.MAX_ID), after_seq, "after")
+    _valid(content.check_texts, {"from": sender}, "from")
     query = InboxQuery(
         agent=agent,
         unread=unread,
@@ -246,7 +258,7 @@ def latest_sequence(store: Store, agent: str) -> int:
 def read(store: Store, agent: str, message: str) -> InboxMessage:
     """One message of an agent's inbox, marked read (one past its TTL reads as
     expired and is not marked)."""
-    found = store.mark_read(agent, message_id(message))
+    found = store.mark_read(_agent(agent), message_id(message))
     if found is None:
         get_agent(store, agent)
         raise NotFound(f"agent {agent!r} has no message {message}", message_id=message)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from coord.domain import codec
+from coord.domain import bounds, content
 from coord.domain.budgets import budget_from_dict, overruns, parse_limits, usage_dict
 from coord.domain.durations import parse_duration
 from coord.domain.events import RUN_STARTED
@@ -94,6 +94,7 @@ def list_workflows(store: Store) -> list[WorkflowInfo]:
 
 def registered_workflow(store: Store, name: str) -> WorkflowSpec:
     """A registered workflow by name; ``NotFound`` if there is none."""
+    _texts(workflow=name)
     definition = store.get_workflow(name)
     if definition is None:
         raise NotFound(
@@ -115,7 +116,12 @@ def check_tasks(spec: WorkflowSpec, known: set[str]) -> None:
 
 
 def plan(spec: WorkflowSpec, run_input: Any = None) -> RunPlan:
-    """What a run would do, in order, without running anything."""
+    """What a run would do, in order, without running anything (the input is
+    checked as :func:`start_run` would)."""
+    try:
+        content.encode(run_input, "input")
+    except content.ContentInvalid as exc:
+        raise InvalidInput.of(exc) from None
     groups = spec.groups()
     group_of = {name: index for index, group in enumerate(groups) for name in group}
     phases = []
@@ -184,9 +190,10 @@ def start_run(
     if key is not None and not 0 < len(key) <= 500:
         raise InvalidInput("key: use 1-500 characters", field="key")
     try:
-        size = len(codec.dumps(run_input))
-    except TypeError as exc:
-        raise InvalidInput(f"input is not JSON data: {exc}", field="input") from None
+        content.check_texts({"key": key})
+        size = len(content.encode(run_input, "input"))
+    except content.ContentInvalid as exc:
+        raise InvalidInput.of(exc) from None
     if size > MAX_INPUT_BYTES:
         raise InvalidInput(
             f"input is {size} bytes, over the limit of {MAX_INPUT_BYTES}", field="input"
@@ -231,14 +238,20 @@ def list_runs(
     """Runs, newest first (only those older than run ``before_id`` when given)."""
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidInput(f"limit must be 1-{MAX_LIST_LIMIT}", field="limit")
+    _texts(workflow=workflow)
     before = None if before_id is None else run_id(before_id)
     return store.list_runs(RunFilter(state=state, workflow=workflow, limit=limit, before_id=before))
 
 
 def run_events(store: Store, value: str, after_id: int = 0) -> list[EventInfo]:
-    """The run's history, oldest first."""
+    """The run's history, oldest first (events with an id above ``after_id``: 0 for
+    all of them)."""
+    try:
+        after = bounds.whole(after_id, "after", high=bounds.MAX_ID)
+    except bounds.OutOfRange as exc:
+        raise InvalidInput.of(exc) from None
     get_run(store, value)
-    return store.run_events(run_id(value), after_id)
+    return store.run_events(run_id(value), after)
 
 
 def wait_run(store: Store, value: str, timeout: float | None = None, poll: float = 0.1) -> RunInfo:
@@ -301,10 +314,12 @@ def reject(store: Store, value: str, phase: str, by: str, reason: str) -> RunInf
     _check_approver(store, by)
     if not reason.strip() or len(reason) > _MAX_TEXT:
         raise InvalidInput(f"reason: give 1-{_MAX_TEXT} characters", field="reason")
+    _texts(reason=reason)
     return _change(store, value, signals.reject(phase, by, reason))
 
 
 def _check_approver(store: Store, name: str) -> None:
+    _texts(by=name)
     agent = store.get_agent(name)
     if agent is None or not agent.human:
         raise InvalidInput(
@@ -328,6 +343,7 @@ def waive(
         raise InvalidInput("owner: give 1-200 characters", field="owner")
     if not control.strip() or len(control) > _MAX_TEXT:
         raise InvalidInput(f"control: give 1-{_MAX_TEXT} characters", field="control")
+    _texts(owner=owner, control=control)
     try:
         seconds = parse_duration(expires)
     except ValueError as exc:
@@ -352,8 +368,15 @@ def set_budget(
     try:
         budget = parse_limits(assignments)
     except ValueError as exc:
-        raise InvalidInput(str(exc), field="limits") from None
+        raise InvalidInput.of(exc, "limits") from None
     return _change(store, value, signals.set_budget(phase or None, budget, actor))
+
+
+def _texts(**values: str | None) -> None:
+    try:
+        content.check_texts(values)
+    except content.ContentInvalid as exc:
+        raise InvalidInput.of(exc) from None
 
 
 def cost(store: Store, value: str) -> RunCost:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from coord.domain import content
 from coord.domain.durations import parse_duration
 from coord.domain.events import TASK_ENQUEUED
 from coord.domain.tasks import EnqueueResult, Priority, TaskState
@@ -50,6 +51,7 @@ def enqueue_by_name(
     transaction."""
     if not payloads:
         raise InvalidInput("nothing to enqueue: no payloads")
+    _texts(task=name)
     policy = store.get_policy(name)
     if policy is None:
         raise UnknownTask(
@@ -87,6 +89,7 @@ def list_tasks(
     """Tasks, newest first (only those older than task ``before_id`` when given)."""
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIST_LIMIT}")
+    _texts(queue=queue, name=name)
     before = None if before_id is None else _task_id(before_id)
     return store.list_tasks(
         TaskFilter(state=state, queue=queue, name=name, limit=limit, before_id=before)
@@ -146,6 +149,13 @@ def replay_dead(
                     f"task {task_id} is {info.state.value}, not dead", task_id=task_id
                 )
     return store.replay_dead(task_ids, actor)
+
+
+def _texts(**values: str | None) -> None:
+    try:
+        content.check_texts(values)
+    except content.ContentInvalid as exc:
+        raise InvalidInput.of(exc) from None
 
 
 def _task_id(task_id: str) -> str:

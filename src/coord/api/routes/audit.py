@@ -10,7 +10,7 @@ from pydantic import Field
 
 from coord.api.deps import Authenticated, require
 from coord.api.models import Body
-from coord.errors import ConfigError
+from coord.errors import SettingMissing
 from coord.services import audit as service
 from coord.services.audit import LedgerStatus, VerifyReport
 
@@ -37,9 +37,7 @@ def verify(who: Authenticated, body: VerifyBody) -> VerifyReport:
     require(who, "read_audit")
     public_key = None
     if body.checkpoint is not None:
-        private = who.server.settings.ledger_signing_key_pem()
-        if private is not None:
-            public_key = service.public_key_pem(private)
+        public_key = service.public_key_pem(_signing_key(who, "verifying a checkpoint"))
     return service.verify(who.store, checkpoint=body.checkpoint, public_key_pem=public_key)
 
 
@@ -47,10 +45,18 @@ def verify(who: Authenticated, body: VerifyBody) -> VerifyReport:
 def checkpoint(who: Authenticated) -> dict[str, Any]:
     """Seal, then sign the chain's head with the server's key (keep it elsewhere)."""
     require(who, "read_audit")
+    return service.make_checkpoint(who.store, _signing_key(who, "signing a checkpoint"))
+
+
+def _signing_key(who: Authenticated, needed_for: str) -> bytes:
+    """The server's ledger signing key; 503 ``setting_missing`` naming the setting
+    when it has none (an operator must configure it: the caller cannot help)."""
     private = who.server.settings.ledger_signing_key_pem()
     if private is None:
-        raise ConfigError(
-            "the server has no ledger signing key: set COORD_LEDGER_SIGNING_KEY or "
-            "COORD_LEDGER_SIGNING_KEY_FILE"
+        raise SettingMissing(
+            f"{needed_for} needs the server's ledger signing key, which is not configured: "
+            "set COORD_LEDGER_SIGNING_KEY (or COORD_LEDGER_SIGNING_KEY_FILE) and restart "
+            "the server",
+            setting="COORD_LEDGER_SIGNING_KEY",
         )
-    return service.make_checkpoint(who.store, private)
+    return private

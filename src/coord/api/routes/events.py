@@ -33,7 +33,14 @@ RunFilter = Annotated[str | None, Query(max_length=64, description="Events of on
 AgentFilter = Annotated[
     str | None, Query(max_length=64, description="What an agent did and was sent.")
 ]
-After = Annotated[str | None, Query(max_length=64, description="Continue after this cursor.")]
+After = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="A cursor the server gave (next_cursor, an SSE id), or 0: from the first "
+        "event.",
+    ),
+]
 
 
 class EventList(BaseModel):
@@ -58,12 +65,14 @@ def _query(
     return EventQuery(topic=topic, run_id=run, agent=agent, limit=limit)
 
 
-def _read(who: Caller, cursor: str | None, query: EventQuery) -> EventPage:
+def _read(who: Caller, cursor: str | None, query: EventQuery, field: str = "after") -> EventPage:
     try:
         return who.store.events_after(cursor, query)
     except ValueError:
         raise InvalidInput(
-            f"cursor: {cursor!r} is not an event cursor this server gave", field="cursor"
+            f"{field}: {cursor!r} is not an event cursor this server gave (pass a "
+            "next_cursor or an SSE id, or 0 to read from the first event)",
+            field=field,
         ) from None
 
 
@@ -99,7 +108,8 @@ def _stream_start(
     cursor = last_event_id or after
     if cursor is None:
         return who, query, who.store.event_cursor_now()
-    _read(who, cursor, EventQuery(limit=1))  # a cursor this server never gave: 422
+    field = "Last-Event-ID" if last_event_id else "after"
+    _read(who, cursor, EventQuery(limit=1), field)  # a cursor this server never gave: 422
     return who, query, cursor
 
 
@@ -114,7 +124,8 @@ async def stream(
 ) -> AsyncIterator[ServerSentEvent]:
     """Stream events as they happen. Each event's SSE id is a cursor: reconnecting
     with ``Last-Event-ID`` (or ``after``) resumes right after it, losing nothing.
-    Without either, the stream starts with the events that happen from now on."""
+    Without either, the stream starts with the events that happen from now on;
+    ``after=0`` starts it from the first event."""
     who, query, cursor = start
     while True:
         found = await run_in_threadpool(_read, who, cursor, query)

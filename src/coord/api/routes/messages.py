@@ -12,9 +12,10 @@ from coord.api import pages
 from coord.api.deps import Authenticated, Caller, require, require_self_or
 from coord.api.idempotent import IdempotencyKey, respond, the_key
 from coord.api.models import AgentPath, Body, Duration, IdPath, Key
+from coord.domain import bounds
 from coord.domain.messages import SendResult
 from coord.domain.views import EventInfo, InboxMessage, MessageInfo
-from coord.errors import Forbidden, InvalidInput, NotFound
+from coord.errors import Forbidden, NotFound
 from coord.services import messages as service
 
 router = APIRouter(tags=["messages"])
@@ -159,7 +160,6 @@ def inbox(
     """An agent's inbox: its own, or any with read_all_inboxes. Oldest first (paged
     by sequence number), or critical first with by_priority."""
     require_self_or(who, name, "read_own_inbox", "read_all_inboxes")
-    after = pages.decode(cursor)
     options: dict[str, Any] = {
         "unread": unread,
         "by_priority": by_priority,
@@ -167,11 +167,12 @@ def inbox(
         "sender": sender,
         "topic": topic,
     }
-    if by_priority:  # the order is not by sequence: page by position
-        offset = _int(after, 0)
+    if by_priority:  # the order is not by sequence: page by position (as deep as a list goes)
+        offset = pages.decode_position(cursor, service.MAX_INBOX_LIMIT - limit - 1)
         found = service.inbox(who.store, name, limit=offset + limit + 1, **options)[offset:]
         return pages.page(found, limit, lambda _m: offset + limit)
-    messages = service.inbox(who.store, name, after_seq=_int(after, 0), limit=limit + 1, **options)
+    after = pages.decode_position(cursor, bounds.MAX_ID)
+    messages = service.inbox(who.store, name, after_seq=after, limit=limit + 1, **options)
     return pages.page(messages, limit, lambda m: m.seq)
 
 
@@ -257,11 +258,3 @@ def _visible(who: Caller, message: MessageInfo) -> MessageInfo:
     if _party(who, message):
         return message
     raise NotFound(f"no message {message.id}", message_id=message.id)
-
-
-def _int(value: Any, default: int) -> int:
-    if value is None:
-        return default
-    if not isinstance(value, int) or value < 0:
-        raise InvalidInput("cursor: not a cursor this API gave", field="cursor")
-    return value

@@ -18,6 +18,7 @@ from coord.api import pages
 from coord.api.deps import Authenticated, Caller, require
 from coord.api.idempotent import IdempotencyKey, respond, the_key
 from coord.api.models import Body, Duration, IdPath, Key, Text
+from coord.domain import bounds
 from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
 from coord.domain.runs import RunState
 from coord.domain.views import EventInfo
@@ -71,12 +72,13 @@ class WaiveBody(Body):
 
 
 class BudgetBody(Body):
-    """Limits on a run, or on one of its phases."""
+    """Limits on a run, or on one of its phases (each within its range: the service
+    refuses anything beyond, naming the field)."""
 
     phase: str | None = Field(None, min_length=1, max_length=200)
-    tokens: int | None = Field(None, ge=0)
-    usd: float | None = Field(None, ge=0)
-    tool_seconds: float | None = Field(None, ge=0)
+    tokens: int | None = Field(None, ge=0, le=bounds.MAX_TOKENS)
+    usd: float | None = Field(None, ge=0, le=bounds.MAX_USD)
+    tool_seconds: float | None = Field(None, ge=0, le=bounds.MAX_DURATION)
 
 
 def _workflow_domain(who: Caller, workflow: str) -> str | None:
@@ -167,9 +169,7 @@ def list_runs(
 ) -> pages.Page[RunInfo]:
     """Runs, newest first (those of workflows the caller's domains cover)."""
     require(who, "read_runs")
-    before = pages.decode(cursor)
-    if before is not None and not isinstance(before, str):
-        raise InvalidInput("cursor: not a cursor this API gave", field="cursor")
+    before = pages.decode_id(cursor)
     found = service.list_runs(
         who.store, state=state, workflow=workflow, limit=limit + 1, before_id=before
     )
@@ -188,7 +188,9 @@ def get_run(who: Authenticated, run_id: IdPath) -> RunInfo:
 
 @router.get("/runs/{run_id}/events", operation_id="runEvents", response_model=list[EventInfo])
 def run_events(
-    who: Authenticated, run_id: IdPath, after: Annotated[int, Query(ge=0)] = 0
+    who: Authenticated,
+    run_id: IdPath,
+    after: Annotated[int, Query(ge=0, le=bounds.MAX_ID, description="An event id; 0: all.")] = 0,
 ) -> list[EventInfo]:
     """The run's history, oldest first (after event id ``after``)."""
     _readable(who, run_id)
@@ -266,7 +268,7 @@ def set_budget(who: Authenticated, run_id: IdPath, body: BudgetBody) -> RunInfo:
     run = _readable(who, run_id)
     require(who, "set_budget", domain=_workflow_domain(who, run.workflow))
     limits = {
-        k: float(v)
+        k: v
         for k, v in (
             ("tokens", body.tokens),
             ("usd", body.usd),

@@ -14,7 +14,7 @@ from coord.api.idempotent import IdempotencyKey, respond, the_key
 from coord.api.models import Body, Duration, IdPath, Key, TaskName
 from coord.domain.tasks import TaskState
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
-from coord.errors import Forbidden, InvalidInput
+from coord.errors import Forbidden
 from coord.services import tasks as service
 
 router = APIRouter(tags=["tasks"])
@@ -143,9 +143,7 @@ def list_tasks(
 ) -> pages.Page[TaskInfo]:
     """Tasks, newest first."""
     require(who, "read_tasks")
-    before = pages.decode(cursor)
-    if before is not None and not isinstance(before, str):
-        raise InvalidInput("cursor: not a cursor this API gave", field="cursor")
+    before = pages.decode_id(cursor)
     found = service.list_tasks(
         who.store, state=state, queue=queue, name=name, limit=limit + 1, before_id=before
     )

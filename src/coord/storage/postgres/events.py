@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 
-from coord.ports.events import EventPage, EventQuery
+from coord.domain import bounds
+from coord.ports.events import START, EventPage, EventQuery
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection, scalar
 from coord.storage.records import RowReader
 from coord.storage.sql import load_queries
 
 _READER = RowReader()
 E = load_queries(PACKAGE, "events.sql")
-_CURSOR = re.compile(r"^(\d{1,20}):(\d{1,19})$")
+_CURSOR = re.compile(r"(\d{1,20}):(\d{1,19})", re.ASCII)
+_XID_MAX = 2**64 - 1  # xid8 is an unsigned 64-bit number
 
 
 class PostgresEvents(PostgresConnection):
@@ -44,9 +46,9 @@ class PostgresEvents(PostgresConnection):
 
 
 def _parse(cursor: str | None) -> tuple[str, int]:
-    if cursor is None:
+    if cursor is None or cursor == START:
         return "0", 0
-    match = _CURSOR.match(cursor)
-    if match is None:
+    match = _CURSOR.fullmatch(cursor)
+    if match is None or int(match[1]) > _XID_MAX or int(match[2]) > bounds.MAX_ID:
         raise ValueError(f"{cursor!r} is not an event cursor of this database")
     return match[1], int(match[2])

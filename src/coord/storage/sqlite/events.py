@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from coord.ports.events import EventPage, EventQuery
+import re
+
+from coord.domain import bounds
+from coord.ports.events import START, EventPage, EventQuery
 from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
@@ -34,9 +37,12 @@ class SqliteEvents(SqliteConnection):
         return EventPage(events, cursors, cursors[-1] if cursors else str(after))
 
 
+_CURSOR = re.compile(r"\d{1,19}", re.ASCII)
+
+
 def _parse(cursor: str | None) -> int:
-    if cursor is None:
+    if cursor is None or cursor == START:
         return 0
-    if not cursor.isdigit():
+    if not _CURSOR.fullmatch(cursor) or int(cursor) > bounds.MAX_ID:
         raise ValueError(f"{cursor!r} is not an event cursor of this database")
     return int(cursor)
