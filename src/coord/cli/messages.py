@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context, remote
+from coord.cli import context, files, remote
 from coord.cli import message_views as views
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, emit, line, note, table
@@ -41,20 +39,11 @@ def _message_body(body: str | None, body_file: str | None, json_body: str | None
             f"give one of --body, --body-file and --json, not {' and '.join(given)}"
         )
     if body_file is not None:
-        try:
-            return sys.stdin.read() if body_file == "-" else Path(body_file).read_text("utf-8")
-        except OSError as exc:
-            raise InvalidInput(
-                f"--body-file: cannot read {body_file}: {exc.strerror}", field="body"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                f"--body-file: {body_file} is not UTF-8 text: {exc.reason}", field="body"
-            ) from None
+        return files.read_text(body_file, "--body-file", field="body")
     if json_body is not None:
         try:
             return json.loads(json_body)
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # not JSON, or a number Python will not parse
             raise InvalidInput(f"--json: not valid JSON: {exc}", field="body") from None
     return body
 

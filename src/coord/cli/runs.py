@@ -30,7 +30,7 @@ def _input(text: str | None) -> Any:
         return None
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # not JSON, or a number Python will not parse
         raise InvalidInput(f"--input: not JSON: {exc}", field="input") from None
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context, remote
+from coord.cli import context, files, remote
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, age, emit, stdout, table
 from coord.domain.durations import parse_duration
@@ -24,7 +22,7 @@ app = typer.Typer(help="Enqueue, list, inspect and cancel tasks.", no_args_is_he
 def _parse_payload(text: str, where: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # not JSON, or a number Python will not parse
         raise InvalidInput(f"{where}: not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidInput(f"{where}: a payload must be a JSON object, got {type(value).__name__}")
@@ -33,10 +31,7 @@ def _parse_payload(text: str, where: str) -> dict[str, Any]:
 
 def _read_payload_file(path: str) -> list[dict[str, Any]]:
     """One JSON object per line (blank lines skipped); ``-`` reads stdin."""
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read payload file {path}: {exc.strerror}") from None
+    text = files.read_text(path, "--payload-file")
     name = "stdin" if path == "-" else path
     payloads = [
         _parse_payload(line, f"{name} line {number}")
