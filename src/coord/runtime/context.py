@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from coord.domain import codec
+from coord.domain.steps import step_key
 from coord.domain.tasks import Usage
 from coord.errors import InvalidInput, LeaseLost, SecretUnavailable
 from coord.ports.store import Store
@@ -146,7 +147,7 @@ class _BaseContext(RunScope):
             raise InvalidInput("a step needs a name")
         counts = self._attempt.step_counts
         counts[name] = count = counts.get(name, 0) + 1
-        return name if count == 1 else f"{name}#{count}"
+        return step_key(name, count)
 
     @staticmethod
     def _encode(value: Any, what: str) -> str:
