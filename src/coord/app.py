@@ -465,12 +465,28 @@ class App(MailboxFeatures, RunFeatures):
         return tasks_service.dead_letters(self.store)
 
     def replay_dead(
-        self, task_ids: Sequence[str] | None = None, *, actor: str | None = None
+        self,
+        task_ids: Sequence[str] | None = None,
+        *,
+        reset_steps: bool | Sequence[str] = False,
+        actor: str | None = None,
     ) -> list[str]:
         """Send dead tasks (all of them when ``task_ids`` is None) back to the queue
-        with fresh attempts; return their ids. Naming a task that is not dead raises
-        ``InvalidInput`` and replays nothing."""
-        return tasks_service.replay_dead(self.store, task_ids, actor=actor)
+        with fresh attempts; return their ids. ``reset_steps`` (True, or step names)
+        forgets their recorded steps first, so that they run again (see
+        :meth:`retry_task`). Naming a task that is not dead raises ``InvalidInput``
+        and replays nothing."""
+        return tasks_service.replay_dead(self.store, task_ids, reset_steps=reset_steps, actor=actor)
+
+    def retry_task(
+        self, task_id: str, *, reset_steps: bool | Sequence[str] = False, actor: str | None = None
+    ) -> TaskInfo:
+        """Retry a dead, failed or cancelled task now, with fresh attempts, and return
+        it. ``reset_steps=True`` forgets every recorded step (and the checkpoint),
+        ``reset_steps=["fetch"]`` only those steps: they run again and their new
+        results are used. Raises ``Conflict`` for a task in another state or of a
+        run (retry the run), ``InvalidInput`` for a step the task never recorded."""
+        return tasks_service.retry_task(self.store, task_id, reset_steps=reset_steps, actor=actor)
 
     # -- working ----------------------------------------------------------------------
     def default_queues(self) -> tuple[str, ...]:

@@ -71,6 +71,7 @@ def test_every_command_prints_valid_json(workspace: Workspace) -> None:
     assert {t["name"] for t in data("task", "list")} == {"ok", "doomed"}
     assert data("task", "get", done["id"])["task"]["result"] == {"n": 1, "double": 2}
     assert data("task", "cancel", later)["state"] == "cancelled"
+    assert data("task", "retry", later)["state"] == "pending"
     assert data("queue", "list")[0]["queue"] == "default"
     assert data("dlq", "list")[0]["count"] == 1
     assert data("dlq", "retry", "--all")["count"] == 1

@@ -143,3 +143,17 @@ def test_lists_are_cursor_paginated_without_repeats_or_gaps(api: Api) -> None:
 def test_enqueue_refuses_coords_own_tasks(api: Api) -> None:
     answer = api.call("alice", "POST", "/api/v1/tasks", json={"task": "agent:bob"})
     assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("reset_steps", ["yes", [], [""], 1, ["x" * 201], ["s"] * 101], ids=repr)
+def test_a_bad_reset_steps_is_a_422_naming_the_field(api: Api, reset_steps: object) -> None:
+    task = api.call("alice", "POST", "/api/v1/tasks", json={"task": "work"}).json()["id"]
+    for path, body in [
+        (f"/api/v1/tasks/{task}/retry", {"reset_steps": reset_steps}),
+        ("/api/v1/dead-letters/retry", {"task_ids": [task], "reset_steps": reset_steps}),
+    ]:
+        answer = api.call("root", "POST", path, json=body)
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.headers["content-type"] == PROBLEM
+        assert "reset_steps" in answer.text
+    assert api.call("root", "GET", f"/api/v1/tasks/{task}").json()["state"] == "pending"

@@ -167,6 +167,14 @@ CASES = [
     Case("getTask", "GET", lambda o: f"/api/v1/tasks/{o.task()}", ALL),
     Case("taskEvents", "GET", lambda o: f"/api/v1/tasks/{o.task()}/events", ALL),
     Case("cancelTask", "POST", lambda o: f"/api/v1/tasks/{o.task()}/cancel", ALICE_AND_MANAGERS),
+    Case(  # a pending task cannot be retried: allowed callers get the 409 that says so
+        "retryTask",
+        "POST",
+        lambda o: f"/api/v1/tasks/{o.task()}/retry",
+        MANAGERS,
+        body=lambda _o: {"reset_steps": True},
+        ok={409},
+    ),
     Case("listQueues", "GET", fixed("/api/v1/queues"), ALL),
     Case("listDeadLetters", "GET", fixed("/api/v1/dead-letters"), ALL),
     Case(

@@ -241,10 +241,10 @@ def test_dead_letters_group_and_replay(app: coord.App) -> None:
     [group] = store.dead_letter_groups()
     assert (group.error_type, group.error_message, group.count) == ("ValueError", "bad input", 3)
     assert group.sample_task_id in ids and group.task_names == ["noop"]
-    assert store.replay_dead([ids[0]], "me") == [ids[0]]
+    assert store.retry_tasks([ids[0]], [TaskState.DEAD], None, "me") == [ids[0]]
     info = app.get_task(ids[0])
     assert info.state is TaskState.PENDING and info.max_attempts == info.attempt + 3
-    assert sorted(store.replay_dead(None, "me")) == sorted(ids[1:])
+    assert sorted(store.retry_tasks(None, [TaskState.DEAD], None, "me")) == sorted(ids[1:])
     assert store.dead_letter_groups() == []
 
 

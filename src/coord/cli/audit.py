@@ -9,13 +9,12 @@ when the chain is intact, 1 naming the first bad place otherwise.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context
+from coord.cli import context, files
 from coord.cli.output import Format, OutputOption, age, duration, emit, line
 from coord.domain import content
 from coord.errors import ConfigError, InvalidInput
@@ -50,27 +49,6 @@ def _signing_key() -> bytes | None:
     except InvalidInput as exc:
         raise ConfigError(f"{name}: {exc.message}") from None
     return pem
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"{what}: cannot read {path}: {exc.strerror}") from None
-
-
-def _write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write through a temporary file renamed over ``path``: a reader (or a crash)
-    never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        os.fchmod(fd, mode)  # a leftover temporary file keeps its old mode otherwise
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
 
 
 @app.command("status")
@@ -151,7 +129,7 @@ def verify(
     trusted: bytes | None = None
     if checkpoint is not None:
         data = _checkpoint_data(checkpoint)
-        trusted = _read(public_key, "--public-key") if public_key else _signing_key()
+        trusted = files.read_bytes(public_key, "--public-key") if public_key else _signing_key()
         if trusted is None:
             raise ConfigError(
                 "no trusted key to check the checkpoint's signature with: pass "
@@ -181,7 +159,7 @@ def verify(
 
 def _checkpoint_data(path: Path) -> dict[str, Any]:
     try:
-        data = content.parse(_read(path, "--checkpoint"), f"--checkpoint {path}")
+        data = content.parse(files.read_bytes(path, "--checkpoint"), f"--checkpoint {path}")
     except content.ContentInvalid as exc:  # undecodable bytes too
         raise InvalidInput(str(exc)) from None
     if not isinstance(data, dict):
@@ -207,7 +185,7 @@ def checkpoint(
         )
     with context.open_store() as store:
         signed = service.make_checkpoint(store, key)
-    _write_atomically(out, (json.dumps(signed, indent=2) + "\n").encode())
+    files.write_all([files.Output("--out", out, (json.dumps(signed, indent=2) + "\n").encode())])
     emit(
         {"file": str(out), "checkpoint": signed},
         output,
@@ -238,9 +216,10 @@ def keygen(
         if path is not None and path.exists() and not force:
             raise InvalidInput(f"{path} exists already (--force overwrites it)")
     private, public = service.generate_signing_key()
-    _write_atomically(out, private, 0o600)
+    outputs = [files.Output("--out", out, private, 0o600)]
     if public_out is not None:
-        _write_atomically(public_out, public)
+        outputs.append(files.Output("--public-out", public_out, public))
+    files.write_all(outputs)  # both or neither
     emit(
         {
             "private_key_file": str(out),

@@ -1,6 +1,7 @@
 """The ``coord`` command: global options, sub-commands, and error handling.
 
 Exit codes: 0 success, 1 the operation failed (the message says why), 2 bad usage.
+Failures are reported by :class:`coord.cli.failures.CoordGroup`, one line each.
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from coord.cli import (
 from coord.cli import keys as keys_cli
 from coord.cli import secrets as secrets_cli
 from coord.cli import worker as worker_cli
-from coord.cli.output import error
+from coord.cli.failures import CoordGroup
 from coord.cli.server import server as server_command
-from coord.errors import ConfigError, CoordError
+from coord.errors import ConfigError
 from coord.observability.logging import configure_logging
 from coord.settings import LogLevel, Settings
 
 app = typer.Typer(
     name="coord",
+    cls=CoordGroup,
     help="coord: durable tasks, agent mailboxes and workflow runs. "
     "Embedded on SQLite by default; PostgreSQL with COORD_DATABASE_URL.",
     no_args_is_help=True,
@@ -122,8 +124,5 @@ def main() -> None:
     """Entry point of the ``coord`` script."""
     try:
         app()
-    except CoordError as exc:
-        error(exc.message, exc.to_dict())
-        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

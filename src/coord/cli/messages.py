@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context, remote
+from coord.cli import context, files, remote
 from coord.cli import message_views as views
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, emit, line, note, table
@@ -42,16 +40,7 @@ def _message_body(body: str | None, body_file: str | None, json_body: str | None
             f"give one of --body, --body-file and --json, not {' and '.join(given)}"
         )
     if body_file is not None:
-        try:
-            return sys.stdin.read() if body_file == "-" else Path(body_file).read_text("utf-8")
-        except OSError as exc:
-            raise InvalidInput(
-                f"--body-file: cannot read {body_file}: {exc.strerror}", field="body"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                f"--body-file: {body_file} is not UTF-8 text: {exc.reason}", field="body"
-            ) from None
+        return files.read_text(body_file, "--body-file", field="body")
     if json_body is not None:
         try:
             return content.parse(json_body, "--json")  # strict: NaN and Infinity are refused

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from coord.cli import context, remote
+from coord.cli.options import ResetAllOption, ResetStepOption, steps_to_reset
 from coord.cli.output import Format, OutputOption, age, duration, emit, stdout, table
 from coord.services import tasks as service
 
@@ -75,15 +76,28 @@ def list_dead(output: OutputOption = Format.TEXT) -> None:
 def retry(
     task_ids: Annotated[list[str] | None, typer.Argument(help="Dead task ids.")] = None,
     all_dead: Annotated[bool, typer.Option("--all", help="Retry every dead task.")] = False,
+    reset_all: ResetAllOption = False,
+    reset_names: ResetStepOption = None,
     output: OutputOption = Format.TEXT,
 ) -> None:
-    """Send dead tasks back to the queue with a fresh set of attempts."""
+    """Send dead tasks back to the queue with a fresh set of attempts.
+
+    Their memoized steps replay their recorded results, unless --reset-steps (all
+    of them) or --reset-step NAME (those) forgets them first: then they run again.
+    """
     if bool(task_ids) == all_dead:
         raise typer.BadParameter("name dead task ids, or pass --all (not both)")
+    reset = steps_to_reset(reset_all, reset_names)
     with remote.session() as call:
-        replayed = call(service.replay_dead, None if all_dead else task_ids, actor=context.actor())
+        replayed = call(
+            service.replay_dead,
+            None if all_dead else task_ids,
+            reset_steps=reset,
+            actor=context.actor(),
+        )
+    reset_note = " (recorded steps reset)" if reset else ""
     emit(
         {"count": len(replayed), "ids": replayed},
         output,
-        lambda: stdout.print(f"retrying {len(replayed)} task(s)"),
+        lambda: stdout.print(f"retrying {len(replayed)} task(s){reset_note}"),
     )

@@ -66,7 +66,11 @@ def client() -> Client:
     # unless --log-level DEBUG asks for everything.
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    return Client(url, current.api_key.get_secret_value())
+    try:
+        return Client(url, current.api_key.get_secret_value())
+    except ConfigError as exc:  # a malformed URL: name where it came from
+        given = "--api-url" if context.api_url_given() else "COORD_API_URL"
+        raise ConfigError(f"{given}: {exc.message}", setting=given) from None
 
 
 class Services:

@@ -224,7 +224,23 @@ def dead_letters(client: Client) -> list[DeadLetterGroup]:
 
 @twin_of(tasks.replay_dead)
 def replay_dead(
-    client: Client, task_ids: Sequence[str] | None, *, actor: str | None = None
+    client: Client,
+    task_ids: Sequence[str] | None,
+    *,
+    reset_steps: bool | Sequence[str] = False,
+    actor: str | None = None,
 ) -> list[str]:
     """Retry dead tasks."""
-    return client.replay_dead(task_ids)
+    return client.replay_dead(task_ids, reset_steps=reset_steps)
+
+
+@twin_of(tasks.retry_task)
+def retry_task(
+    client: Client,
+    task_id: str,
+    *,
+    reset_steps: bool | Sequence[str] = False,
+    actor: str | None = None,
+) -> TaskInfo:
+    """Retry one task."""
+    return client.retry_task(task_id, reset_steps=reset_steps)

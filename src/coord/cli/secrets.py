@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from coord.cli import context
+from coord.cli import context, files
 from coord.cli.output import Format, OutputOption, age, emit, line, note, table
 from coord.services import secrets as service
 
@@ -36,7 +36,7 @@ def _read_value() -> str:
     if sys.stdin.isatty():
         return getpass.getpass("value (not echoed): ")
     # `echo VALUE |` adds a newline that is not part of the secret.
-    return sys.stdin.read().rstrip("\r\n")
+    return files.read_text("-", "the value").rstrip("\r\n")
 
 
 @app.command("keygen")

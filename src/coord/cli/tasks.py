@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context, remote
-from coord.cli.options import checked_by
+from coord.cli import context, files, remote
+from coord.cli.options import ResetAllOption, ResetStepOption, checked_by, steps_to_reset
 from coord.cli.output import Format, OutputOption, age, emit, stdout, table
 from coord.domain import content
 from coord.domain.durations import parse_duration
@@ -34,10 +32,7 @@ def _parse_payload(text: str, where: str) -> dict[str, Any]:
 
 def _read_payload_file(path: str) -> list[dict[str, Any]]:
     """One JSON object per line (blank lines skipped); ``-`` reads stdin."""
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read payload file {path}: {exc.strerror}") from None
+    text = files.read_text(path, "--payload-file")
     name = "stdin" if path == "-" else path
     payloads = [
         _parse_payload(line, f"{name} line {number}")
@@ -201,3 +196,36 @@ def cancel(
     with remote.session() as call:
         info = call(service.cancel_task, task_id, actor=context.actor())
     emit(info, output, lambda: stdout.print(f"cancelled {info.id}"))
+
+
+@app.command("retry")
+def retry(
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    reset_all: ResetAllOption = False,
+    reset_names: ResetStepOption = None,
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Retry a dead, failed or cancelled task now, with a fresh set of attempts.
+
+    Its memoized steps replay their recorded results, unless --reset-steps (all of
+    them) or --reset-step NAME (those) forgets them first: then they run again and
+    their new results are used. A reset clears the task's checkpoint too. Exits 1
+    for a task in another state, a task of a run (retry the run), or a step the
+    task never recorded.
+    """
+    reset = steps_to_reset(reset_all, reset_names)
+    with remote.session() as call:
+        info = call(service.retry_task, task_id, reset_steps=reset, actor=context.actor())
+        reset_keys = _steps_reset(call(service.task_events, info.id)) if reset else None
+    text = f"retrying {info.id}"
+    if reset_keys is not None:
+        text += f" (steps reset: {', '.join(reset_keys) or 'none recorded'}; checkpoint cleared)"
+    emit(info, output, lambda: stdout.print(text, highlight=False))
+
+
+def _steps_reset(history: list[EventInfo]) -> list[str]:
+    """The step records the latest retry deleted (from its ``task.replayed`` event)."""
+    for event in reversed(history):
+        if event.topic == "task.replayed":
+            return [str(k) for k in (event.data or {}).get("steps_reset", [])]
+    return []

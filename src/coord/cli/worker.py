@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 from typing import Annotated
 
 import typer
@@ -29,6 +30,11 @@ def load_app(reference: str) -> App:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise InvalidInput(f"--app {reference!r}: cannot import {module_name!r}: {exc}") from exc
+    except Exception as exc:  # the user's module failed while being imported: say where
+        raise InvalidInput(
+            f"--app {reference!r}: importing {module_name!r} failed{_where(exc)}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     found = getattr(module, attribute, None)
     if not isinstance(found, App):
         raise InvalidInput(
@@ -36,6 +42,14 @@ def load_app(reference: str) -> App:
             f"{'missing' if found is None else type(found).__name__}, not a coord.App"
         )
     return found
+
+
+def _where(exc: Exception) -> str:
+    """`` at FILE:LINE``, the innermost place of the user's code that raised."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" at {exc.filename}:{exc.lineno}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
+    return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
 def worker(

@@ -73,6 +73,13 @@ class AsyncWork:
         """Cancel a task that has not finished."""
         return await self._t.do(work.cancel_task(task_id))
 
+    async def retry_task(
+        self, task_id: str, *, reset_steps: bool | Sequence[str] = False
+    ) -> TaskInfo:
+        """Retry a dead, failed or cancelled task now, with fresh attempts; ``reset_steps``
+        (True, or step names) forgets its recorded steps first, so they run again."""
+        return await self._t.do(work.retry_task(task_id, reset_steps))
+
     async def queues(self) -> list[QueueStats]:
         """Per queue: counts by state and the age of the oldest due task."""
         return await self._t.do(work.queues())
@@ -81,9 +88,12 @@ class AsyncWork:
         """Dead tasks grouped by error."""
         return await self._t.do(work.dead_letters())
 
-    async def replay_dead(self, task_ids: Sequence[str] | None = None) -> list[str]:
-        """Retry dead tasks (those named, or all) with fresh attempts."""
-        return await self._t.do(work.replay_dead(task_ids))
+    async def replay_dead(
+        self, task_ids: Sequence[str] | None = None, *, reset_steps: bool | Sequence[str] = False
+    ) -> list[str]:
+        """Retry dead tasks (those named, or all) with fresh attempts; ``reset_steps``
+        (True, or step names) forgets their recorded steps first, so they run again."""
+        return await self._t.do(work.replay_dead(task_ids, reset_steps))
 
     # -- workflows and runs ----------------------------------------------------------
     async def workflows(self) -> list[WorkflowInfo]:

@@ -73,6 +73,11 @@ class SyncWork:
         """Cancel a task that has not finished."""
         return self._t.do(work.cancel_task(task_id))
 
+    def retry_task(self, task_id: str, *, reset_steps: bool | Sequence[str] = False) -> TaskInfo:
+        """Retry a dead, failed or cancelled task now, with fresh attempts; ``reset_steps``
+        (True, or step names) forgets its recorded steps first, so they run again."""
+        return self._t.do(work.retry_task(task_id, reset_steps))
+
     def queues(self) -> list[QueueStats]:
         """Per queue: counts by state and the age of the oldest due task."""
         return self._t.do(work.queues())
@@ -81,9 +86,12 @@ class SyncWork:
         """Dead tasks grouped by error."""
         return self._t.do(work.dead_letters())
 
-    def replay_dead(self, task_ids: Sequence[str] | None = None) -> list[str]:
-        """Retry dead tasks (those named, or all) with fresh attempts."""
-        return self._t.do(work.replay_dead(task_ids))
+    def replay_dead(
+        self, task_ids: Sequence[str] | None = None, *, reset_steps: bool | Sequence[str] = False
+    ) -> list[str]:
+        """Retry dead tasks (those named, or all) with fresh attempts; ``reset_steps``
+        (True, or step names) forgets their recorded steps first, so they run again."""
+        return self._t.do(work.replay_dead(task_ids, reset_steps))
 
     # -- workflows and runs ----------------------------------------------------------
     def workflows(self) -> list[WorkflowInfo]:

@@ -31,6 +31,12 @@ def api_base(url: str) -> str:
         raise ConfigError(
             f"the coord server URL must start with http:// or https:// (got {url!r})", url=url
         )
+    try:
+        host = httpx.URL(text).host
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"the coord server URL {url!r} is not a URL: {exc}", url=url) from None
+    if not host:
+        raise ConfigError(f"the coord server URL {url!r} names no host", url=url)
     return text if text.endswith(API_PREFIX) else text + API_PREFIX
 
 

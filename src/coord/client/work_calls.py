@@ -80,6 +80,16 @@ def cancel_task(task_id: str) -> Call[TaskInfo]:
     return Call("POST", f"/tasks/{seg(task_id)}/cancel", model(TaskInfo))
 
 
+def retry_task(task_id: str, reset_steps: bool | Sequence[str]) -> Call[TaskInfo]:
+    """``POST /tasks/{id}/retry``."""
+    body = {"reset_steps": _steps(reset_steps)}
+    return Call("POST", f"/tasks/{seg(task_id)}/retry", model(TaskInfo), body=body)
+
+
+def _steps(reset_steps: bool | Sequence[str]) -> bool | list[str]:
+    return reset_steps if isinstance(reset_steps, bool) else list(reset_steps)
+
+
 def queues() -> Call[list[QueueStats]]:
     """``GET /queues``."""
     return Call("GET", "/queues", models(QueueStats), retry=True)
@@ -90,13 +100,18 @@ def dead_letters() -> Call[list[DeadLetterGroup]]:
     return Call("GET", "/dead-letters", models(DeadLetterGroup), retry=True)
 
 
-def replay_dead(task_ids: Sequence[str] | None) -> Call[list[str]]:
+def replay_dead(
+    task_ids: Sequence[str] | None, reset_steps: bool | Sequence[str] = False
+) -> Call[list[str]]:
     """``POST /dead-letters/retry`` (None: every dead task)."""
 
     def parse(data: Any) -> list[str]:
         return [str(i) for i in data["replayed"]]
 
-    body = {"task_ids": None if task_ids is None else list(task_ids)}
+    body = {
+        "task_ids": None if task_ids is None else list(task_ids),
+        "reset_steps": _steps(reset_steps),
+    }
     return Call("POST", "/dead-letters/retry", parse, body=body)
 
 

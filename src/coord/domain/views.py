@@ -51,6 +51,7 @@ class TaskInfo(_View):
     usage: TaskUsage
     concurrency_key: str | None
     rate_key: str | None
+    run_id: str | None = None  # the run whose phase it is
 
 
 class EventInfo(_View):

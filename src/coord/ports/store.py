@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from coord.domain.steps import StepReset
 from coord.domain.tasks import (
     ClaimedTask,
     EnqueueResult,
@@ -168,8 +169,19 @@ class Store(MailboxStore, RunStore, SecurityStore, LedgerStore, EventFeed, Proto
         """Return dead tasks grouped by error."""
         ...
 
-    def replay_dead(self, task_ids: Sequence[str] | None, actor: str | None) -> list[str]:
-        """Make dead tasks pending again with fresh attempts (all when ``task_ids`` is None)."""
+    def retry_tasks(
+        self,
+        task_ids: Sequence[str] | None,
+        states: Sequence[TaskState],
+        reset: StepReset | None,
+        actor: str | None,
+    ) -> list[str]:
+        """Make the tasks (all when ``task_ids`` is None) that are in one of ``states``
+        pending and due now, with a fresh set of attempts; return their ids.
+
+        With ``reset``, in the same transaction, delete the step records it chooses
+        and clear the checkpoint. Each task gets a ``task.replayed`` event by
+        ``actor`` (its data names the steps reset, when a reset was asked)."""
         ...
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from coord.domain import bounds, codec, content
+from coord.domain.steps import step_key
 from coord.domain.tasks import Usage
 from coord.errors import InvalidInput, LeaseLost, SecretUnavailable
 from coord.ports.store import Store
@@ -166,7 +167,7 @@ class _BaseContext(RunScope):
             raise InvalidInput.of(exc) from None
         counts = self._attempt.step_counts
         counts[name] = count = counts.get(name, 0) + 1
-        return name if count == 1 else f"{name}#{count}"
+        return step_key(name, count)
 
     @staticmethod
     def _encode(value: Any, what: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
+from coord.domain.files import unreadable
 from coord.errors import ConfigError, InvalidInput
 
 PERMISSIONS = frozenset(
@@ -110,10 +111,8 @@ def load_roles(path: str | None) -> RoleBook:
         return parse_roles(text.read_text("utf-8"), BUILT_IN)
     try:
         content = Path(path).read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"COORD_RBAC_FILE: cannot read {path}: {exc.strerror or exc}", file=path
-        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"COORD_RBAC_FILE: {unreadable(path, exc)}", file=path) from None
     return parse_roles(content, path)
 
 

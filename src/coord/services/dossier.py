@@ -15,11 +15,13 @@ import json
 import re
 import shutil
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from coord.domain import codec
-from coord.errors import Conflict, CoordError, StoreError
+from coord.domain.files import unwritable
+from coord.errors import Conflict, CoordError, InvalidInput, StoreError
 from coord.ports.store import Store
 from coord.services import runs
 
@@ -39,22 +41,43 @@ def write_dossier(store: Store, value: str, out: str | Path) -> list[str]:
     """Write the dossier of run ``value`` into the new (or empty) folder ``out``;
     return the files written, relative to it."""
     target = Path(out)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise Conflict(f"{target} exists and is not an empty folder: choose a new one")
+    _check_target(target)
     run = runs.get_run(store, value)
     events = runs.run_events(store, run.id)
     artifacts = store.run_artifacts(run.id)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".dossier-", dir=target.parent))
+    missing = [p for p in reversed(target.parents) if not p.exists()]  # outermost first
+    staging: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".dossier-", dir=target.parent))
         written = _write_files(store, staging, run, events, artifacts)
         if target.exists():
             target.rmdir()
         staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for folder in reversed(missing):  # the folders made for it, innermost first
+            with suppress(OSError):
+                folder.rmdir()
+        if isinstance(exc, OSError):
+            raise InvalidInput(f"the dossier: {unwritable(target, exc)}", field="out") from None
         raise
     return written
+
+
+def _check_target(target: Path) -> None:
+    """Refuse a target that is not a new (or empty) folder, or that is under a file."""
+    try:
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise Conflict(f"{target} exists and is not an empty folder: choose a new one")
+        above = next((p for p in target.parents if p.exists()), None)
+    except OSError as exc:
+        raise InvalidInput(f"the dossier: {unwritable(target, exc)}", field="out") from None
+    if above is not None and not above.is_dir():
+        raise InvalidInput(
+            f"the dossier: cannot write {target}: {above} is a file, not a folder", field="out"
+        )
 
 
 def _write_files(

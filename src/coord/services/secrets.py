@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from coord.domain.files import unreadable
 from coord.domain.security import Reseal, SecretInfo, check_secret_name
 from coord.errors import ConfigError, InvalidInput, NotFound, SecretUnavailable
 from coord.ports.store import Store
@@ -51,10 +52,8 @@ def open_box(keys: str | None, keys_file: str | None) -> SecretBox:
     if keys_file:
         try:
             lines = Path(keys_file).read_text("utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(
-                f"COORD_SECRET_KEYS_FILE: cannot read {keys_file}: {exc.strerror or exc}"
-            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"COORD_SECRET_KEYS_FILE: {unreadable(keys_file, exc)}") from None
         found += [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
     if not found:
         raise ConfigError(

@@ -1,4 +1,4 @@
-"""Task use cases: enqueue by name, inspect, cancel, queues and dead letters."""
+"""Task use cases: enqueue by name, inspect, cancel, retry, queues and dead letters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from coord.domain import content
 from coord.domain.durations import parse_duration
 from coord.domain.events import TASK_ENQUEUED
+from coord.domain.steps import StepReset, parse_step_reset, step_name
 from coord.domain.tasks import EnqueueResult, Priority, TaskState
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.errors import Conflict, InvalidInput, NotFound, UnknownTask
@@ -131,24 +132,101 @@ def dead_letters(store: Store) -> list[DeadLetterGroup]:
     return store.dead_letter_groups()
 
 
+# What `retry_task` takes: work that ended without succeeding, or waits for a retry.
+RETRYABLE = (TaskState.DEAD, TaskState.FAILED, TaskState.CANCELLED)
+StepsToReset = bool | Sequence[str]
+
+
 def replay_dead(
-    store: Store, task_ids: Sequence[str] | None, *, actor: str | None = None
+    store: Store,
+    task_ids: Sequence[str] | None,
+    *,
+    reset_steps: StepsToReset = False,
+    actor: str | None = None,
 ) -> list[str]:
     """Retry dead tasks (all of them when ``task_ids`` is None) with fresh attempts.
 
-    Naming a task that does not exist or is not dead is an error, and then nothing
-    is replayed.
+    ``reset_steps`` forgets recorded steps first, so that they run again: True for
+    all of them, or a list of step names (see :func:`retry_task`). Naming a task
+    that does not exist or is not dead, or a step none of the named tasks recorded,
+    is an error, and then nothing is replayed.
     """
+    reset = _step_reset(reset_steps)
     if task_ids is not None:
         if not task_ids:
             raise InvalidInput("name at least one task id, or replay all")
-        for task_id in task_ids:
-            info = get_task(store, task_id)
+        infos = [get_task(store, task_id) for task_id in task_ids]
+        for info in infos:
             if info.state is not TaskState.DEAD:
                 raise InvalidInput(
-                    f"task {task_id} is {info.state.value}, not dead", task_id=task_id
+                    f"task {info.id} is {info.state.value}, not dead", task_id=info.id
                 )
-    return store.replay_dead(task_ids, actor)
+        _check_steps_known(store, [info.id for info in infos], reset)
+        task_ids = [info.id for info in infos]
+    return store.retry_tasks(task_ids, [TaskState.DEAD], reset, actor)
+
+
+def retry_task(
+    store: Store, task_id: str, *, reset_steps: StepsToReset = False, actor: str | None = None
+) -> TaskInfo:
+    """Retry one task now, with a fresh set of attempts, and return it (pending).
+
+    The task must be dead, failed (waiting for its next attempt) or cancelled, and
+    not a phase of a run (retry the run: it makes new tasks). ``reset_steps``
+    deletes the recorded results of its memoized steps, in the same transaction,
+    so that they run again: True for all of them, or step names (each name resets
+    every call of that step: ``fetch``, ``fetch#2``...); a reset also clears the
+    task's checkpoint, which may hold what those steps returned. ``Conflict`` if
+    the task cannot be retried; ``InvalidInput`` for a step it never recorded.
+    """
+    reset = _step_reset(reset_steps)
+    info = get_task(store, task_id)
+    if info.run_id is not None:
+        raise Conflict(
+            f"task {info.id} is a task of run {info.run_id}: retry the run instead "
+            f"(`coord run retry {info.run_id}`), which runs its failed phases again",
+            task_id=info.id,
+            run_id=info.run_id,
+        )
+    _check_retryable(info)
+    _check_steps_known(store, [info.id], reset)
+    if not store.retry_tasks([info.id], RETRYABLE, reset, actor):
+        _check_retryable(get_task(store, info.id))  # it changed meanwhile: say how
+    return get_task(store, info.id)
+
+
+def _check_retryable(info: TaskInfo) -> None:
+    if info.state not in RETRYABLE:
+        raise Conflict(
+            f"task {info.id} is {info.state.value}: only a dead, failed or cancelled task "
+            "can be retried",
+            task_id=info.id,
+            state=info.state.value,
+        )
+
+
+def _step_reset(value: StepsToReset) -> StepReset | None:
+    try:
+        return parse_step_reset(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="reset_steps") from None
+
+
+def _check_steps_known(store: Store, task_ids: Sequence[str], reset: StepReset | None) -> None:
+    """Refuse step names none of the tasks recorded: a typo would reset nothing."""
+    if reset is None or reset.names is None:
+        return
+    recorded = [key for task_id in task_ids for key in store.load_steps(task_id)]
+    unknown = reset.unknown(recorded)
+    if unknown:
+        known = ", ".join(sorted({step_name(k) for k in recorded})) or "none"
+        raise InvalidInput(
+            f"reset_steps: no step {', '.join(map(repr, unknown))} was recorded by "
+            f"{'task ' + task_ids[0] if len(task_ids) == 1 else 'these tasks'} "
+            f"(recorded steps: {known})",
+            field="reset_steps",
+            steps=unknown,
+        )
 
 
 def _texts(**values: str | None) -> None:

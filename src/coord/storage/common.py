@@ -8,6 +8,7 @@ from typing import Any
 
 from coord.domain import codec, events
 from coord.domain.limits import Candidate
+from coord.domain.steps import StepReset
 from coord.domain.tasks import EnqueueResult, NewTask, Outcome, Renewal, TaskState
 from coord.domain.views import QueueStats
 from coord.errors import IdempotencyConflict
@@ -71,6 +72,36 @@ def policy_columns(task: NewTask) -> PolicyColumns:
 def enqueued_events(ids: Iterable[str], actor: str | None) -> list[EventRow]:
     """One ``task.enqueued`` event per inserted task."""
     return [(events.TASK_ENQUEUED, task_id, actor, None) for task_id in ids]
+
+
+def steps_to_reset(
+    reset: StepReset | None, recorded: Iterable[tuple[str, str]]
+) -> dict[str, list[str]]:
+    """Of the ``(task_id, step key)`` records of retried tasks, those ``reset``
+    deletes, by task (nothing without a reset)."""
+    chosen: dict[str, list[str]] = {}
+    if reset is not None:
+        for task_id, key in recorded:
+            if reset.matches(key):
+                chosen.setdefault(task_id, []).append(key)
+    return {task_id: sorted(keys) for task_id, keys in chosen.items()}
+
+
+def replayed_events(
+    ids: Iterable[str],
+    reset: StepReset | None,
+    deleted: Mapping[str, list[str]],
+    actor: str | None,
+) -> list[EventRow]:
+    """One ``task.replayed`` event per retried task; with a reset, its data names the
+    step records deleted (and says the checkpoint was cleared)."""
+    rows: list[EventRow] = []
+    for task_id in ids:
+        data = None
+        if reset is not None:
+            data = codec.dumps({"steps_reset": deleted.get(task_id, []), "checkpoint_reset": True})
+        rows.append((events.TASK_REPLAYED, task_id, actor, data))
+    return rows
 
 
 def started_event(task_id: str, attempt: int, owner: str) -> EventRow:

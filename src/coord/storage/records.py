@@ -24,7 +24,7 @@ TASK_COLUMNS = (
     "id, name, queue, state, priority, payload, idempotency_key, attempt, max_attempts, "
     "run_at, created_at, started_at, finished_at, heartbeat_at, lease_expires_at, owner, "
     "progress, progress_message, checkpoint, result, error, tokens_in, tokens_out, "
-    "usd_micros, tool_seconds, concurrency_key, rate_key"
+    "usd_micros, tool_seconds, concurrency_key, rate_key, run_id"
 )
 
 # A delivery past its TTL reads as expired at once; the expiry sweep (inbox listings,
@@ -121,6 +121,7 @@ class RowReader:
             ),
             concurrency_key=row["concurrency_key"],
             rate_key=row["rate_key"],
+            run_id=None if row["run_id"] is None else str(row["run_id"]),
         )
 
     def event(self, row: Row) -> EventInfo:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from coord.domain.durations import parse_duration
+from coord.domain.files import unreadable
 from coord.domain.workflows import (
     Path,
     Problem,
@@ -39,10 +40,8 @@ def load_yaml_file(
     file = FilePath(path)
     try:
         text = file.read_text("utf-8")
-    except OSError as exc:
-        raise WorkflowInvalid(
-            file.stem, [Problem((), f"cannot read {file}: {exc.strerror or exc}")], {}
-        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkflowInvalid(file.stem, [Problem((), unreadable(file, exc))], {}) from None
     return load_yaml_text(text, source=str(file), known_tasks=known_tasks)
 
 

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from coord.api import pages
 from coord.api.deps import Authenticated, Caller, require
 from coord.api.idempotent import IdempotencyKey, respond, the_key
 from coord.api.models import Body, Duration, IdPath, Key, TaskName
+from coord.domain.steps import MAX_NAME_LENGTH, MAX_RESET_NAMES
 from coord.domain.tasks import TaskState
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.errors import Forbidden
@@ -62,7 +63,24 @@ class Enqueued(BaseModel):
     created: bool
 
 
-class ReplayBody(Body):
+StepName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+ResetSteps = Annotated[
+    StrictBool | Annotated[list[StepName], Field(min_length=1, max_length=MAX_RESET_NAMES)],
+    Field(
+        description="Forget recorded steps first, so that they run again: true for all of "
+        "them, or step names (each resets every call of that step); a reset also clears "
+        "the checkpoint.",
+    ),
+]
+
+
+class RetryBody(Body):
+    """How to retry a task."""
+
+    reset_steps: ResetSteps = False
+
+
+class ReplayBody(RetryBody):
     """Dead tasks to retry; none named: all of them."""
 
     task_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=10_000)
@@ -178,6 +196,14 @@ def cancel(who: Authenticated, task_id: IdPath) -> TaskInfo:
     return service.cancel_task(who.store, task_id, actor=who.agent)
 
 
+@router.post("/tasks/{task_id}/retry", operation_id="retryTask", response_model=TaskInfo)
+def retry(who: Authenticated, task_id: IdPath, body: RetryBody) -> TaskInfo:
+    """Retry a dead, failed or cancelled task now, with fresh attempts (a task of a run:
+    409, retry the run); ``reset_steps`` forgets its recorded steps first."""
+    require(who, "manage_tasks")
+    return service.retry_task(who.store, task_id, reset_steps=body.reset_steps, actor=who.agent)
+
+
 @router.get("/queues", operation_id="listQueues", response_model=list[QueueStats])
 def queues(who: Authenticated) -> list[QueueStats]:
     """Per queue: counts by state and the age of the oldest due task."""
@@ -196,4 +222,7 @@ def dead_letters(who: Authenticated) -> list[DeadLetterGroup]:
 def replay(who: Authenticated, body: ReplayBody) -> Replayed:
     """Retry dead tasks (those named, or all) with fresh attempts."""
     require(who, "manage_tasks")
-    return Replayed(replayed=service.replay_dead(who.store, body.task_ids, actor=who.agent))
+    replayed = service.replay_dead(
+        who.store, body.task_ids, reset_steps=body.reset_steps, actor=who.agent
+    )
+    return Replayed(replayed=replayed)

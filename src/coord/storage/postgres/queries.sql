@@ -366,23 +366,36 @@ SELECT error ->> 'type' AS error_type, error ->> 'message' AS error_message,
 FROM coord_tasks WHERE state = 'dead'
 GROUP BY 1, 2 ORDER BY count DESC, last_seen DESC;
 
--- name: replay_dead
--- A replayed task gets as many attempts again as its policy allows (1 + retries).
-WITH replayed AS (
+-- name: retry_tasks
+-- A retried task gets as many attempts again as its policy allows (1 + retries); a
+-- reset of its steps clears its checkpoint too. Workers hear of it at commit.
+WITH retried AS (
     UPDATE coord_tasks AS t
     SET state = 'pending', run_at = now(), finished_at = NULL,
+        checkpoint = CASE WHEN %(reset)s THEN NULL ELSE t.checkpoint END,
         max_attempts = t.attempt + 1 + coalesce((
             SELECT (p.policy ->> 'retries')::int FROM coord_task_policies AS p
             WHERE p.name = t.name), 0)
-    WHERE t.state = 'dead' AND (%(all)s OR t.id = ANY(%(ids)s::uuid[]))
+    WHERE t.state = ANY(%(states)s::text[]) AND (%(all)s OR t.id = ANY(%(ids)s::uuid[]))
     RETURNING t.id, t.queue
-), recorded AS (
-    INSERT INTO coord_events (topic, task_id, actor)
-    SELECT 'task.replayed', id, %(actor)s FROM replayed
 ), wake AS (
-    SELECT pg_notify('coord_due', queue) FROM (SELECT DISTINCT queue FROM replayed) AS q
+    SELECT pg_notify('coord_due', queue) FROM (SELECT DISTINCT queue FROM retried) AS q
 )
-SELECT id FROM replayed, (SELECT count(*) FROM wake) AS woken;
+SELECT id FROM retried, (SELECT count(*) FROM wake) AS woken;
+
+-- name: steps_of_tasks
+SELECT task_id, name FROM coord_steps WHERE task_id = ANY(%(ids)s::uuid[]);
+
+-- name: delete_steps
+DELETE FROM coord_steps AS s
+USING unnest(%(task_ids)s::uuid[], %(names)s::text[]) AS d (task_id, name)
+WHERE s.task_id = d.task_id AND s.name = d.name;
+
+-- name: insert_task_events
+INSERT INTO coord_events (topic, task_id, actor, data)
+SELECT e.topic, e.task_id, e.actor, e.data
+FROM jsonb_to_recordset(%(rows)s::jsonb)
+    AS e (topic text, task_id uuid, actor text, data jsonb);
 
 -- name: upsert_policy
 INSERT INTO coord_task_policies (name, policy) VALUES (%(name)s, %(policy)s::jsonb)

@@ -16,6 +16,7 @@ import psycopg
 
 from coord.domain import codec
 from coord.domain.limits import Candidate, admit
+from coord.domain.steps import StepReset
 from coord.domain.tasks import (
     ClaimedTask,
     EnqueueResult,
@@ -23,6 +24,7 @@ from coord.domain.tasks import (
     Outcome,
     Renewal,
     TaskPolicy,
+    TaskState,
     policy_from_dict,
     policy_to_dict,
 )
@@ -40,6 +42,16 @@ from coord.storage.records import RowReader
 from coord.storage.sql import read_sql
 
 _READER = RowReader()
+
+
+def _event_records(rows: Sequence[common.EventRow]) -> str:
+    """Event rows as the JSON records ``insert_task_events`` reads."""
+    return codec.dumps(
+        [
+            {"topic": t, "task_id": i, "actor": a, "data": None if d is None else codec.raw(d)}
+            for t, i, a, d in rows
+        ]
+    )
 
 
 class PostgresStore(
@@ -298,8 +310,32 @@ class PostgresStore(
         """Dead tasks grouped by error type and message."""
         return [_READER.dead_letter_group(r) for r in self._dict_rows(Q["dead_letter_groups"], {})]
 
-    def replay_dead(self, task_ids: Sequence[str] | None, actor: str | None) -> list[str]:
-        """Make dead tasks pending again with a fresh set of attempts."""
-        params = {"all": task_ids is None, "ids": list(task_ids or []), "actor": actor}
-        with self._conn() as conn:
-            return [row[0] for row in conn.execute(Q["replay_dead"], params).fetchall()]
+    def retry_tasks(
+        self,
+        task_ids: Sequence[str] | None,
+        states: Sequence[TaskState],
+        reset: StepReset | None,
+        actor: str | None,
+    ) -> list[str]:
+        """Make tasks pending again with a fresh set of attempts, resetting steps."""
+        params = {
+            "all": task_ids is None,
+            "ids": list(task_ids or []),
+            "states": [s.value for s in states],
+            "reset": reset is not None,
+        }
+        with self._tx() as conn:
+            retried = [row[0] for row in conn.execute(Q["retry_tasks"], params).fetchall()]
+            deleted: dict[str, list[str]] = {}
+            if reset is not None and retried:
+                recorded = conn.execute(Q["steps_of_tasks"], {"ids": retried}).fetchall()
+                deleted = common.steps_to_reset(reset, recorded)
+                pairs = [(task_id, key) for task_id, keys in deleted.items() for key in keys]
+                conn.execute(
+                    Q["delete_steps"],
+                    {"task_ids": [p[0] for p in pairs], "names": [p[1] for p in pairs]},
+                )
+            rows = common.replayed_events(retried, reset, deleted, actor)
+            if rows:
+                conn.execute(Q["insert_task_events"], {"rows": _event_records(rows)})
+        return retried

@@ -184,15 +184,24 @@ SELECT json_extract(error, '$.type') AS error_type,
 FROM coord_tasks WHERE state = 'dead'
 GROUP BY 1, 2 ORDER BY count DESC, last_seen DESC;
 
--- name: replay_dead
--- A replayed task gets as many attempts again as its policy allows (1 + retries).
+-- name: retry_tasks
+-- A retried task gets as many attempts again as its policy allows (1 + retries); a
+-- reset of its steps clears its checkpoint too.
 UPDATE coord_tasks
 SET state = 'pending', run_at = :now, finished_at = NULL,
+    checkpoint = CASE WHEN :reset THEN NULL ELSE checkpoint END,
     max_attempts = attempt + 1 + coalesce((
         SELECT json_extract(p.policy, '$.retries') FROM coord_task_policies AS p
         WHERE p.name = coord_tasks.name), 0)
-WHERE state = 'dead' AND (:all OR id IN (SELECT value FROM json_each(:ids)))
+WHERE state IN (SELECT value FROM json_each(:states))
+  AND (:all OR id IN (SELECT value FROM json_each(:ids)))
 RETURNING id, queue;
+
+-- name: steps_of_tasks
+SELECT task_id, name FROM coord_steps WHERE task_id IN (SELECT value FROM json_each(:ids));
+
+-- name: delete_step
+DELETE FROM coord_steps WHERE task_id = ? AND name = ?;
 
 -- name: upsert_policy
 INSERT INTO coord_task_policies (name, policy, updated_at) VALUES (:name, :policy, :now)

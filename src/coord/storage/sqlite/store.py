@@ -13,6 +13,7 @@ from typing import Any
 
 from coord.domain import codec, events
 from coord.domain.limits import Candidate, admit
+from coord.domain.steps import StepReset
 from coord.domain.tasks import (
     ClaimedTask,
     EnqueueResult,
@@ -20,6 +21,7 @@ from coord.domain.tasks import (
     Outcome,
     Renewal,
     TaskPolicy,
+    TaskState,
     policy_from_dict,
     policy_to_dict,
 )
@@ -325,16 +327,30 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         """Dead tasks grouped by error type and message."""
         return [_READER.dead_letter_group(r) for r in self._dict_rows(Q["dead_letter_groups"], {})]
 
-    def replay_dead(self, task_ids: Sequence[str] | None, actor: str | None) -> list[str]:
-        """Make dead tasks pending again with a fresh set of attempts."""
-        params = {"all": task_ids is None, "ids": codec.dumps(list(task_ids or []))}
+    def retry_tasks(
+        self,
+        task_ids: Sequence[str] | None,
+        states: Sequence[TaskState],
+        reset: StepReset | None,
+        actor: str | None,
+    ) -> list[str]:
+        """Make tasks pending again with a fresh set of attempts, resetting steps."""
+        params = {
+            "all": task_ids is None,
+            "ids": codec.dumps(list(task_ids or [])),
+            "states": codec.dumps([s.value for s in states]),
+            "reset": reset is not None,
+        }
         with self._errors(), self._tx() as (cur, now):
-            replayed = [
-                row[0] for row in cur.execute(Q["replay_dead"], {**params, "now": now}).fetchall()
-            ]
-            self._insert_events(
-                cur, [(events.TASK_REPLAYED, task_id, actor, None) for task_id in replayed], now
-            )
-        if replayed:
+            rows = cur.execute(Q["retry_tasks"], {**params, "now": now}).fetchall()
+            retried = [row[0] for row in rows]
+            deleted: dict[str, list[str]] = {}
+            if reset is not None and retried:
+                recorded = cur.execute(Q["steps_of_tasks"], {"ids": codec.dumps(retried)})
+                deleted = common.steps_to_reset(reset, recorded.fetchall())
+                pairs = [(task_id, key) for task_id, keys in deleted.items() for key in keys]
+                cur.executemany(Q["delete_step"], pairs)
+            self._insert_events(cur, common.replayed_events(retried, reset, deleted, actor), now)
+        if retried:
             self.signals.fire_due()
-        return replayed
+        return retried
