@@ -547,6 +547,7 @@ def test_an_untouched_history_verifies_its_content(history: Ledger) -> None:
         + led.one("SELECT count(*) FROM coord_tasks WHERE checkpoint IS NOT NULL")
         + led.one("SELECT count(*) FROM coord_messages")
         + led.one("SELECT count(*) FROM coord_runs")
+        + led.one("SELECT count(*) FROM coord_artifacts")  # against their own digests
     )
     assert report["content"] == {
         "checked": expected,
@@ -556,6 +557,7 @@ def test_an_untouched_history_verifies_its_content(history: Ledger) -> None:
         "bad_row": None,
     }
     assert expected > 10 and led.one("SELECT count(*) FROM coord_runs") == 1
+    assert led.one("SELECT count(*) FROM coord_artifacts") > 0
     text = led.ws.run("audit", "verify").stdout
     assert f"content intact: {expected} stored contents match their sealed hashes" in text
     assert led.verify("--chain-only")[1]["content"] is None
@@ -602,3 +604,19 @@ def assert_content_found(led: Ledger, table: str, column: str, row_id: str) -> N
     text = led.ws.run("audit", "verify")
     assert text.returncode == 1 and f"FAILED: {table} row {row_id}: its {label}" in text.stdout
     assert led.verify("--chain-only")[0] == 0
+
+
+def test_an_edited_artifact_is_found_against_its_digest(history: Ledger) -> None:
+    led = history
+    digest, content = led.sql("SELECT digest, content FROM coord_artifacts ORDER BY digest")[0]
+    original = bytes(content)
+    edited = original[:-1] + bytes([original[-1] ^ 1])  # one bit of the last byte
+    led.sql(("UPDATE coord_artifacts SET content = ? WHERE digest = ?", (edited, digest)))
+    try:
+        problem = assert_fails_at(led, None, None)
+        assert problem == (
+            f"coord_artifacts row {digest}: its content does not hash to its digest: "
+            "edited in the database"
+        )
+    finally:
+        led.sql(("UPDATE coord_artifacts SET content = ? WHERE digest = ?", (original, digest)))

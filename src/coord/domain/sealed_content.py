@@ -16,6 +16,9 @@ table              content              event                 data key
 ``coord_runs``     ``input``            ``run.started``       ``input_sha256``
 =================  ===================  ====================  ======================
 
+Artifacts need no event: they are stored under the SHA-256 of their bytes
+(``sha256:<hex>``), so each one is checked against its own digest.
+
 Content written once (a payload, a message, a run's input) must match the *first*
 sealed event that recorded it: an event added later cannot take its place. Content
 that changes (a result after a retried success, a checkpoint) must match the *last*
@@ -24,6 +27,7 @@ one, and is not checked while a newer event about it waits to be sealed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -161,11 +165,15 @@ class ContentRow:
     claims: Sequence[Claim]
 
 
+#: Content-addressed, checked against its own digest (no event needed).
+ARTIFACTS = "coord_artifacts"
+
+
 @dataclass(frozen=True, slots=True)
 class ContentFinding:
     """A row whose content does not match what the ledger sealed."""
 
-    table: ContentTable
+    table: str
     row_id: str
     column: str
     event_id: int | None
@@ -195,6 +203,22 @@ class ContentTally:
             if finding is not None:
                 self.mismatched += 1
                 self.first = self.first or finding
+
+    def feed_artifact(self, digest: str, content: bytes) -> None:
+        """Check one stored artifact against the digest it is stored under."""
+        if "sha256:" + hashlib.sha256(content).hexdigest() == digest:
+            self.checked += 1
+            return
+        self.mismatched += 1
+        self.first = self.first or ContentFinding(
+            table=ARTIFACTS,
+            row_id=digest,
+            column="content",
+            event_id=None,
+            seq=None,
+            problem=f"{ARTIFACTS} row {digest}: its content does not hash to its digest: "
+            "edited in the database",
+        )
 
     def _check(self, kind: Sealed, row: ContentRow, up_to_seq: int) -> ContentFinding | None:
         empty = kind.digest_of(row.columns) is None  # SQL NULL
@@ -228,7 +252,7 @@ class ContentTally:
     @staticmethod
     def _finding(kind: Sealed, row: ContentRow, claim: Claim | None, why: str) -> ContentFinding:
         return ContentFinding(
-            table=kind.table,
+            table=kind.table.value,
             row_id=row.id,
             column=kind.column,
             event_id=None if claim is None else claim.event_id,

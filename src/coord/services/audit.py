@@ -22,7 +22,7 @@ from coord.domain.ledger import (
 )
 from coord.domain.sealed_content import ContentTable, ContentTally
 from coord.errors import Conflict, InvalidInput
-from coord.ports.ledger import CONTENT_BATCH, SEAL_BATCH
+from coord.ports.ledger import ARTIFACT_BATCH, CONTENT_BATCH, SEAL_BATCH
 from coord.ports.store import Store
 from coord.security import checkpoints
 
@@ -195,7 +195,8 @@ def verify(
 
 def _check_content(store: Store, up_to_seq: int) -> tuple[ContentReport, Finding | None]:
     """Every row of every covered table against the entries up to ``up_to_seq`` (the
-    head the chain walk checked), a batch at a time."""
+    head the chain walk checked), then every artifact against its digest, a batch at
+    a time."""
     tally = ContentTally()
     for table in ContentTable:
         after: str | None = None
@@ -206,6 +207,13 @@ def _check_content(store: Store, up_to_seq: int) -> tuple[ContentReport, Finding
             if len(rows) < CONTENT_BATCH:
                 break
             after = rows[-1].id
+    digest: str | None = None
+    while True:
+        artifacts = store.artifact_contents(digest, ARTIFACT_BATCH)
+        for digest, content in artifacts:
+            tally.feed_artifact(digest, content)
+        if len(artifacts) < ARTIFACT_BATCH:
+            break
     first = tally.first
     report = ContentReport(
         checked=tally.checked,
@@ -215,7 +223,7 @@ def _check_content(store: Store, up_to_seq: int) -> tuple[ContentReport, Finding
         bad_row=None
         if first is None
         else BadRow(
-            table=first.table.value,
+            table=first.table,
             id=first.row_id,
             column=first.column,
             event_id=first.event_id,

@@ -131,5 +131,12 @@ class PostgresLedger(PostgresConnection):
             rows = conn.execute(L[f"content_{table.value}"], params).fetchall()
         return [content_row(table, r) for r in rows]
 
+    def artifact_contents(self, after_digest: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Stored artifacts in digest order."""
+        params = {"after": after_digest or "", "limit": limit}
+        with self._conn() as conn:
+            rows = conn.execute(L["artifact_contents"], params).fetchall()
+        return [(digest, bytes(content)) for digest, content in rows]
+
 
 _NO_ID = "00000000-0000-0000-0000-000000000000"  # below every id (UUIDv7)

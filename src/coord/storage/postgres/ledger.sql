@@ -99,3 +99,6 @@ FROM coord_runs AS r
 WHERE r.id > %(after)s::uuid
 ORDER BY r.id
 LIMIT %(limit)s
+
+-- name: artifact_contents
+SELECT digest, content FROM coord_artifacts WHERE digest > %(after)s ORDER BY digest LIMIT %(limit)s

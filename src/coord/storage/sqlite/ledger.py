@@ -116,3 +116,10 @@ class SqliteLedger(SqliteConnection):
         with self._errors(), self._read() as cur:
             rows = cur.execute(L[f"content_{table.value}"], params).fetchall()
         return [content_row(table, r) for r in rows]
+
+    def artifact_contents(self, after_digest: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Stored artifacts in digest order."""
+        params = {"after": after_digest or "", "limit": limit}
+        with self._errors(), self._read() as cur:
+            rows = cur.execute(L["artifact_contents"], params).fetchall()
+        return [(digest, bytes(content)) for digest, content in rows]

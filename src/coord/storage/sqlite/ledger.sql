@@ -82,3 +82,6 @@ FROM coord_runs AS r
 WHERE r.id > :after
 ORDER BY r.id
 LIMIT :limit
+
+-- name: artifact_contents
+SELECT digest, content FROM coord_artifacts WHERE digest > :after ORDER BY digest LIMIT :limit
