@@ -65,8 +65,8 @@ WITH input AS (
     RETURNING id, queue, run_at
 ), enqueued AS (
     INSERT INTO coord_events (topic, task_id, actor, data)
-    SELECT 'task.enqueued', i.id, %(actor)s, n.event_data
-    FROM inserted AS i JOIN input AS n ON n.id = i.id
+    SELECT 'task.enqueued', n.id, %(actor)s, n.event_data
+    FROM input AS n WHERE n.id IN (SELECT id FROM inserted)
 ), wake AS (
     SELECT pg_notify('coord_due', queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE run_at <= now()) AS due

@@ -137,8 +137,8 @@ WITH run_row AS (
         UNION ALL
         SELECT 1, 0, 'task.cancelled', id, %(cancel_actor)s, NULL FROM cancelled
         UNION ALL
-        SELECT 2, 0, 'task.enqueued', i.id, 'coord:run', n.event_data
-        FROM inserted AS i JOIN input AS n ON n.id = i.id
+        SELECT 2, 0, 'task.enqueued', n.id, 'coord:run', n.event_data
+        FROM input AS n WHERE n.id IN (SELECT id FROM inserted)
         UNION ALL
         SELECT 3, 0, 'task.started', id, %(owner)s::text, '{"attempt": 1}'::jsonb
         FROM inserted WHERE state = 'running'
