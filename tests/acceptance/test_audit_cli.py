@@ -1,8 +1,9 @@
 """The audit ledger from the command line, on SQLite and PostgreSQL: real ``coord``
 processes verify a sealed history, then each kind of tampering done directly in the
 database (an edited byte, a deleted, reordered or inserted entry or event, a truncated
-tail against a checkpoint, an altered checkpoint file) makes ``coord audit verify``
-exit 1 naming the place.
+tail against a checkpoint, an altered checkpoint file, stored content edited: a task's
+payload or result, a message's body or subject, a run's input) makes ``coord audit
+verify`` exit 1 naming the place.
 
 The history is built once per backend; each test tampers with it, checks, and puts
 the saved tables back (and proves the restored ledger verifies again).
@@ -10,6 +11,7 @@ the saved tables back (and proves the restored ledger verifies again).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -137,12 +139,13 @@ def seal_all(ws: Workspace) -> dict[str, Any]:
 def ledger(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Ledger]:
-    """A sealed history (tasks, agents, messages), with a gap in the event ids."""
+    """A sealed history (tasks, agents, messages, a run), with a gap in the event ids."""
     with open_workspace(request, tmp_path_factory.mktemp("audit") / "work", request.param) as ws:
         ws.prepare()
         for n in range(3):
             ws.enqueue("ok", f'{{"n": {n}}}')
         ws.enqueue("flaky")
+        ws.ok("run", "start", "release", "--input", '{"topic": "ledger"}')
         ws.burst()
         ws.ok("agent", "add", "coder")
         ws.ok("agent", "add", "reviewer")
@@ -385,7 +388,11 @@ def test_a_truncated_tail_is_found_against_a_checkpoint(history: Ledger) -> None
         (f"DELETE FROM coord_events WHERE id IN ({tail})", (last - 3,)),
         ("DELETE FROM coord_ledger WHERE seq > ?", (last - 3,)),
     )
-    assert led.verify()[0] == 0  # alone, the shorter chain is consistent
+    assert led.verify("--chain-only")[0] == 0  # alone, the shorter chain is consistent
+    # ... but the task whose events went with the tail is still stored, recorded by none
+    code, report = led.verify()
+    assert code == 1 and report["content"]["bad_row"]["table"] == "coord_tasks", report
+    assert "is recorded by no task." in report["problem"], report
     code, report = led.verify("--checkpoint", str(cp))
     assert code == 1
     assert report["problem"] == (
@@ -452,3 +459,164 @@ def test_checkpoints_need_a_signing_key(history: Ledger) -> None:
     assert (led.key.stat().st_mode & 0o777) == 0o600
     exists = led.ws.fails("audit", "keygen", "--out", str(led.key))
     assert "exists already" in exists.stderr
+
+
+# -- stored content --------------------------------------------------------------------
+# What an attacker edits: (table, column, the row, the edit of its JSON value), and how
+# the report names it: the column, the event that sealed its hash and where that event
+# says which row it is about.
+CONTENT_EDITS: dict[str, tuple[str, str, str, Any]] = {
+    "task payload": (
+        "coord_tasks",
+        "payload",
+        "SELECT id FROM coord_tasks WHERE name = 'ok' ORDER BY id LIMIT 1",
+        lambda v: {**v, "n": v["n"] + 1},
+    ),
+    "task result": (
+        "coord_tasks",
+        "result",
+        "SELECT id FROM coord_tasks WHERE name = 'ok' ORDER BY id LIMIT 1",
+        lambda v: {**v, "double": v["double"] + 1},
+    ),
+    "message body": (
+        "coord_messages",
+        "body",
+        "SELECT id FROM coord_messages WHERE subject = 'review'",
+        lambda v: {**v, "pr": v["pr"] + 1},
+    ),
+    "run input": (
+        "coord_runs",
+        "input",
+        "SELECT id FROM coord_runs",
+        lambda v: {**v, "topic": v["topic"].upper()},
+    ),
+}
+SEALED_BY = {  # column -> (how reports name it, the topic, the event's reference column)
+    "payload": ("payload", "task.enqueued", "task_id"),
+    "result": ("result", "task.succeeded", "task_id"),
+    "body": ("subject and body", "message.sent", "message_id"),
+    "subject": ("subject and body", "message.sent", "message_id"),
+    "input": ("input", "run.started", "run_id"),
+}
+
+
+def sealing_entry(led: Ledger, column: str, row_id: str) -> tuple[int, int]:
+    """(seq, event id) of the entry whose event sealed the hash of a row's column: the
+    first such event, the last one for a result (a retried success records another)."""
+    _, topic, ref = SEALED_BY[column]
+    order = "DESC" if column == "result" else "ASC"
+    ref = f"e.{ref}::text" if led.pg else f"e.{ref}"
+    query = (
+        "SELECT l.seq, e.id FROM coord_ledger AS l JOIN coord_events AS e ON e.id = l.event_id "
+        f"WHERE e.topic = ? AND {ref} = ? ORDER BY l.seq {order} LIMIT 1"
+    )
+    ((seq, event_id),) = led.sql((query, (topic, row_id)))
+    return int(seq), int(event_id)
+
+
+@pytest.fixture
+def content(history: Ledger) -> Iterator[Any]:
+    """``edit(table, column, row_id, new_text)``: change a stored column with plain
+    SQL; every column edited is put back as it was after the test."""
+    led = history
+    saved: list[tuple[str, str, str, Any]] = []
+
+    def key(table: str) -> str:
+        return "id::text" if led.pg else "id"
+
+    def edit(table: str, column: str, row_id: str, text: str | None) -> None:
+        as_text = f"{column}::text" if led.pg and column != "subject" else column
+        old = led.one(f"SELECT {as_text} FROM {table} WHERE {key(table)} = ?", row_id)
+        saved.append((table, column, row_id, old))
+        cast = "?::jsonb" if led.pg and column != "subject" else "?"
+        led.sql((f"UPDATE {table} SET {column} = {cast} WHERE {key(table)} = ?", (text, row_id)))
+
+    yield edit
+    for table, column, row_id, old in reversed(saved):
+        cast = "?::jsonb" if led.pg and column != "subject" else "?"
+        led.sql((f"UPDATE {table} SET {column} = {cast} WHERE {key(table)} = ?", (old, row_id)))
+
+
+def test_an_untouched_history_verifies_its_content(history: Ledger) -> None:
+    led = history
+    code, report = led.verify()
+    assert code == 0, report
+    expected = (
+        led.one("SELECT count(*) FROM coord_tasks")  # payloads
+        + led.one("SELECT count(*) FROM coord_tasks WHERE state = 'succeeded'")  # results
+        + led.one("SELECT count(*) FROM coord_tasks WHERE checkpoint IS NOT NULL")
+        + led.one("SELECT count(*) FROM coord_messages")
+        + led.one("SELECT count(*) FROM coord_runs")
+        + led.one("SELECT count(*) FROM coord_artifacts")  # against their own digests
+    )
+    assert report["content"] == {
+        "checked": expected,
+        "pending": 0,
+        "uncovered": 0,
+        "mismatched": 0,
+        "bad_row": None,
+    }
+    assert expected > 10 and led.one("SELECT count(*) FROM coord_runs") == 1
+    assert led.one("SELECT count(*) FROM coord_artifacts") > 0
+    text = led.ws.run("audit", "verify").stdout
+    assert f"content intact: {expected} stored contents match their sealed hashes" in text
+    assert led.verify("--chain-only")[1]["content"] is None
+
+
+@pytest.mark.parametrize("kind", sorted(CONTENT_EDITS))
+def test_edited_content_is_found_naming_the_row(history: Ledger, content: Any, kind: str) -> None:
+    led = history
+    table, column, which, change = CONTENT_EDITS[kind]
+    row_id = str(led.one(which))
+    as_text = f"{column}::text" if led.pg else column
+    key = "id::text" if led.pg else "id"
+    stored = led.one(f"SELECT {as_text} FROM {table} WHERE {key} = ?", row_id)
+    content(table, column, row_id, json.dumps(change(json.loads(stored))))
+    assert_content_found(led, table, column, row_id)
+
+
+def test_an_edited_message_subject_is_found(history: Ledger, content: Any) -> None:
+    led = history
+    row_id = str(led.one("SELECT id FROM coord_messages WHERE subject = 'review'"))
+    content("coord_messages", "subject", row_id, flip("review", 0))
+    assert_content_found(led, "coord_messages", "subject", row_id)
+
+
+def assert_content_found(led: Ledger, table: str, column: str, row_id: str) -> None:
+    """verify exits 1 naming the row, its column and the event that sealed its hash;
+    the chain alone still verifies (the edit is in a row, not in an event)."""
+    label, topic, _ = SEALED_BY[column]
+    seq, event_id = sealing_entry(led, column, row_id)
+    problem = assert_fails_at(led, seq, event_id)
+    assert problem == (
+        f"{table} row {row_id}: its {label} does not match the hash sealed by event "
+        f"{event_id} ({topic}, entry {seq}): edited in the database"
+    )
+    _, report = led.verify()
+    assert report["content"]["bad_row"] == {
+        "table": table,
+        "id": row_id,
+        "column": label,
+        "event_id": event_id,
+        "seq": seq,
+    }
+    assert report["content"]["mismatched"] == 1
+    text = led.ws.run("audit", "verify")
+    assert text.returncode == 1 and f"FAILED: {table} row {row_id}: its {label}" in text.stdout
+    assert led.verify("--chain-only")[0] == 0
+
+
+def test_an_edited_artifact_is_found_against_its_digest(history: Ledger) -> None:
+    led = history
+    digest, content = led.sql("SELECT digest, content FROM coord_artifacts ORDER BY digest")[0]
+    original = bytes(content)
+    edited = original[:-1] + bytes([original[-1] ^ 1])  # one bit of the last byte
+    led.sql(("UPDATE coord_artifacts SET content = ? WHERE digest = ?", (edited, digest)))
+    try:
+        problem = assert_fails_at(led, None, None)
+        assert problem == (
+            f"coord_artifacts row {digest}: its content does not hash to its digest: "
+            "edited in the database"
+        )
+    finally:
+        led.sql(("UPDATE coord_artifacts SET content = ? WHERE digest = ?", (original, digest)))

@@ -42,7 +42,12 @@ def test_a_checkpoint_from_the_api_catches_a_truncated_tail(api: Api, database_u
     last = sql(database_url, "SELECT seq, hash, event_id FROM coord_ledger ORDER BY seq DESC")[0]
     sql(database_url, "UPDATE coord_ledger_head SET seq = ?, hash = ?, event_id = ?", *last)
     sql(database_url, "DELETE FROM coord_events WHERE id > ?", last[2])
-    assert api.call("audrey", "POST", "/api/v1/audit/verify", json={}).json()["ok"] is True
+    chain = api.call("audrey", "POST", "/api/v1/audit/verify", json={"chain_only": True})
+    assert chain.json()["ok"] is True
+    # The message whose events went with the tail is still stored, recorded by none.
+    deep = api.call("audrey", "POST", "/api/v1/audit/verify", json={}).json()
+    assert deep["ok"] is False and deep["content"]["bad_row"]["table"] == "coord_messages", deep
+    assert "is recorded by no message.sent event" in deep["problem"], deep
     against = api.call(
         "audrey", "POST", "/api/v1/audit/verify", json={"checkpoint": checkpoint}
     ).json()

@@ -114,11 +114,20 @@ def verify(
             "the public half of the configured signing key).",
         ),
     ] = None,
+    chain_only: Annotated[
+        bool,
+        typer.Option(
+            "--chain-only",
+            help="Check the chain alone, not the stored content its events sealed.",
+        ),
+    ] = False,
     output: OutputOption = Format.TEXT,
 ) -> None:
     """Verify the chain: recompute every entry's hash and link, check the head, and
-    that no event below the head is left out. Exit 0 when intact; exit 1 naming
-    the first bad entry (or event) otherwise.
+    that no event below the head is left out; then check that the stored content
+    the events recorded (task payloads, results and checkpoints, messages, run
+    inputs) still matches the hashes they sealed. Exit 0 when intact; exit 1
+    naming the first bad entry, event or row otherwise.
 
     With --checkpoint, a chain truncated or rewritten since the checkpoint
     fails too, and so does a checkpoint file that was altered (its signature).
@@ -137,7 +146,9 @@ def verify(
                 "checkpoint file is not trusted on its own)"
             )
     with context.open_store() as store:
-        report = service.verify(store, checkpoint=data, public_key_pem=trusted)
+        report = service.verify(
+            store, checkpoint=data, public_key_pem=trusted, content=not chain_only
+        )
 
     def render() -> None:
         if not report.ok:
@@ -151,10 +162,22 @@ def verify(
             f"{report.head_seq} (hash {_short(report.head_hash)}); "
             f"{report.unsealed} event(s) not sealed yet{held}"
         )
+        if report.content is not None:
+            line(_content_line(report.content))
 
     emit(report, output, render)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _content_line(content: service.ContentReport) -> str:
+    notes = []
+    if content.pending:
+        notes.append(f"{content.pending} wait for their event to be sealed")
+    if content.uncovered:
+        notes.append(f"{content.uncovered} sealed before events carried hashes")
+    more = f" ({'; '.join(notes)})" if notes else ""
+    return f"content intact: {content.checked} stored contents match their sealed hashes{more}"
 
 
 def _checkpoint_data(path: Path) -> dict[str, Any]:

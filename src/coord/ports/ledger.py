@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Protocol
 
 from coord.domain.ledger import Backlog, ChainEntry, LedgerHead, StrayEvent
+from coord.domain.sealed_content import ContentRow, ContentTable
 
+#: Rows read per query while checking sealed content (artifacts: fewer, they are big).
+CONTENT_BATCH = 500
+ARTIFACT_BATCH = 10  # up to COORD_MAX_ARTIFACT_BYTES each
 #: Events sealed per transaction: short enough that the worker's claims and
 #: completions get the store between two batches.
 SEAL_BATCH = 1000
@@ -39,4 +43,17 @@ class LedgerStore(Protocol):
     def stray_event(self) -> StrayEvent | None:
         """The first event at or before the head's place in sealing order that no
         entry seals (None: there is none)."""
+        ...
+
+    def sealed_content(
+        self, table: ContentTable, after_id: str | None, limit: int
+    ) -> list[ContentRow]:
+        """Rows of ``table`` with an id after ``after_id`` (None: from the first) in id
+        order, at most ``limit``, each with its content columns as stored (JSON as
+        text) and the events that recorded its content, read in one snapshot."""
+        ...
+
+    def artifact_contents(self, after_digest: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Stored artifacts as ``(digest, content)`` with a digest after ``after_digest``
+        (None: from the first) in digest order, at most ``limit``."""
         ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from coord.domain import codec, content, events
+from coord.domain import codec, content, events, sealed_content
 from coord.domain.retry import decide_failure
 from coord.domain.tasks import ClaimedTask, Outcome, TaskState, Usage
 from coord.errors import CoordError, FatalError, SchemaError, TransientError
@@ -43,7 +43,14 @@ def succeeded(task: ClaimedTask, result: Any, usage: Usage, duration: float) -> 
         state=TaskState.SUCCEEDED,
         topic=events.TASK_SUCCEEDED,
         result_json=result_json,
-        event_json=codec.dumps({"attempt": task.attempt, "duration_s": round(duration, 6)}),
+        event_json=codec.dumps(
+            {
+                "attempt": task.attempt,
+                "duration_s": round(duration, 6),
+                # seals the result into the ledger with the event
+                sealed_content.RESULT_SHA256: sealed_content.json_digest(result_json),
+            }
+        ),
         usage=usage,
     )
 

@@ -20,8 +20,9 @@ from coord.domain.ledger import (
     beyond_head,
     stray_finding,
 )
+from coord.domain.sealed_content import ContentTable, ContentTally
 from coord.errors import Conflict, InvalidInput
-from coord.ports.ledger import SEAL_BATCH
+from coord.ports.ledger import ARTIFACT_BATCH, CONTENT_BATCH, SEAL_BATCH
 from coord.ports.store import Store
 from coord.security import checkpoints
 
@@ -57,6 +58,28 @@ class LedgerStatus(_Report):
     lag_seconds: float | None
 
 
+class BadRow(_Report):
+    """The first stored row whose content does not match what the ledger sealed."""
+
+    table: str
+    id: str
+    column: str
+    event_id: int | None
+    seq: int | None
+
+
+class ContentReport(_Report):
+    """What the check of stored content against the sealed hashes found: how many
+    contents matched, waited for their event to be sealed, were sealed before events
+    carried hashes, or did not match (the first of those named in ``bad_row``)."""
+
+    checked: int
+    pending: int
+    uncovered: int
+    mismatched: int
+    bad_row: BadRow | None = None
+
+
 class VerifyReport(_Report):
     """The outcome of a verification: ``ok``, or the first bad place and why."""
 
@@ -70,6 +93,7 @@ class VerifyReport(_Report):
     unsealed: int = 0
     checkpoint_seq: int | None = None
     checkpoint_ok: bool | None = None
+    content: ContentReport | None = None
 
 
 def seal(store: Store, *, max_batches: int = MAX_SEAL_BATCHES) -> SealReport:
@@ -109,10 +133,14 @@ def verify(
     *,
     checkpoint: dict[str, Any] | None = None,
     public_key_pem: bytes | None = None,
+    content: bool = True,
 ) -> VerifyReport:
     """Walk the chain in seq order, recomputing every hash; check the head, that no
     event below the head is left out, and (given a checkpoint and the trusted public
     key that signed it) that the chain still holds the entry the checkpoint covers.
+    Then, with ``content`` and an intact chain, check that the stored content the
+    events recorded (payloads, results, checkpoints, messages, run inputs) still
+    matches the hashes they sealed (see :mod:`coord.domain.sealed_content`).
 
     A checkpoint without ``public_key_pem`` is refused: the key inside the file
     proves nothing, since whoever edits the file can replace it too."""
@@ -147,6 +175,9 @@ def verify(
         or _stray(store)
         or _against_checkpoint(cp, walk, head)
     )
+    report = None
+    if content and finding is None:
+        report, finding = _check_content(store, head.seq)
     return VerifyReport(
         ok=finding is None,
         entries_checked=walk.checked,
@@ -158,7 +189,52 @@ def verify(
         unsealed=store.ledger_backlog().count,
         checkpoint_seq=None if cp is None else cp.seq,
         checkpoint_ok=None if cp is None else finding is None,
+        content=report,
     )
+
+
+def _check_content(store: Store, up_to_seq: int) -> tuple[ContentReport, Finding | None]:
+    """Every row of every covered table against the entries up to ``up_to_seq`` (the
+    head the chain walk checked), then every artifact against its digest, a batch at
+    a time."""
+    tally = ContentTally()
+    for table in ContentTable:
+        after: str | None = None
+        while True:
+            rows = store.sealed_content(table, after, CONTENT_BATCH)
+            for row in rows:
+                tally.feed(table, row, up_to_seq)
+            if len(rows) < CONTENT_BATCH:
+                break
+            after = rows[-1].id
+    digest: str | None = None
+    while True:
+        artifacts = store.artifact_contents(digest, ARTIFACT_BATCH)
+        for digest, content in artifacts:
+            tally.feed_artifact(digest, content)
+        if len(artifacts) < ARTIFACT_BATCH:
+            break
+    first = tally.first
+    report = ContentReport(
+        checked=tally.checked,
+        pending=tally.pending,
+        uncovered=tally.uncovered,
+        mismatched=tally.mismatched,
+        bad_row=None
+        if first is None
+        else BadRow(
+            table=first.table,
+            id=first.row_id,
+            column=first.column,
+            event_id=first.event_id,
+            seq=first.seq,
+        ),
+    )
+    if first is None:
+        return report, None
+    more = tally.mismatched - 1
+    problem = first.problem + (f" (and {more} more row(s) like it)" if more else "")
+    return report, Finding(first.seq, first.event_id, problem)
 
 
 def _walk(store: Store, walk: ChainWalk, head: LedgerHead) -> Finding | None:

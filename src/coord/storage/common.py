@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from coord.domain import codec, events
+from coord.domain import codec, events, sealed_content
 from coord.domain.limits import Candidate
 from coord.domain.steps import StepReset
 from coord.domain.tasks import EnqueueResult, NewTask, Outcome, Renewal, TaskState
@@ -69,9 +69,22 @@ def policy_columns(task: NewTask) -> PolicyColumns:
     )
 
 
-def enqueued_events(ids: Iterable[str], actor: str | None) -> list[EventRow]:
-    """One ``task.enqueued`` event per inserted task."""
-    return [(events.TASK_ENQUEUED, task_id, actor, None) for task_id in ids]
+def enqueued_events(tasks: Iterable[NewTask], actor: str | None) -> list[EventRow]:
+    """One ``task.enqueued`` event per inserted task, with its payload's hash."""
+    return [(events.TASK_ENQUEUED, t.id, actor, enqueued_data(t)) for t in tasks]
+
+
+def enqueued_data(task: NewTask) -> str:
+    """The data of a task's ``task.enqueued`` event: the hash of its payload, which
+    the ledger seals with the event (see :mod:`coord.domain.sealed_content`)."""
+    return codec.dumps(
+        {sealed_content.PAYLOAD_SHA256: sealed_content.json_digest(task.payload_json)}
+    )
+
+
+def checkpointed_data(data_json: str) -> str:
+    """The data of a ``task.checkpointed`` event: the hash of the checkpoint."""
+    return codec.dumps({sealed_content.CHECKPOINT_SHA256: sealed_content.json_digest(data_json)})
 
 
 def steps_to_reset(

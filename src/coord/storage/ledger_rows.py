@@ -1,11 +1,21 @@
-"""What both ledger store halves share: the head row check and sealing in batches."""
+"""What both ledger store halves share: the head row check, sealing in batches, and
+the rows of sealed content."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from coord.domain import codec
+from coord.domain.sealed_content import Claim, ContentRow, ContentTable
 from coord.errors import StoreError
+
+#: The columns each content query returns before its events, in order.
+CONTENT_COLUMNS: dict[ContentTable, tuple[str, ...]] = {
+    ContentTable.TASKS: ("payload", "result", "checkpoint"),
+    ContentTable.MESSAGES: ("subject", "body"),
+    ContentTable.RUNS: ("input",),
+}
 
 
 def one_row(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
@@ -26,3 +36,16 @@ def seal_in_batches(seal_batch: Callable[[int], int], batch_size: int, max_batch
         if count < batch_size:
             break
     return sealed
+
+
+def content_row(table: ContentTable, row: tuple[Any, ...]) -> ContentRow:
+    """A content query's row ``(id, *columns, events)``; events as a JSON array (text
+    or parsed) of ``[topic, event id, entry seq or null, data]``."""
+    names = CONTENT_COLUMNS[table]
+    found = row[-1]
+    claims = codec.loads(found) if isinstance(found, str) else (found or [])
+    return ContentRow(
+        id=str(row[0]),
+        columns=dict(zip(names, row[1:-1], strict=True)),
+        claims=[Claim(topic, event_id, seq, data) for topic, event_id, seq, data in claims],
+    )

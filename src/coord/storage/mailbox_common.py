@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from coord.domain import codec, events
+from coord.domain import codec, events, sealed_content
 from coord.domain.ids import new_ids
 from coord.domain.messages import (
     NewMessage,
@@ -31,9 +31,15 @@ def agent_event(event: str, name: str, actor: str | None, **data: Any) -> Messag
 def sent_events(
     message: NewMessage, thread_id: str, recipients: Sequence[Recipient]
 ) -> list[MessageEventRow]:
-    """``message.sent`` and one ``message.delivered`` per recipient."""
+    """``message.sent`` (with the hash of the message's content) and one
+    ``message.delivered`` per recipient."""
     sent = codec.dumps(
-        {"to": str(message.to), "thread_id": thread_id, "recipients": len(recipients)}
+        {
+            "to": str(message.to),
+            "thread_id": thread_id,
+            "recipients": len(recipients),
+            sealed_content.CONTENT_SHA256: content_digest(message),
+        }
     )
     rows: list[MessageEventRow] = [(events.MESSAGE_SENT, message.id, message.sender, sent)]
     rows += [
@@ -46,6 +52,12 @@ def sent_events(
         for r in recipients
     ]
     return rows
+
+
+def content_digest(message: NewMessage) -> str:
+    """The hash of a message's subject and body that its ``message.sent`` event
+    carries, so that the ledger seals the content with the event."""
+    return sealed_content.message_digest(message.subject, message.body_json)
 
 
 def state_events(topic: str, message_ids: Iterable[str], agent: str) -> list[MessageEventRow]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coord.domain import codec, events
+from coord.domain import canonical, codec, events, sealed_content
 from coord.domain.runs import (
     PAUSE_REQUESTED,
     PhaseRecord,
@@ -39,7 +39,10 @@ def start(actor: str | None) -> Decide:
     def decide(tx: RunTx) -> RunChanges:
         d = _decision(tx, actor)
         d.set_run_state(RunState.RUNNING)
-        d.event(events.RUN_STARTED, workflow=d.run.workflow, phases=list(d.order))
+        # The input as the store holds it (read back in this transaction), hashed so
+        # that the ledger seals it with the event.
+        input_hash = {sealed_content.INPUT_SHA256: canonical.digest(d.run.input)}
+        d.event(events.RUN_STARTED, workflow=d.run.workflow, phases=list(d.order), **input_hash)
         return d.reconcile()
 
     return decide

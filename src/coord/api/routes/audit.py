@@ -21,6 +21,9 @@ class VerifyBody(Body):
     """Verify the chain, and against a checkpoint when one is given."""
 
     checkpoint: dict[str, Any] | None = Field(None, description="A `coord audit checkpoint` file.")
+    chain_only: bool = Field(
+        False, description="Check the chain alone, not the stored content its events sealed."
+    )
 
 
 @router.get("/audit/status", operation_id="auditStatus", response_model=LedgerStatus)
@@ -32,13 +35,19 @@ def status(who: Authenticated) -> LedgerStatus:
 
 @router.post("/audit/verify", operation_id="auditVerify", response_model=VerifyReport)
 def verify(who: Authenticated, body: VerifyBody) -> VerifyReport:
-    """Recompute the chain; ``ok`` is false with the first bad entry named. A
-    checkpoint is checked with the server's signing key."""
+    """Recompute the chain and check the stored content its events sealed; ``ok``
+    is false with the first bad entry or row named. A checkpoint is checked with
+    the server's signing key."""
     require(who, "read_audit")
     public_key = None
     if body.checkpoint is not None:
         public_key = service.public_key_pem(_signing_key(who, "verifying a checkpoint"))
-    return service.verify(who.store, checkpoint=body.checkpoint, public_key_pem=public_key)
+    return service.verify(
+        who.store,
+        checkpoint=body.checkpoint,
+        public_key_pem=public_key,
+        content=not body.chain_only,
+    )
 
 
 @router.post("/audit/checkpoint", operation_id="auditCheckpoint", response_model=dict[str, Any])

@@ -162,6 +162,7 @@ class PostgresConnection:
                     t.delay,
                     t.run_at,
                     *common.policy_columns(t),
+                    raw(common.enqueued_data(t)),
                 ]
                 for t in tasks
             ]

@@ -22,8 +22,9 @@ from coord.domain.ledger import (
     StrayEvent,
     link,
 )
+from coord.domain.sealed_content import ContentRow, ContentTable, topics_of
 from coord.ports.ledger import SEAL_BATCH
-from coord.storage.ledger_rows import one_row, seal_in_batches
+from coord.storage.ledger_rows import content_row, one_row, seal_in_batches
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection
 from coord.storage.sql import load_queries
 
@@ -120,3 +121,22 @@ class PostgresLedger(PostgresConnection):
         with self._conn() as conn:
             row = conn.execute(L["stray_event"]).fetchone()
         return None if row is None else StrayEvent(row[0], row[1])
+
+    def sealed_content(
+        self, table: ContentTable, after_id: str | None, limit: int
+    ) -> list[ContentRow]:
+        """Rows of ``table`` after ``after_id`` with the events that recorded them."""
+        params = {"after": after_id or _NO_ID, "limit": limit, "topics": topics_of(table)}
+        with self._conn() as conn:
+            rows = conn.execute(L[f"content_{table.value}"], params).fetchall()
+        return [content_row(table, r) for r in rows]
+
+    def artifact_contents(self, after_digest: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Stored artifacts in digest order."""
+        params = {"after": after_digest or "", "limit": limit}
+        with self._conn() as conn:
+            rows = conn.execute(L["artifact_contents"], params).fetchall()
+        return [(digest, bytes(content)) for digest, content in rows]
+
+
+_NO_ID = "00000000-0000-0000-0000-000000000000"  # below every id (UUIDv7)

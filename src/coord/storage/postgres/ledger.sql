@@ -65,3 +65,40 @@ WHERE h.id = 1 AND (e.xid, e.id) <= (h.event_xid, h.event_id)
   AND NOT EXISTS (SELECT 1 FROM coord_ledger AS l WHERE l.event_id = e.id)
 ORDER BY e.xid, e.id
 LIMIT 1
+
+-- name: content_coord_tasks
+-- Stored content and the events that recorded it (coord.domain.sealed_content): a
+-- batch of rows in id order, JSON columns as jsonb's text, each with [topic, event
+-- id, entry seq or null, data] of its events of the topics given. One statement, so rows
+-- and events are one snapshot.
+SELECT t.id::text, t.payload::text, t.result::text, t.checkpoint::text,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(e.topic, e.id, l.seq, e.data)), '[]')
+        FROM coord_events AS e LEFT JOIN coord_ledger AS l ON l.event_id = e.id
+        WHERE e.task_id = t.id AND e.topic = ANY(%(topics)s::text[]))
+FROM coord_tasks AS t
+WHERE t.id > %(after)s::uuid
+ORDER BY t.id
+LIMIT %(limit)s
+
+-- name: content_coord_messages
+SELECT m.id::text, m.subject, m.body::text,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(e.topic, e.id, l.seq, e.data)), '[]')
+        FROM coord_events AS e LEFT JOIN coord_ledger AS l ON l.event_id = e.id
+        WHERE e.message_id = m.id AND e.topic = ANY(%(topics)s::text[]))
+FROM coord_messages AS m
+WHERE m.id > %(after)s::uuid
+ORDER BY m.id
+LIMIT %(limit)s
+
+-- name: content_coord_runs
+SELECT r.id::text, r.input::text,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(e.topic, e.id, l.seq, e.data)), '[]')
+        FROM coord_events AS e LEFT JOIN coord_ledger AS l ON l.event_id = e.id
+        WHERE e.run_id = r.id AND e.topic = ANY(%(topics)s::text[]))
+FROM coord_runs AS r
+WHERE r.id > %(after)s::uuid
+ORDER BY r.id
+LIMIT %(limit)s
+
+-- name: artifact_contents
+SELECT digest, content FROM coord_artifacts WHERE digest > %(after)s ORDER BY digest LIMIT %(limit)s

@@ -197,6 +197,7 @@ def _send_row(m: NewMessage) -> dict[str, Any]:
         "reply_to": m.reply_to,
         "key": m.key,
         "ttl": m.ttl,
+        "content_sha256": mc.content_digest(m),
     }
 
 

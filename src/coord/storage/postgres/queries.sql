@@ -47,7 +47,7 @@ INSERT INTO coord_migrations (version, name) VALUES (%(version)s, %(name)s);
 -- Rows whose (name, key) exists already are skipped and resolved by the caller.
 -- Rows: [id, name, queue, priority, payload, key, delay, run_at (epoch or null),
 -- max_attempts, retry_backoff, retry_backoff_max, timeout, heartbeat, stall_after,
--- concurrency_key, concurrency_limit, rate_key].
+-- concurrency_key, concurrency_limit, rate_key, task.enqueued data (the payload's hash)].
 WITH input AS (
     SELECT (e->>0)::uuid AS id, e->>1 AS name, e->>2 AS queue, (e->>3)::smallint AS priority,
            e->4 AS payload, e->>5 AS idempotency_key, (e->>6)::float8 AS delay,
@@ -55,7 +55,7 @@ WITH input AS (
            (e->>9)::float8 AS retry_backoff, (e->>10)::float8 AS retry_backoff_max,
            (e->>11)::float8 AS timeout_s, (e->>12)::float8 AS heartbeat_s,
            (e->>13)::int AS stall_after, e->>14 AS concurrency_key,
-           (e->>15)::int AS concurrency_limit, e->>16 AS rate_key
+           (e->>15)::int AS concurrency_limit, e->>16 AS rate_key, e->17 AS event_data
     FROM jsonb_array_elements(%(rows)s::jsonb) AS e
 ), inserted AS (
     INSERT INTO coord_tasks (
@@ -70,8 +70,9 @@ WITH input AS (
     ON CONFLICT (name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, queue, run_at
 ), enqueued AS (
-    INSERT INTO coord_events (topic, task_id, actor)
-    SELECT 'task.enqueued', id, %(actor)s FROM inserted
+    INSERT INTO coord_events (topic, task_id, actor, data)
+    SELECT 'task.enqueued', n.id, %(actor)s, n.event_data
+    FROM input AS n WHERE n.id IN (SELECT id FROM inserted)
 ), wake AS (
     SELECT pg_notify('coord_due', queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE run_at <= now()) AS due
@@ -273,7 +274,8 @@ WITH saved AS (
       AND lease_expires_at >= now()
     RETURNING id
 ), recorded AS (
-    INSERT INTO coord_events (topic, task_id, actor) SELECT 'task.checkpointed', id, %(owner)s FROM saved
+    INSERT INTO coord_events (topic, task_id, actor, data)
+    SELECT 'task.checkpointed', id, %(owner)s, %(event)s::jsonb FROM saved
 )
 SELECT count(*) FROM saved;
 

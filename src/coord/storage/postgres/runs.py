@@ -334,6 +334,7 @@ def _decide(
             raw(t.run_step_json),
             raw(t.run_input_json),
             t.id in picks,
+            raw(common.enqueued_data(t)),
         ]
         for t in changes.tasks
     ]

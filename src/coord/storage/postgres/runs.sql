@@ -75,8 +75,8 @@ SELECT id, result FROM coord_tasks WHERE run_id = %(run)s AND id = ANY(%(ids)s::
 -- times as epoch), tasks to cancel, tasks to enqueue (rows: [id, name, queue,
 -- priority, payload, key, run_at, max_attempts, retry_backoff, retry_backoff_max,
 -- timeout, heartbeat, stall_after, concurrency_key, concurrency_limit, rate_key,
--- run_id, phase, run_step, run_input, eager]; an eager one is stored leased to
--- %(owner)s), and the events: the decision's own (rows: [topic, task_id, actor,
+-- run_id, phase, run_step, run_input, eager, task.enqueued data]; an eager one is
+-- stored leased to %(owner)s), and the events: the decision's own (rows: [topic, task_id, actor,
 -- data]), then one per cancelled, enqueued and eagerly started task; then the
 -- wake-ups. Returns the eagerly claimed tasks (the columns of a claim).
 WITH run_row AS (
@@ -107,7 +107,8 @@ WITH run_row AS (
            (e->>9)::float8 AS retry_backoff_max, (e->>10)::float8 AS timeout_s,
            (e->>11)::float8 AS heartbeat_s, (e->>12)::int AS stall_after,
            e->>13 AS concurrency_key, (e->>14)::int AS concurrency_limit, e->>15 AS rate_key,
-           e->>17 AS phase, e->18 AS run_step, e->19 AS run_input, (e->>20)::bool AS eager
+           e->>17 AS phase, e->18 AS run_step, e->19 AS run_input, (e->>20)::bool AS eager,
+           e->21 AS event_data
     FROM jsonb_array_elements(%(tasks)s::jsonb) AS e
 ), inserted AS (
     INSERT INTO coord_tasks (
@@ -136,7 +137,8 @@ WITH run_row AS (
         UNION ALL
         SELECT 1, 0, 'task.cancelled', id, %(cancel_actor)s, NULL FROM cancelled
         UNION ALL
-        SELECT 2, 0, 'task.enqueued', id, 'coord:run', NULL FROM inserted
+        SELECT 2, 0, 'task.enqueued', n.id, 'coord:run', n.event_data
+        FROM input AS n WHERE n.id IN (SELECT id FROM inserted)
         UNION ALL
         SELECT 3, 0, 'task.started', id, %(owner)s::text, '{"attempt": 1}'::jsonb
         FROM inserted WHERE state = 'running'

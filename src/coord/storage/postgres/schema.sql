@@ -178,7 +178,8 @@ $$;
 
 -- The whole of a send batch in one round trip and a few set-based statements (see
 -- PostgresMailbox.send). Input: a JSON array of {id, sender, kind (agent|topic|all),
--- name, address, subject, body, priority, thread, reply_to, key, ttl}; output:
+-- name, address, subject, body, priority, thread, reply_to, key, ttl, content_sha256
+-- (the hash of subject and body, which message.sent carries)}; output:
 -- {id of each message given: {id, created, thread_id, recipients: [[agent, seq]]}}.
 -- A refusal raises SQLSTATE CD404/CD409/CD422 with the reason as its message and
 -- the message id and facts (JSON) as its detail; the caller turns it into coord's
@@ -267,7 +268,8 @@ BEGIN
                          WHERE p.id = (i.value->>'reply_to')::uuid),
                         (i.value->>'thread')::uuid, (i.value->>'id')::uuid) AS thread_id,
                (i.value->>'reply_to')::uuid AS reply_to, i.value->>'key' AS key,
-               now() + make_interval(secs => (i.value->>'ttl')::float8) AS expires_at
+               now() + make_interval(secs => (i.value->>'ttl')::float8) AS expires_at,
+               i.value->>'content_sha256' AS content_sha256
         FROM jsonb_array_elements(batch) WITH ORDINALITY AS i
         WHERE NOT existing ? (i.value->>'id')
     ), targets AS (
@@ -315,7 +317,8 @@ BEGIN
         INSERT INTO coord_events (topic, message_id, actor, data)
         SELECT 'message.sent', i.id, i.sender,
                jsonb_build_object('to', i.address, 'thread_id', i.thread_id,
-                                  'recipients', coalesce(c.n, 0))
+                                  'recipients', coalesce(c.n, 0),
+                                  'content_sha256', i.content_sha256)
         FROM input AS i
         LEFT JOIN (SELECT id, count(*) AS n FROM targets GROUP BY id) AS c ON c.id = i.id
         UNION ALL
@@ -344,8 +347,11 @@ BEGIN
         ON CONFLICT (name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id, queue, payload
     ), handler_events AS (
-        INSERT INTO coord_events (topic, task_id, actor)
-        SELECT 'task.enqueued', h.id, i.sender
+        INSERT INTO coord_events (topic, task_id, actor, data)
+        SELECT 'task.enqueued', h.id, i.sender,
+               -- the payload's hash: its canonical JSON is {"message_id":"<id>"}
+               jsonb_build_object('payload_sha256', encode(sha256(convert_to(
+                   '{"message_id":"' || (h.payload->>'message_id') || '"}', 'UTF8')), 'hex'))
         FROM handlers AS h JOIN input AS i ON i.id = (h.payload->>'message_id')::uuid
     ), seen AS (
         UPDATE coord_agents SET last_seen_at = now()

@@ -242,7 +242,13 @@ class PostgresStore(
 
     def save_checkpoint(self, owner: str, task_id: str, attempt: int, data_json: str) -> bool:
         """Persist a continuation (fenced), with its event."""
-        params = {"id": task_id, "attempt": attempt, "owner": owner, "data": data_json}
+        params = {
+            "id": task_id,
+            "attempt": attempt,
+            "owner": owner,
+            "data": data_json,
+            "event": common.checkpointed_data(data_json),
+        }
         with self._conn() as conn:
             return bool(scalar(conn.execute(Q["save_checkpoint"], params).fetchone()) == 1)
 

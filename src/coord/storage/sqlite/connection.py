@@ -297,9 +297,8 @@ class SqliteConnection:
         else:
             inserted, existing = self._split_existing(cur, tasks)
         results = common.resolve_enqueue(tasks, inserted, existing)
-        self._insert_events(
-            cur, common.enqueued_events((r.id for r in results if r.created), actor), now
-        )
+        created = [t for t, r in zip(tasks, results, strict=True) if r.created]
+        self._insert_events(cur, common.enqueued_events(created, actor), now)
         return results
 
     @staticmethod

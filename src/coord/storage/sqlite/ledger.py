@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from coord.domain import codec
 from coord.domain.ledger import (
     Backlog,
     CanonicalEvent,
@@ -18,8 +19,9 @@ from coord.domain.ledger import (
     StrayEvent,
     link,
 )
+from coord.domain.sealed_content import ContentRow, ContentTable, topics_of
 from coord.ports.ledger import SEAL_BATCH
-from coord.storage.ledger_rows import one_row, seal_in_batches
+from coord.storage.ledger_rows import content_row, one_row, seal_in_batches
 from coord.storage.records import epoch_to_datetime
 from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
@@ -103,3 +105,19 @@ class SqliteLedger(SqliteConnection):
         with self._errors(), self._read() as cur:
             row = cur.execute(L["stray_event"]).fetchone()
         return None if row is None else StrayEvent(row[0], row[1])
+
+    def sealed_content(
+        self, table: ContentTable, after_id: str | None, limit: int
+    ) -> list[ContentRow]:
+        """Rows of ``table`` after ``after_id`` with the events that recorded them."""
+        params = {"after": after_id or "", "limit": limit, "topics": codec.dumps(topics_of(table))}
+        with self._errors(), self._read() as cur:
+            rows = cur.execute(L[f"content_{table.value}"], params).fetchall()
+        return [content_row(table, r) for r in rows]
+
+    def artifact_contents(self, after_digest: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Stored artifacts in digest order."""
+        params = {"after": after_digest or "", "limit": limit}
+        with self._errors(), self._read() as cur:
+            rows = cur.execute(L["artifact_contents"], params).fetchall()
+        return [(digest, bytes(content)) for digest, content in rows]

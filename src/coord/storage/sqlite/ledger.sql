@@ -49,3 +49,39 @@ WHERE e.id <= (SELECT event_id FROM coord_ledger_head WHERE id = 1)
   AND NOT EXISTS (SELECT 1 FROM coord_ledger AS l WHERE l.event_id = e.id)
 ORDER BY e.id
 LIMIT 1
+
+-- name: content_coord_tasks
+-- Stored content and the events that recorded it (coord.domain.sealed_content): a
+-- batch of rows in id order, each with [topic, event id, entry seq or null, data] of
+-- its events of the topics given. One statement: rows and events are one snapshot.
+SELECT t.id, t.payload, t.result, t.checkpoint,
+       (SELECT json_group_array(json_array(e.topic, e.id, l.seq, json(e.data)))
+        FROM coord_events AS e LEFT JOIN coord_ledger AS l ON l.event_id = e.id
+        WHERE e.task_id = t.id AND e.topic IN (SELECT value FROM json_each(:topics)))
+FROM coord_tasks AS t
+WHERE t.id > :after
+ORDER BY t.id
+LIMIT :limit
+
+-- name: content_coord_messages
+SELECT m.id, m.subject, m.body,
+       (SELECT json_group_array(json_array(e.topic, e.id, l.seq, json(e.data)))
+        FROM coord_events AS e LEFT JOIN coord_ledger AS l ON l.event_id = e.id
+        WHERE e.message_id = m.id AND e.topic IN (SELECT value FROM json_each(:topics)))
+FROM coord_messages AS m
+WHERE m.id > :after
+ORDER BY m.id
+LIMIT :limit
+
+-- name: content_coord_runs
+SELECT r.id, r.input,
+       (SELECT json_group_array(json_array(e.topic, e.id, l.seq, json(e.data)))
+        FROM coord_events AS e LEFT JOIN coord_ledger AS l ON l.event_id = e.id
+        WHERE e.run_id = r.id AND e.topic IN (SELECT value FROM json_each(:topics)))
+FROM coord_runs AS r
+WHERE r.id > :after
+ORDER BY r.id
+LIMIT :limit
+
+-- name: artifact_contents
+SELECT digest, content FROM coord_artifacts WHERE digest > :after ORDER BY digest LIMIT :limit

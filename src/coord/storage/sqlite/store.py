@@ -247,7 +247,8 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             )
             if cur.rowcount != 1:
                 return False
-            self._insert_events(cur, [(events.TASK_CHECKPOINTED, task_id, owner, None)], now)
+            data = common.checkpointed_data(data_json)
+            self._insert_events(cur, [(events.TASK_CHECKPOINTED, task_id, owner, data)], now)
         return True
 
     def load_steps(self, task_id: str) -> dict[str, str]:
