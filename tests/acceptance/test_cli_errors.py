@@ -187,10 +187,13 @@ CASES = [
     case("audit", "keygen", "--out", "", "--force", says="--out"),
     case("audit", "keygen", "--out", "adir", "--force", says=("adir", "folder")),
     # -- values: numbers, durations, key=value, JSON, empty strings, unknown ids ------
-    case("budget", "set", RUN, "tokens=-1", says="tokens=-1"),
+    case("budget", "set", RUN, "tokens=-1", says=("tokens", "negative")),
     case("budget", "set", RUN, "=", says="tokens=N"),
     case("budget", "set", RUN, "tokens", says="tokens=N"),
     case("budget", "set", RUN, "usd=lots", says="lots"),
+    case("budget", "set", RUN, "usd=inf", says="usd"),
+    case("budget", "set", RUN, "usd=1e999", says="usd"),
+    case("budget", "set", RUN, "tokens=10000000000000000000000000000000", says="tokens"),
     case("budget", "set", "not-a-run", "tokens=1", says="run id"),
     case("budget", "set", "", "tokens=1", says="run id"),
     case("budget", "set", NO_SUCH_RUN, "tokens=1", says="no run"),
@@ -350,7 +353,7 @@ def test_a_json_error_under_output_json(hostile: tuple[Workspace, str]) -> None:
 REAL = [  # through the installed script, with real stdin: a handful, started together
     case("workflow", "validate", "latin1.yaml", says=("latin1.yaml", "UTF-8")),
     case("run", "dossier", RUN, "--out", "/proc/dossier", says="/proc/dossier"),
-    case("budget", "set", RUN, "tokens=-1", says="tokens=-1"),
+    case("budget", "set", RUN, "tokens=-1", says=("tokens", "negative")),
     case("task", "enqueue", "ok", "-f", "-", stdin=b'{"n": "caf\xe9"}\n', says="UTF-8"),
     case(
         "secret",
