@@ -144,6 +144,9 @@ class SqliteSecurity(SqliteConnection):
 
     def reseal_secrets(self, changes: Sequence[Reseal], actor: str | None) -> int:
         """Replace ciphertexts that did not change meanwhile, each with an event."""
+        with self._errors(), self._read() as cur:  # mostly nothing: no write lock then
+            if not cur.execute(S["any_ended_denials"], {"now": time.time()}).fetchone()[0]:
+                return 0
         count = 0
         with self._errors(), self._tx() as (cur, now):
             for change in changes:
@@ -220,19 +223,16 @@ class SqliteSecurity(SqliteConnection):
 
     def summarize_denials(self) -> int:
         """Delete ended windows, recording ``auth.suppressed`` where denials went unrecorded."""
+        with self._errors(), self._read() as cur:  # mostly nothing: no write lock then
+            if not cur.execute(S["any_ended_denials"], {"now": time.time()}).fetchone()[0]:
+                return 0
         count = 0
         with self._errors(), self._tx() as (cur, now):
             gone = sorted(cur.execute(S["ended_denials"], {"now": now}).fetchall(), key=_by_window)
             for address, start, end, denials, recorded in gone:
                 if denials <= recorded:
                     continue
-                data = rows.suppressed_data(
-                    address,
-                    _utc(start),
-                    _utc(end),
-                    denials,
-                    recorded,
-                )
+                data = rows.suppressed_data(address, _utc(start), _utc(end), denials, recorded)
                 self._security_event(cur, rows.event(AUTH_SUPPRESSED, None, data), now)
                 count += 1
         return count

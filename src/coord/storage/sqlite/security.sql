@@ -99,6 +99,9 @@ SELECT denials, failures, 0, window_end - :now FROM coord_denials
 WHERE address = :address AND window_end > :now
 ORDER BY window_start DESC LIMIT 1;
 
+-- name: any_ended_denials
+SELECT EXISTS (SELECT 1 FROM coord_denials WHERE window_end <= :now);
+
 -- name: ended_denials
 DELETE FROM coord_denials WHERE window_end <= :now
 RETURNING address, window_start, window_end, denials, recorded;
