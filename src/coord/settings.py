@@ -88,6 +88,29 @@ class Settings(BaseSettings):
         100, ge=1, description="API requests one key or agent may make at once above the rate."
     )
     api_max_body_bytes: int = Field(2 * 1_048_576, ge=1, description="Largest API request body.")
+    api_auth_failures: int = Field(
+        20,
+        ge=0,
+        description="Failed authentications from one client address within "
+        "COORD_API_AUTH_WINDOW after which the address is refused (429) for the rest of "
+        "the window, whatever key it sends; 0: never.",
+    )
+    api_auth_window: Duration = Field(
+        60.0,
+        gt=0,
+        description="The window of COORD_API_AUTH_FAILURES and COORD_API_DENIAL_EVENTS.",
+    )
+    api_denial_events: int = Field(
+        10,
+        ge=0,
+        description="Denials (401, 403) of one client address recorded as events per window; "
+        "the rest are counted in one auth.suppressed event when the window ends.",
+    )
+    api_trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For "
+        "names the client (coord server); empty: the connection's own address counts.",
+    )
     api_url: str | None = Field(
         None, description="A coord server to talk to instead of the database (CLI and Client)."
     )

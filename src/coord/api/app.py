@@ -11,20 +11,23 @@ from collections.abc import AsyncIterator
 from importlib.metadata import version
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from coord.api import problems
 from coord.api.body_limit import BodyLimit
-from coord.api.deps import Server
+from coord.api.deps import Server, access_denial, server_of
+from coord.api.headers import SecurityHeaders
 from coord.api.routes import agents, audit, events, health, keys, messages, runs, tasks
 from coord.app import connect
-from coord.errors import ConfigError, CoordError
+from coord.errors import ConfigError, CoordError, Forbidden
 from coord.ports.store import Store
 from coord.security.ratelimit import RateLimiter
 from coord.services import audit as audit_service
 from coord.services import auth
 from coord.services import keys as key_service
+from coord.services.denials import DenialGuard
 from coord.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -67,15 +70,28 @@ def create_app(
                 settings=settings,
                 roles=roles,
                 limiter=RateLimiter(settings.api_rate, settings.api_burst),
+                denials=DenialGuard(
+                    opened,
+                    failures=settings.api_auth_failures,
+                    window=settings.api_auth_window,
+                    record_limit=settings.api_denial_events,
+                ),
                 dev_mode=dev_mode,
             )
-            sealer = asyncio.create_task(_seal_forever(opened, settings.ledger_seal_interval))
+            background = [
+                asyncio.create_task(_seal_forever(opened, settings.ledger_seal_interval)),
+                asyncio.create_task(
+                    _summarize_denials_forever(app.state.coord.denials, settings.api_auth_window)
+                ),
+            ]
             try:
                 yield
             finally:
-                sealer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sealer
+                for task in background:
+                    task.cancel()
+                for task in background:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         finally:
             if own:
                 opened.close()
@@ -89,7 +105,11 @@ def create_app(
     )
     # coord's own body limit, not FastAPI's max_body_size (which answers text/plain).
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    # Outermost: every answer carries the security headers (the 500 handler, which
+    # runs outside every middleware, adds them itself).
+    app.add_middleware(SecurityHeaders)
     problems.install(app)
+    app.add_exception_handler(Forbidden, _forbidden)
     app.include_router(health.router)
     for router in (agents, messages, tasks, runs, events, audit, keys):
         app.include_router(router.router, prefix=PREFIX)
@@ -107,6 +127,27 @@ def _document_problems(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    """A 403, recorded as ``access.denied`` first (whatever route refused it)."""
+    assert isinstance(exc, Forbidden)
+    try:
+        await run_in_threadpool(server_of(request).denials.note, access_denial(request))
+    except Exception:  # bookkeeping: the client still gets its 403
+        logger.exception("could not record a refused request")
+    return problems.from_error(exc)
+
+
+async def _summarize_denials_forever(denials: DenialGuard, window: float) -> None:
+    """Close ended denial windows (``auth.suppressed`` events) about every window."""
+    interval = min(window, 10.0)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(denials.summarize)
+        except CoordError as exc:
+            logger.warning("summarizing refused requests failed (%s); will retry", exc.message)
 
 
 async def _seal_forever(store: Store, interval: float) -> None:

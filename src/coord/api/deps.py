@@ -2,7 +2,9 @@
 
 A request is authenticated (``Authorization: Bearer KEY``), then charged to two token
 buckets, its key's and its agent's, so one noisy key or agent is refused with 429
-while the others go on.
+while the others go on. A failed authentication is recorded (``auth.denied``) and
+counted against the client's address, which is refused with 429 for the rest of the
+window once it failed too often (:mod:`coord.services.denials`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from coord.errors import RateLimited
+from coord.domain.security import Denial
+from coord.errors import RateLimited, Unauthenticated
 from coord.ports.store import Store
 from coord.security.ratelimit import RateLimiter
 from coord.services import auth
+from coord.services import denials as denial_service
 from coord.services.auth import Principal, RoleBook
+from coord.services.denials import DenialGuard
 from coord.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -35,6 +40,7 @@ class Server:
     settings: Settings
     roles: RoleBook
     limiter: RateLimiter
+    denials: DenialGuard  # denials.counts: what was refused, by topic and reason (metrics)
     dev_mode: bool = False  # serve without keys (`coord server --dev`): never in production
 
 
@@ -87,7 +93,14 @@ def caller(
     if server.dev_mode and header is None:
         principal = _dev_principal(x_coord_agent)
     else:
-        principal = auth.authenticate(server.store, header, server.roles)
+        address = client_address(request)
+        server.denials.check(address)
+        try:
+            principal = auth.authenticate(server.store, header, server.roles)
+        except Unauthenticated as exc:
+            server.denials.note(_auth_denial(request, address, exc))
+            raise
+    request.state.coord_principal = principal
     # Both buckets or neither: a refusal by one does not spend the other's token.
     wait = server.limiter.take_all(["key:" + principal.key_id, "agent:" + principal.agent])
     if wait > 0:
@@ -101,6 +114,54 @@ def caller(
 
 
 Authenticated = Annotated[Caller, Depends(caller)]
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the connection's peer (behind a trusted proxy, the one
+    its X-Forwarded-For names, see COORD_API_TRUSTED_PROXIES)."""
+    return request.client.host if request.client else "unknown"
+
+
+def route_template(request: Request) -> str:
+    """The matched route's path template (``/api/v1/runs/{run_id}``), never the raw
+    path with its ids."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    # The route's own path lacks its router's prefix (/api/v1): take that from the
+    # request path, whose last segments the template matched one for one.
+    segments = request.url.path.rstrip("/").split("/")
+    own = template.rstrip("/").split("/")
+    prefix = "/".join(segments[: max(1, len(segments) - len(own) + 1)])
+    return (prefix + template) if prefix else template
+
+
+def _auth_denial(request: Request, address: str, exc: Unauthenticated) -> Denial:
+    reason = denial_service.auth_reason(exc.data.get("reason"))
+    key_id = exc.data.get("key_id") if reason in denial_service.KNOWN_KEY_REASONS else None
+    return Denial(
+        kind="auth",
+        address=address,
+        method=request.method,
+        path=route_template(request),
+        reason=reason,
+        key_id=key_id if isinstance(key_id, str) else None,
+    )
+
+
+def access_denial(request: Request) -> Denial:
+    """The ``access.denied`` record of a request answered 403."""
+    principal = getattr(request.state, "coord_principal", None)
+    return Denial(
+        kind="access",
+        address=client_address(request),
+        method=request.method,
+        path=route_template(request),
+        reason=denial_service.FORBIDDEN,
+        agent=principal.agent if isinstance(principal, Principal) else None,
+        key_id=principal.key_id if isinstance(principal, Principal) else None,
+    )
 
 
 def require(who: Caller, permission: str, *, domain: str | None = None) -> None:

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
+from coord.api.headers import secure
 from coord.domain.content import ContentInvalid
 from coord.errors import CoordError, RateLimited
 
@@ -172,7 +173,9 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
-    return problem(500, "internal_error", "the server failed; the error is in its log")
+    response = problem(500, "internal_error", "the server failed; the error is in its log")
+    secure(response.headers)  # sent outside every middleware, SecurityHeaders included
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -67,7 +67,13 @@ def server(
         return
     log_level = settings.log_level.lower()
     if workers == 1:
-        uvicorn.run(create_app(settings, dev_mode=dev), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_app(settings, dev_mode=dev),
+            host=host,
+            port=port,
+            log_level=log_level,
+            **_proxies(settings.api_trusted_proxies),
+        )
         return
     # Worker processes build their own app from the environment: hand them what the
     # command line said.
@@ -80,4 +86,14 @@ def server(
         port=port,
         workers=workers,
         log_level=log_level,
+        **_proxies(settings.api_trusted_proxies),
     )
+
+
+def _proxies(trusted: str) -> dict[str, Any]:
+    """uvicorn's proxy options: X-Forwarded-For is believed only from the proxies of
+    COORD_API_TRUSTED_PROXIES (uvicorn's own default trusts any local process, which
+    could then pose as any address and dodge the authentication throttle)."""
+    if not trusted.strip():
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted.strip()}

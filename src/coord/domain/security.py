@@ -139,3 +139,55 @@ class StoredResponse:
     request_hash: str
     status: int
     body: Any
+
+
+AUTH_DENIED = "auth.denied"
+ACCESS_DENIED = "access.denied"
+AUTH_SUPPRESSED = "auth.suppressed"
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """One refused API request: a failed authentication (``auth``, answered 401) or a
+    valid key lacking the permission (``access``, answered 403).
+
+    ``path`` is the route's template (``/api/v1/runs/{run_id}``), never the raw path;
+    nothing here ever holds a key or its secret."""
+
+    kind: str  # "auth" or "access"
+    address: str
+    method: str
+    path: str
+    reason: str
+    agent: str | None = None
+    key_id: str | None = None
+
+    @property
+    def topic(self) -> str:
+        """The topic of its event."""
+        return AUTH_DENIED if self.kind == "auth" else ACCESS_DENIED
+
+    def event_data(self) -> dict[str, Any]:
+        """The data of its event."""
+        data: dict[str, Any] = {
+            "address": self.address,
+            "method": self.method,
+            "path": self.path,
+            "reason": self.reason,
+        }
+        if self.agent is not None:
+            data["agent"] = self.agent
+        if self.key_id is not None:
+            data["key_id"] = self.key_id
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class DenialTally:
+    """What one client address did in the current window: its denials, how many of
+    them were failed authentications, and the seconds left in the window."""
+
+    denials: int
+    failures: int
+    retry_after: float
+    recorded: bool = False  # whether the denial just noted was recorded as an event

@@ -2,7 +2,8 @@
 
 Every change is written with its event in one transaction (``key.created``,
 ``key.revoked``, ``secret.set``, ``secret.deleted``, ``secret.rotated``, and
-``secret.read`` for each read); events carry names and key ids, never a key secret
+``secret.read`` for each read, ``auth.denied``/``access.denied``/``auth.suppressed``
+for refused API requests); events carry names and key ids, never a key secret
 or a secret value. Stores only see hashes of key secrets and ciphertexts of secrets.
 """
 
@@ -13,6 +14,8 @@ from typing import Any, Protocol
 
 from coord.domain.security import (
     ApiKeyInfo,
+    Denial,
+    DenialTally,
     KeyCredentials,
     NewKey,
     Reseal,
@@ -95,4 +98,20 @@ class SecurityStore(Protocol):
     ) -> StoredResponse:
         """Store a response unless one is stored for ``(scope, key)`` already (the
         first write wins); return the one stored."""
+        ...
+
+    # -- denials of API requests (per client address and window) ---------------------------
+    def note_denial(self, denial: Denial, *, window: float, record_limit: int) -> DenialTally:
+        """Count a denial in its address's current window (windows are aligned to
+        multiples of ``window`` seconds on the store's clock) and, while the window has
+        recorded fewer than ``record_limit``, record its event, in one transaction."""
+        ...
+
+    def denial_tally(self, address: str, *, window: float) -> DenialTally | None:
+        """The address's current window, None if it has no denial."""
+        ...
+
+    def summarize_denials(self) -> int:
+        """Delete the windows that have ended, recording one ``auth.suppressed`` event
+        for each that counted denials it did not record; return how many it recorded."""
         ...

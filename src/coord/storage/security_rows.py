@@ -14,6 +14,7 @@ from typing import Any
 from coord.domain import codec
 from coord.domain.security import (
     ApiKeyInfo,
+    DenialTally,
     KeyCredentials,
     KeyState,
     SealedSecret,
@@ -115,3 +116,28 @@ def revoke_refused(key_id: str, exists: bool) -> NotFound | Conflict:
     if not exists:
         return NotFound(f"no API key {key_id!r}", key_id=key_id)
     return Conflict(f"API key {key_id!r} is revoked already", key_id=key_id)
+
+
+def tally(found: Sequence[Any] | None) -> DenialTally:
+    """A ``note_denial``/``denial_tally`` row as a :class:`DenialTally`."""
+    row = _present(found)
+    return DenialTally(
+        denials=int(row[0]),
+        failures=int(row[1]),
+        retry_after=max(0.0, float(row[3])),
+        recorded=bool(row[2]),
+    )
+
+
+def suppressed_data(
+    address: str, start: datetime, end: datetime, denials: int, recorded: int
+) -> dict[str, Any]:
+    """The data of an ``auth.suppressed`` event (a window's denials not recorded)."""
+    return {
+        "address": address,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "denials": denials,
+        "recorded": recorded,
+        "suppressed": denials - recorded,
+    }

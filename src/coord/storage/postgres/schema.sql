@@ -530,3 +530,15 @@ CREATE TABLE coord_idempotency (
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (scope, key)
 );
+
+-- Refused API requests per client address and window (see migration 0006_denials).
+CREATE TABLE coord_denials (
+    address      text NOT NULL,
+    window_start timestamptz NOT NULL,
+    window_end   timestamptz NOT NULL,
+    denials      integer NOT NULL DEFAULT 0,
+    failures     integer NOT NULL DEFAULT 0,
+    recorded     integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (address, window_start)
+);
+CREATE INDEX coord_denials_window_end ON coord_denials (window_end);

@@ -11,6 +11,7 @@ import psycopg
 
 from coord.domain import codec
 from coord.domain.security import (
+    AUTH_SUPPRESSED,
     KEY_CREATED,
     KEY_REVOKED,
     SECRET_DELETED,
@@ -18,6 +19,8 @@ from coord.domain.security import (
     SECRET_ROTATED,
     SECRET_SET,
     ApiKeyInfo,
+    Denial,
+    DenialTally,
     KeyCredentials,
     NewKey,
     Reseal,
@@ -182,3 +185,31 @@ class PostgresSecurity(PostgresConnection):
             conn.execute(S["remember_response"], params)
             row = conn.execute(S["recall_response"], {"scope": scope, "key": key}).fetchone()
         return rows.stored_response(row, _same)
+
+    # -- denials of API requests ------------------------------------------------------------
+    def note_denial(self, denial: Denial, *, window: float, record_limit: int) -> DenialTally:
+        """Count a denial in its address's window, recording its event if still due
+        (one statement)."""
+        params = {
+            "address": denial.address,
+            "window": window,
+            "failure": int(denial.kind == "auth"),
+            "limit": record_limit,
+            "topic": denial.topic,
+            "actor": denial.agent,
+            "data": codec.dumps(denial.event_data()),
+        }
+        with self._conn() as conn:
+            return rows.tally(conn.execute(S["note_denial"], params).fetchone())
+
+    def denial_tally(self, address: str, *, window: float) -> DenialTally | None:
+        """The address's current window, None if it has no denial."""
+        with self._conn() as conn:
+            row = conn.execute(S["denial_tally"], {"address": address}).fetchone()
+        return None if row is None else rows.tally(row)
+
+    def summarize_denials(self) -> int:
+        """Delete ended windows, recording ``auth.suppressed`` where denials went unrecorded."""
+        with self._conn() as conn:
+            row = conn.execute(S["summarize_denials"], {"topic": AUTH_SUPPRESSED}).fetchone()
+        return int(row[0]) if row else 0

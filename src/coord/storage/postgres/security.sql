@@ -96,3 +96,51 @@ WHERE scope = %(scope)s AND key = %(key)s;
 INSERT INTO coord_idempotency (scope, key, request_hash, status, response)
 VALUES (%(scope)s, %(key)s, %(request_hash)s, %(status)s, %(response)s::jsonb)
 ON CONFLICT (scope, key) DO NOTHING;
+
+-- name: note_denial
+-- One more denial in the address's window (aligned to multiples of :window seconds of
+-- the database clock); the first :limit of a window are recorded as events (recorded
+-- keeps pace with denials until then, so recorded = denials says this one is).
+WITH w AS (
+    SELECT to_timestamp(floor(extract(epoch FROM now()) / %(window)s::float8)
+                        * %(window)s::float8) AS start
+), noted AS (
+    INSERT INTO coord_denials AS d (address, window_start, window_end, denials, failures,
+                                    recorded)
+    SELECT %(address)s, w.start, w.start + make_interval(secs => %(window)s::float8), 1,
+           %(failure)s, least(1, %(limit)s::int)
+    FROM w
+    ON CONFLICT (address, window_start) DO UPDATE
+    SET denials = d.denials + 1, failures = d.failures + excluded.failures,
+        recorded = d.recorded + CASE WHEN d.recorded < %(limit)s::int THEN 1 ELSE 0 END
+    RETURNING d.denials, d.failures, d.recorded = d.denials AND d.recorded > 0 AS logged,
+              d.window_end
+), ev AS (
+    INSERT INTO coord_events (topic, actor, data)
+    SELECT %(topic)s, %(actor)s, %(data)s::jsonb FROM noted WHERE logged
+)
+SELECT denials, failures, logged, extract(epoch FROM window_end - now())::float8 FROM noted;
+
+-- name: denial_tally
+SELECT denials, failures, false, extract(epoch FROM window_end - now())::float8
+FROM coord_denials
+WHERE address = %(address)s AND window_end > now()
+ORDER BY window_start DESC LIMIT 1;
+
+-- name: summarize_denials
+-- Windows that have ended go; each that counted denials it did not record leaves one
+-- auth.suppressed event saying how many.
+WITH gone AS (
+    DELETE FROM coord_denials WHERE window_end <= now()
+    RETURNING address, window_start, window_end, denials, recorded
+), ev AS (
+    INSERT INTO coord_events (topic, data)
+    SELECT %(topic)s,
+           jsonb_build_object('address', address, 'window_start', window_start,
+                              'window_end', window_end, 'denials', denials,
+                              'recorded', recorded, 'suppressed', denials - recorded)
+    FROM gone WHERE denials > recorded
+    ORDER BY window_start, address
+    RETURNING 1
+)
+SELECT count(*) FROM ev;

@@ -288,3 +288,15 @@ CREATE TABLE coord_idempotency (
     created_at   REAL NOT NULL,
     PRIMARY KEY (scope, key)
 ) STRICT;
+
+-- Refused API requests per client address and window (see migration 0005_denials).
+CREATE TABLE coord_denials (
+    address      TEXT NOT NULL,
+    window_start REAL NOT NULL,
+    window_end   REAL NOT NULL,
+    denials      INTEGER NOT NULL DEFAULT 0,
+    failures     INTEGER NOT NULL DEFAULT 0,
+    recorded     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (address, window_start)
+) STRICT;
+CREATE INDEX coord_denials_window_end ON coord_denials (window_end);

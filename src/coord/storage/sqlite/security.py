@@ -4,13 +4,16 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from coord.domain import codec
 from coord.domain.security import (
+    AUTH_SUPPRESSED,
     KEY_CREATED,
     KEY_REVOKED,
     SECRET_DELETED,
@@ -18,6 +21,8 @@ from coord.domain.security import (
     SECRET_ROTATED,
     SECRET_SET,
     ApiKeyInfo,
+    Denial,
+    DenialTally,
     KeyCredentials,
     NewKey,
     Reseal,
@@ -139,6 +144,9 @@ class SqliteSecurity(SqliteConnection):
 
     def reseal_secrets(self, changes: Sequence[Reseal], actor: str | None) -> int:
         """Replace ciphertexts that did not change meanwhile, each with an event."""
+        with self._errors(), self._read() as cur:  # mostly nothing: no write lock then
+            if not cur.execute(S["any_ended_denials"], {"now": time.time()}).fetchone()[0]:
+                return 0
         count = 0
         with self._errors(), self._tx() as (cur, now):
             for change in changes:
@@ -186,3 +194,55 @@ class SqliteSecurity(SqliteConnection):
             cur.execute(S["remember_response"], {**params, "now": now})
             row = cur.execute(S["recall_response"], {"scope": scope, "key": key}).fetchone()
         return rows.stored_response(row, json_text_to_value)
+
+    # -- denials of API requests ------------------------------------------------------------
+    def note_denial(self, denial: Denial, *, window: float, record_limit: int) -> DenialTally:
+        """Count a denial in its address's window, recording its event if still due."""
+        with self._errors(), self._tx(durable=False) as (cur, now):
+            start = math.floor(now / window) * window
+            params = {
+                "address": denial.address,
+                "window_start": start,
+                "window_end": start + window,
+                "failure": int(denial.kind == "auth"),
+                "limit": record_limit,
+                "now": now,
+            }
+            found = rows.tally(cur.execute(S["note_denial"], params).fetchone())
+            if found.recorded:
+                row = rows.event(denial.topic, denial.agent, denial.event_data())
+                self._security_event(cur, row, now)
+        return found
+
+    def denial_tally(self, address: str, *, window: float) -> DenialTally | None:
+        """The address's current window, None if it has no denial."""
+        with self._errors(), self._read() as cur:
+            params = {"address": address, "now": time.time()}
+            row = cur.execute(S["denial_tally"], params).fetchone()
+        return None if row is None else rows.tally(row)
+
+    def summarize_denials(self) -> int:
+        """Delete ended windows, recording ``auth.suppressed`` where denials went unrecorded."""
+        with self._errors(), self._read() as cur:  # mostly nothing: no write lock then
+            if not cur.execute(S["any_ended_denials"], {"now": time.time()}).fetchone()[0]:
+                return 0
+        count = 0
+        with self._errors(), self._tx() as (cur, now):
+            gone = sorted(cur.execute(S["ended_denials"], {"now": now}).fetchall(), key=_by_window)
+            for address, start, end, denials, recorded in gone:
+                if denials <= recorded:
+                    continue
+                data = rows.suppressed_data(address, _utc(start), _utc(end), denials, recorded)
+                self._security_event(cur, rows.event(AUTH_SUPPRESSED, None, data), now)
+                count += 1
+        return count
+
+
+def _by_window(row: Any) -> tuple[float, str]:
+    return (row[1], row[0])
+
+
+def _utc(epoch: float) -> datetime:
+    found = epoch_to_datetime(epoch)
+    assert found is not None
+    return found

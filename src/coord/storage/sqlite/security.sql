@@ -83,3 +83,25 @@ SELECT request_hash, status, response FROM coord_idempotency WHERE scope = :scop
 INSERT INTO coord_idempotency (scope, key, request_hash, status, response, created_at)
 VALUES (:scope, :key, :request_hash, :status, :response, :now)
 ON CONFLICT (scope, key) DO NOTHING;
+
+-- name: note_denial
+-- One more denial in the address's window; the first :limit of a window are recorded
+-- (recorded keeps pace with denials until then, so recorded = denials says this one is).
+INSERT INTO coord_denials (address, window_start, window_end, denials, failures, recorded)
+VALUES (:address, :window_start, :window_end, 1, :failure, min(1, :limit))
+ON CONFLICT (address, window_start) DO UPDATE
+SET denials = denials + 1, failures = failures + excluded.failures,
+    recorded = recorded + (recorded < :limit)
+RETURNING denials, failures, recorded = denials AND recorded > 0, window_end - :now;
+
+-- name: denial_tally
+SELECT denials, failures, 0, window_end - :now FROM coord_denials
+WHERE address = :address AND window_end > :now
+ORDER BY window_start DESC LIMIT 1;
+
+-- name: any_ended_denials
+SELECT EXISTS (SELECT 1 FROM coord_denials WHERE window_end <= :now);
+
+-- name: ended_denials
+DELETE FROM coord_denials WHERE window_end <= :now
+RETURNING address, window_start, window_end, denials, recorded;
