@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
+
+import psycopg
 
 import coord
 from coord.domain.run_views import RunInfo
@@ -64,3 +69,26 @@ def drive_run(
     done = until or (lambda: settled(app.get_run(run_id)))
     work_until(app, done, timeout=timeout, **options)
     return app.get_run(run_id)
+
+
+def mailbox_rows(database_url: str) -> tuple[int, int, int]:
+    """How many messages, deliveries and events the database holds, counted in the
+    tables themselves (the event feed shows an event only once it is safe to)."""
+    queries = [
+        "SELECT count(*) FROM coord_messages",
+        "SELECT count(*) FROM coord_deliveries",
+        "SELECT count(*) FROM coord_events",
+    ]
+    if database_url.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
+            a, b, c = (db.execute(q).fetchone()[0] for q in queries)
+    else:
+        url = database_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url) as pg:
+            a, b, c = (scalar_of(pg.execute(q).fetchone()) for q in queries)
+    return int(a), int(b), int(c)
+
+
+def scalar_of(row: Any) -> int:
+    assert row is not None
+    return int(row[0])

@@ -187,3 +187,17 @@ class SecretUnavailable(CoordError):
     """A secret cannot be read: it does not exist, or no configured key decrypts it."""
 
     code = "secret_unavailable"
+
+
+# -- refusals made alike in several layers ---------------------------------------------
+# A reference to something the caller may not see answers exactly as an unknown one:
+# the services (which check visibility) and the stores (which check existence) raise
+# these same errors, so the two answers cannot be told apart.
+def unknown_parent(message_id: str) -> NotFound:
+    """``reply_to`` names no message the sender may read."""
+    return NotFound(f"reply_to {message_id}: no such message", message_id=message_id)
+
+
+def unknown_thread(thread_id: str) -> NotFound:
+    """``thread`` names no thread the sender may read."""
+    return NotFound(f"no thread {thread_id}", thread_id=thread_id)

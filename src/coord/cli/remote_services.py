@@ -130,20 +130,20 @@ def ack(client: Client, agent: str, messages: Sequence[str]) -> list[str]:
 
 
 @twin_of(mail.get_message)
-def get_message(client: Client, message: str) -> MessageInfo:
-    """One message with its deliveries."""
+def get_message(client: Client, message: str, *, reader: str | None = None) -> MessageInfo:
+    """One message with its deliveries (whose: the server decides, by the key)."""
     return client.message(message)
 
 
 @twin_of(mail.thread)
-def thread(client: Client, thread_id: str) -> list[MessageInfo]:
-    """A thread."""
+def thread(client: Client, thread_id: str, *, reader: str | None = None) -> list[MessageInfo]:
+    """A thread (whose messages: the server decides, by the key)."""
     return client.thread(thread_id)
 
 
 @twin_of(mail.message_events)
-def message_events(client: Client, message: str) -> list[EventInfo]:
-    """A message's events."""
+def message_events(client: Client, message: str, *, reader: str | None = None) -> list[EventInfo]:
+    """A message's events (whose: the server decides, by the key)."""
     return client.message_events(message)
 
 

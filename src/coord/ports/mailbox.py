@@ -95,6 +95,15 @@ class MailboxStore(Protocol):
         """Return the messages of a thread, oldest first."""
         ...
 
+    def readable_messages(self, agent: str, message_ids: list[str]) -> set[str]:
+        """Of ``message_ids``, those ``agent`` may read: it sent them, or one was
+        delivered to it (directly, through a topic or to all; in any state)."""
+        ...
+
+    def readable_threads(self, agent: str, thread_ids: list[str]) -> set[str]:
+        """Of ``thread_ids``, the threads holding a message ``agent`` may read."""
+        ...
+
     def message_events(self, message_id: str) -> list[EventInfo]:
         """Return a message's events, oldest first."""
         ...

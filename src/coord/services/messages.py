@@ -18,6 +18,7 @@ from coord.domain.messages import (
     MAX_KEY,
     MAX_SUBJECT,
     Address,
+    AddressKind,
     NewAgent,
     NewMessage,
     SendResult,
@@ -26,7 +27,7 @@ from coord.domain.messages import (
 )
 from coord.domain.tasks import Priority
 from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
-from coord.errors import InvalidInput, NotFound
+from coord.errors import InvalidInput, NotFound, unknown_parent, unknown_thread
 from coord.ports.mailbox import InboxQuery
 from coord.ports.store import Store
 
@@ -204,14 +205,66 @@ def build_message(outgoing: Outgoing, *, max_bytes: int) -> NewMessage:
 
 
 def send(store: Store, messages: Sequence[NewMessage]) -> list[SendResult]:
-    """Store and deliver validated messages, all or none."""
+    """Store and deliver validated messages, all or none. A ``reply_to`` or
+    ``thread`` naming a message or thread its sender may not read is refused with
+    the ``NotFound`` an unknown id gets (see :func:`check_references`)."""
     if not messages:
         raise InvalidInput("nothing to send: no messages")
     keys = [(m.sender, m.key) for m in messages if m.key is not None]
     if len(set(keys)) != len(keys):
         sender, key = next(k for k in keys if keys.count(k) > 1)
         raise InvalidInput(f"key {key!r} of agent {sender!r} is used twice in one batch")
+    check_references(store, messages)
     return store.send(messages)
+
+
+def check_references(store: Store, messages: Sequence[NewMessage]) -> None:
+    """Refuse a batch whose ``reply_to`` or ``thread`` names a message or thread
+    its sender may not read (one it neither sent nor was delivered: the rule of the
+    store's ``readable_messages``), exactly as the store refuses an unknown id.
+
+    No admin exception: a message is its sender's, on every face, whoever calls.
+    Checking before the send is safe: messages and deliveries are never deleted,
+    so what a sender may read stays readable. A message of the same batch may be
+    named by its own sender or by the agent it is addressed to."""
+    batch = {m.id: m for m in messages}
+    parents: dict[str, set[str]] = {}
+    threads: dict[str, set[str]] = {}
+    for m in messages:
+        if m.reply_to is not None:
+            if not _batch_readable(batch, m.reply_to, m.sender):
+                parents.setdefault(m.sender, set()).add(m.reply_to)
+        elif m.thread_id is not None and not _batch_readable(batch, m.thread_id, m.sender):
+            threads.setdefault(m.sender, set()).add(m.thread_id)
+    readable: dict[str, set[str]] = {}
+    for sender in sorted(parents.keys() | threads.keys()):
+        if store.get_agent(sender) is None:
+            continue  # the store refuses an unknown sender first, as it always has
+        readable[sender] = store.readable_messages(
+            sender, sorted(parents.get(sender, ()))
+        ) | store.readable_threads(sender, sorted(threads.get(sender, ())))
+    for m in messages:  # the first refusal in batch order, as the store would say it
+        seen = readable.get(m.sender)
+        if seen is None:
+            continue
+        if m.reply_to is not None:
+            if m.reply_to in parents.get(m.sender, ()) and m.reply_to not in seen:
+                raise unknown_parent(m.reply_to)
+            continue
+        thread_id = m.thread_id
+        if thread_id in threads.get(m.sender, ()) and thread_id not in seen:
+            raise unknown_thread(str(thread_id))
+
+
+def _batch_readable(batch: dict[str, NewMessage], ref: str, sender: str) -> bool:
+    """Whether ``ref`` is a message of this batch that ``sender`` may name: one it
+    sends itself, or one addressed to it."""
+    found = batch.get(ref)
+    if found is None:
+        return False
+    return found.sender == sender or (
+        found.to.kind is AddressKind.AGENT and found.to.name == sender
+    )
 
 
 # -- reading --------------------------------------------------------------------------
@@ -286,28 +339,43 @@ def ack(store: Store, agent: str, messages: Sequence[str]) -> list[str]:
     return store.ack(agent, [message_id(m) for m in messages])
 
 
-def get_message(store: Store, message: str) -> MessageInfo:
-    """A message with each recipient's delivery state."""
-    found = store.get_message(message_id(message))
-    if found is None:
+def get_message(store: Store, message: str, *, reader: str | None = None) -> MessageInfo:
+    """A message with each recipient's delivery state. With ``reader``, only one
+    that agent may read (it sent it or was delivered it): any other answers as an
+    unknown id does, so its id tells nothing."""
+    canonical = message_id(message)
+    found = store.get_message(canonical)
+    if found is None or not _readable(store, reader, [canonical]):
         raise NotFound(f"no message {message}", message_id=message)
     return found
 
 
-def thread(store: Store, thread_id: str) -> list[MessageInfo]:
+def thread(store: Store, thread_id: str, *, reader: str | None = None) -> list[MessageInfo]:
     """Every message of a thread, oldest first. A message id of the thread is accepted
-    too (its thread is shown)."""
+    too (its thread is shown). With ``reader``, only the messages that agent may read,
+    and a thread (or message) with none answers as an unknown id does."""
     canonical = message_id(thread_id, "thread")
     messages = store.thread(canonical)
     if not messages:
         found = store.get_message(canonical)
-        if found is None:
-            raise NotFound(f"no thread or message {thread_id}", thread_id=thread_id)
-        messages = store.thread(found.thread_id)
+        if found is not None and _readable(store, reader, [canonical]):
+            messages = store.thread(found.thread_id)
+    if reader is not None:
+        shown = _readable(store, reader, [m.id for m in messages])
+        messages = [m for m in messages if m.id in shown]
+    if not messages:
+        raise NotFound(f"no thread or message {thread_id}", thread_id=thread_id)
     return messages
 
 
-def message_events(store: Store, message: str) -> list[EventInfo]:
-    """A message's events (sent, delivered, read, acked, expired), oldest first."""
-    get_message(store, message)
+def _readable(store: Store, reader: str | None, ids: list[str]) -> set[str]:
+    """Of ``ids`` (messages that exist), those ``reader`` may read (None: any caller
+    who may read every inbox, or the SDK: all of them)."""
+    return set(ids) if reader is None else store.readable_messages(reader, ids)
+
+
+def message_events(store: Store, message: str, *, reader: str | None = None) -> list[EventInfo]:
+    """A message's events (sent, delivered, read, acked, expired), oldest first; with
+    ``reader``, of a message that agent may read (see :func:`get_message`)."""
+    get_message(store, message, reader=reader)
     return store.message_events(message_id(message))

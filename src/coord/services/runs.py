@@ -29,6 +29,9 @@ from coord.domain.workflows import WorkflowInvalid, WorkflowSpec, line_of, parse
 from coord.errors import InvalidInput, NotFound, UnknownTask
 from coord.ports.runs import Decide, RunFilter
 from coord.ports.store import Store
+from coord.security.rbac import RoleBook
+from coord.services import auth
+from coord.services.auth import Principal
 from coord.workflows import signals
 from coord.workflows.definitions import load_yaml_file
 
@@ -223,6 +226,17 @@ def get_run(store: Store, value: str) -> RunInfo:
     """One run with its phases; ``NotFound`` if there is none."""
     found = store.get_run(run_id(value))
     if found is None:
+        raise NotFound(f"no run {value}", run_id=value)
+    return found
+
+
+def readable_run(store: Store, value: str, principal: Principal, roles: RoleBook) -> RunInfo:
+    """One run as ``principal`` may see it. Without ``read_runs`` it is refused (403)
+    before anything is looked up; a run of a workflow whose authority domain the
+    caller lacks answers exactly as an unknown id does (404), so an id tells nothing."""
+    auth.require(principal, "read_runs")
+    found = store.get_run(run_id(value))
+    if found is None or not principal.in_domain(roles.required_domain("workflow", found.workflow)):
         raise NotFound(f"no run {value}", run_id=value)
     return found
 

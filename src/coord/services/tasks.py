@@ -12,9 +12,11 @@ from coord.domain.events import TASK_ENQUEUED
 from coord.domain.steps import StepReset, parse_step_reset, step_name
 from coord.domain.tasks import EnqueueResult, Priority, TaskState
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
-from coord.errors import Conflict, InvalidInput, NotFound, UnknownTask
+from coord.errors import Conflict, Forbidden, InvalidInput, NotFound, UnknownTask
 from coord.ports.store import Store, TaskFilter
 from coord.runtime.queue import EnqueueOptions, build_tasks
+from coord.services import auth
+from coord.services.auth import Principal
 
 MAX_LIST_LIMIT = 10_000
 
@@ -120,6 +122,24 @@ def cancel_task(store: Store, task_id: str, *, actor: str | None = None) -> Task
         task_id=task_id,
         state=info.state.value,
     )
+
+
+def cancel_task_as(store: Store, task_id: str, principal: Principal) -> TaskInfo:
+    """:func:`cancel_task` as ``principal``: any task with ``manage_tasks``, else
+    one it enqueued (with ``enqueue_task``). Another agent's task is refused (403)
+    to a caller who may read tasks, and answers as an unknown id (404) to one who
+    may not, so its id tells nothing."""
+    if not principal.can("manage_tasks"):
+        auth.require(principal, "enqueue_task")
+        if enqueued_by(store, task_id) != principal.agent:
+            if not principal.can("read_tasks"):
+                raise NotFound(f"no task with id {task_id}", task_id=task_id)
+            raise Forbidden(
+                f"task {task_id} was enqueued by another agent: cancelling it needs "
+                "the manage_tasks permission",
+                permission="manage_tasks",
+            )
+    return cancel_task(store, task_id, actor=principal.agent)
 
 
 def queue_stats(store: Store) -> list[QueueStats]:

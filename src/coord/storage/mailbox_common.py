@@ -17,7 +17,13 @@ from coord.domain.messages import (
     handler_task_name,
 )
 from coord.domain.tasks import NewTask, TaskPolicy, policy_from_dict
-from coord.errors import IdempotencyConflict, InvalidInput, NotFound
+from coord.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    unknown_parent,
+    unknown_thread,
+)
 
 # (topic, message_id, actor, data_json)
 MessageEventRow = tuple[str, str | None, str | None, str | None]
@@ -109,9 +115,7 @@ def resolve_thread(message: NewMessage, parent_thread: str | None, thread_exists
     """The thread a message joins: its parent's, the named one, or its own."""
     if message.reply_to is not None:
         if parent_thread is None:
-            raise NotFound(
-                f"reply_to {message.reply_to}: no such message", message_id=message.reply_to
-            )
+            raise unknown_parent(message.reply_to)
         if message.thread_id is not None and message.thread_id != parent_thread:
             raise InvalidInput(
                 f"thread {message.thread_id} is not the thread of reply_to "
@@ -120,7 +124,7 @@ def resolve_thread(message: NewMessage, parent_thread: str | None, thread_exists
         return parent_thread
     if message.thread_id is not None:
         if not thread_exists:
-            raise NotFound(f"no thread {message.thread_id}", thread_id=message.thread_id)
+            raise unknown_thread(message.thread_id)
         return message.thread_id
     return message.id
 

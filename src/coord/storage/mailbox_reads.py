@@ -91,6 +91,20 @@ class MailboxReads:
         """The messages of a thread, oldest first."""
         return self._messages(self._mailbox_queries["thread_messages"], {"thread": thread_id})
 
+    def readable_messages(self, agent: str, message_ids: list[str]) -> set[str]:
+        """Of ``message_ids``, those ``agent`` sent or was delivered."""
+        return self._readable("readable_messages", "id", agent, message_ids)
+
+    def readable_threads(self, agent: str, thread_ids: list[str]) -> set[str]:
+        """Of ``thread_ids``, the threads holding a message ``agent`` may read."""
+        return self._readable("readable_threads", "thread_id", agent, thread_ids)
+
+    def _readable(self, query: str, column: str, agent: str, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        params = {"agent": agent, "ids": self._id_list(ids)}
+        return {str(r[column]) for r in self._dict_rows(self._mailbox_queries[query], params)}
+
     def _messages(self, sql: str, params: dict[str, Any]) -> list[MessageInfo]:
         rows = self._dict_rows(sql, params)
         ids = self._id_list([str(r["id"]) for r in rows])

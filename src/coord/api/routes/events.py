@@ -55,10 +55,7 @@ def _query(
     who: Caller, topic: str | None, run: str | None, agent: str | None, limit: int
 ) -> EventQuery:
     if run is not None:
-        found = run_service.get_run(who.store, run)
-        domain = who.server.roles.required_domain("workflow", found.workflow)
-        require(who, "read_runs", domain=domain)
-        run = found.id
+        run = run_service.readable_run(who.store, run, who.principal, who.server.roles).id
     if agent != who.agent and not (agent is None and run is not None):
         require(who, "read_all_inboxes")  # another agent's events, or every event
     require(who, "read_events")

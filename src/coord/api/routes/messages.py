@@ -15,7 +15,7 @@ from coord.api.models import AgentPath, Body, Duration, IdPath, Key
 from coord.domain import bounds
 from coord.domain.messages import SendResult
 from coord.domain.views import EventInfo, InboxMessage, MessageInfo
-from coord.errors import Forbidden, NotFound
+from coord.errors import Forbidden
 from coord.services import messages as service
 
 router = APIRouter(tags=["messages"])
@@ -217,8 +217,8 @@ def ack(who: Authenticated, name: AgentPath, body: AckBody) -> Acked:
 @router.get("/messages/{message_id}", operation_id="getMessage", response_model=MessageInfo)
 def get_message(who: Authenticated, message_id: IdPath) -> MessageInfo:
     """A message with each recipient's state: for its sender, its recipients, or any
-    caller with read_all_inboxes."""
-    return _visible(who, service.get_message(who.store, message_id))
+    caller with read_all_inboxes. Anyone else's answers 404, as an unknown id does."""
+    return service.get_message(who.store, message_id, reader=_reader(who))
 
 
 @router.get(
@@ -227,34 +227,21 @@ def get_message(who: Authenticated, message_id: IdPath) -> MessageInfo:
     response_model=list[EventInfo],
 )
 def message_events(who: Authenticated, message_id: IdPath) -> list[EventInfo]:
-    """A message's events, oldest first."""
-    _visible(who, service.get_message(who.store, message_id))
-    return service.message_events(who.store, message_id)
+    """A message's events, oldest first (whose message: as for getMessage)."""
+    return service.message_events(who.store, message_id, reader=_reader(who))
 
 
 @router.get("/threads/{thread_id}", operation_id="getThread", response_model=list[MessageInfo])
 def thread(who: Authenticated, thread_id: IdPath) -> list[MessageInfo]:
     """The messages of a thread the caller sent or received (all of them with
     read_all_inboxes), oldest first."""
-    messages = service.thread(who.store, thread_id)
+    return service.thread(who.store, thread_id, reader=_reader(who))
+
+
+def _reader(who: Caller) -> str | None:
+    """Whose messages the caller may see: None for all of them (read_all_inboxes),
+    else its own. Decided before any lookup, so a refusal tells nothing of an id."""
     if who.principal.can("read_all_inboxes"):
-        return messages
+        return None
     require(who, "read_own_inbox")
-    shown = [m for m in messages if _party(who, m)]
-    if not shown:
-        raise NotFound(f"no thread or message {thread_id}", thread_id=thread_id)
-    return shown
-
-
-def _party(who: Caller, message: MessageInfo) -> bool:
-    return message.sender == who.agent or any(d.agent == who.agent for d in message.deliveries)
-
-
-def _visible(who: Caller, message: MessageInfo) -> MessageInfo:
-    # Someone else's message answers 404, as if it did not exist: its id tells nothing.
-    if who.principal.can("read_all_inboxes"):
-        return message
-    require(who, "read_own_inbox")
-    if _party(who, message):
-        return message
-    raise NotFound(f"no message {message.id}", message_id=message.id)
+    return who.agent

@@ -86,9 +86,7 @@ def _workflow_domain(who: Caller, workflow: str) -> str | None:
 
 
 def _readable(who: Caller, run_id: str) -> RunInfo:
-    run = service.get_run(who.store, run_id)
-    require(who, "read_runs", domain=_workflow_domain(who, run.workflow))
-    return run
+    return service.readable_run(who.store, run_id, who.principal, who.server.roles)
 
 
 def _controllable(who: Caller, run_id: str) -> RunInfo:

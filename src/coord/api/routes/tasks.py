@@ -185,15 +185,7 @@ def task_events(who: Authenticated, task_id: IdPath) -> list[EventInfo]:
 @router.post("/tasks/{task_id}/cancel", operation_id="cancelTask", response_model=TaskInfo)
 def cancel(who: Authenticated, task_id: IdPath) -> TaskInfo:
     """Cancel a task: one the caller enqueued, or any with manage_tasks."""
-    if not who.principal.can("manage_tasks"):
-        require(who, "enqueue_task")
-        if service.enqueued_by(who.store, task_id) != who.agent:
-            raise Forbidden(
-                f"task {task_id} was enqueued by another agent: cancelling it needs "
-                "the manage_tasks permission",
-                permission="manage_tasks",
-            )
-    return service.cancel_task(who.store, task_id, actor=who.agent)
+    return service.cancel_task_as(who.store, task_id, who.principal)
 
 
 @router.post("/tasks/{task_id}/retry", operation_id="retryTask", response_model=TaskInfo)

@@ -127,6 +127,22 @@ SELECT {message_columns} FROM coord_messages WHERE id = %(id)s::uuid;
 -- name: thread_messages
 SELECT {message_columns} FROM coord_messages WHERE thread_id = %(thread)s::uuid ORDER BY id;
 
+-- name: readable_messages
+-- Of the ids given, the messages the agent may read: it sent them, or one was delivered to it
+-- (directly, through a topic or to all; in any state, expired too). The one rule of
+-- who may see a message or name it in a reply (docs/mailboxes.md).
+SELECT m.id FROM coord_messages AS m
+WHERE m.id = ANY(%(ids)s::uuid[])
+  AND (m.sender = %(agent)s OR EXISTS (
+      SELECT 1 FROM coord_deliveries AS d WHERE d.message_id = m.id AND d.agent = %(agent)s));
+
+-- name: readable_threads
+-- Of the ids given, the threads the agent may read: those holding a message it may read.
+SELECT DISTINCT m.thread_id FROM coord_messages AS m
+WHERE m.thread_id = ANY(%(ids)s::uuid[])
+  AND (m.sender = %(agent)s OR EXISTS (
+      SELECT 1 FROM coord_deliveries AS d WHERE d.message_id = m.id AND d.agent = %(agent)s));
+
 -- name: deliveries_of
 SELECT {delivery_columns}
 FROM coord_deliveries AS d WHERE message_id = ANY(%(ids)s::uuid[])
