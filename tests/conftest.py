@@ -23,11 +23,14 @@ ADMIN_URL = os.environ.get(
     "COORD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("COORD_REQUIRE_POSTGRES") == "1"
-COORD_TABLES = (
-    "coord_events, coord_steps, coord_tasks, coord_task_policies, coord_rate_buckets, "
-    "coord_agents, coord_subscriptions, coord_messages, coord_deliveries, coord_workflows, "
-    "coord_runs, coord_phases, coord_artifacts, coord_run_artifacts, coord_ledger, "
-    "coord_api_keys, coord_secrets, coord_idempotency"
+# Every table of coord's schema is emptied between tests, found in the catalog (a hand-kept
+# list would miss the next table, and its rows would leak into later tests), except the
+# ledger's head (reset below) and the applied migrations.
+KEPT_TABLES = ("coord_ledger_head", "coord_migrations")
+COORD_TABLES_SQL = (
+    "SELECT string_agg(quote_ident(tablename), ', ' ORDER BY tablename) FROM pg_tables "
+    "WHERE schemaname = current_schema() AND tablename LIKE 'coord\\_%%' "
+    "AND tablename <> ALL(%s)"
 )
 # The ledger's head is one row that must exist: reset, not truncated.
 RESET_LEDGER_HEAD = (
@@ -98,7 +101,9 @@ def empty_postgres_url(postgres_server: str) -> Iterator[str]:
 
 def _truncate(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {COORD_TABLES} RESTART IDENTITY CASCADE")
+        row = conn.execute(COORD_TABLES_SQL, (list(KEPT_TABLES),)).fetchone()
+        assert row is not None and row[0], "no coord tables to empty"
+        conn.execute(f"TRUNCATE {row[0]} RESTART IDENTITY CASCADE")
         conn.execute(RESET_LEDGER_HEAD)
 
 
