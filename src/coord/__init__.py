@@ -44,7 +44,7 @@ from coord.errors import (
     WaitTimeout,
 )
 from coord.messaging.handlers import AgentContext
-from coord.messaging.hooks import MessageReceipt, MessageSend
+from coord.messaging.plugins import MessageReceipt, MessageSend
 from coord.runtime.context import Context, SyncContext
 from coord.runtime.middleware import TaskCall
 from coord.runtime.registry import TaskDefinition

@@ -23,7 +23,7 @@ from coord.runtime.middleware import Middleware
 from coord.runtime.queue import build_tasks
 from coord.runtime.registry import Registry, Schedule, TaskDefinition
 from coord.runtime.results import ResultWaiter, unwrap
-from coord.runtime.signals import run_until_signalled
+from coord.runtime.shutdown import run_until_signalled
 from coord.runtime.worker import Worker, WorkerConfig, WorkerStats
 from coord.services import tasks as tasks_service
 from coord.services.database import ensure_current
@@ -31,7 +31,7 @@ from coord.services.secrets import TaskSecrets
 from coord.settings import Settings, load_settings, mask_url
 from coord.storage.factory import is_new_database, notifier_for, open_store
 from coord.storage.url import parse_database_url
-from coord.workflows.hooks import EngineHooks
+from coord.workflows.worker_hooks import EngineHooks
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -16,7 +16,7 @@ from coord.domain.tasks import TaskPolicy
 from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
 from coord.errors import InvalidInput
 from coord.messaging.handlers import AgentDefinition, AgentHandler, handler_task_function
-from coord.messaging.hooks import (
+from coord.messaging.plugins import (
     MessageReceipt,
     MessageSend,
     ReceiveHook,

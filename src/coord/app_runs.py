@@ -21,7 +21,7 @@ from coord.services import dossier
 from coord.services import runs as run_service
 from coord.settings import Settings
 from coord.workflows.definitions import Workflow, load_yaml_file
-from coord.workflows.hooks import timer_task
+from coord.workflows.worker_hooks import timer_task
 
 WorkflowRef = str | WorkflowSpec | Workflow
 

@@ -18,7 +18,7 @@ from coord.domain.runs import PhaseState, RunChanges, RunState
 from coord.domain.tasks import Usage
 from coord.ports.runs import Decide, RunTx
 from coord.runtime import outcomes
-from coord.workflows.hooks import EngineHooks
+from coord.workflows.worker_hooks import EngineHooks
 from tests.helpers import drive_run, work_until
 
 

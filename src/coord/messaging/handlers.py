@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from coord.domain.messages import DeliveryState, SendResult
 from coord.domain.views import InboxMessage
-from coord.messaging.hooks import MessageReceipt, ReceiveHook, chain
+from coord.messaging.plugins import MessageReceipt, ReceiveHook, chain
 from coord.runtime.context import Context
 
 DurationLike = str | float | timedelta

@@ -32,7 +32,7 @@ from coord.ports.store import Store
 from coord.security.rbac import RoleBook
 from coord.services import auth
 from coord.services.auth import Principal
-from coord.workflows import signals
+from coord.workflows import decisions
 from coord.workflows.definitions import load_yaml_file
 
 MAX_LIST_LIMIT = 10_000
@@ -219,7 +219,7 @@ def start_run(
         phases=tuple(spec.phases),
         phase_budgets={name: p.budget for name, p in spec.phases.items()},
     )
-    return store.create_run(run, signals.start(actor))
+    return store.create_run(run, decisions.start(actor))
 
 
 def get_run(store: Store, value: str) -> RunInfo:
@@ -297,30 +297,30 @@ def _change(store: Store, value: str, decide: Decide) -> RunInfo:
 
 def pause(store: Store, value: str, actor: str | None = None) -> RunInfo:
     """Start nothing new in the run until it is resumed."""
-    return _change(store, value, signals.pause(actor))
+    return _change(store, value, decisions.pause(actor))
 
 
 def resume(store: Store, value: str, actor: str | None = None) -> RunInfo:
     """Continue a paused run."""
-    return _change(store, value, signals.resume(actor))
+    return _change(store, value, decisions.resume(actor))
 
 
 def cancel(store: Store, value: str, actor: str | None = None) -> RunInfo:
     """Cancel a run: stop its tasks and compensate its succeeded phases."""
-    return _change(store, value, signals.cancel(actor))
+    return _change(store, value, decisions.cancel(actor))
 
 
 def retry(
     store: Store, value: str, from_phase: str | None = None, actor: str | None = None
 ) -> RunInfo:
     """Run a failed or cancelled run again from its failed phase (or ``from_phase``)."""
-    return _change(store, value, signals.retry(from_phase, actor))
+    return _change(store, value, decisions.retry(from_phase, actor))
 
 
 def approve(store: Store, value: str, phase: str, by: str) -> RunInfo:
     """A person approves a phase waiting for approval."""
     _check_approver(store, by)
-    return _change(store, value, signals.approve(phase, by))
+    return _change(store, value, decisions.approve(phase, by))
 
 
 def reject(store: Store, value: str, phase: str, by: str, reason: str) -> RunInfo:
@@ -329,7 +329,7 @@ def reject(store: Store, value: str, phase: str, by: str, reason: str) -> RunInf
     if not reason.strip() or len(reason) > _MAX_TEXT:
         raise InvalidInput(f"reason: give 1-{_MAX_TEXT} characters", field="reason")
     _texts(reason=reason)
-    return _change(store, value, signals.reject(phase, by, reason))
+    return _change(store, value, decisions.reject(phase, by, reason))
 
 
 def _check_approver(store: Store, name: str) -> None:
@@ -364,7 +364,7 @@ def waive(
         raise InvalidInput(f"expires: {exc}", field="expires") from None
     if seconds <= 0:
         raise InvalidInput("expires: must be in the future", field="expires")
-    return _change(store, value, signals.waive(phase, owner, time.time() + seconds, control))
+    return _change(store, value, decisions.waive(phase, owner, time.time() + seconds, control))
 
 
 def set_budget(
@@ -383,7 +383,7 @@ def set_budget(
         budget = parse_limits(assignments)
     except ValueError as exc:
         raise InvalidInput.of(exc, "limits") from None
-    return _change(store, value, signals.set_budget(phase or None, budget, actor))
+    return _change(store, value, decisions.set_budget(phase or None, budget, actor))
 
 
 def _texts(**values: str | None) -> None:

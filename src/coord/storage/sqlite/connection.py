@@ -21,8 +21,8 @@ from coord.domain import codec
 from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome, TaskState
 from coord.errors import CoordError, StoreError, StoreUnavailable
 from coord.storage import common
+from coord.storage.commit_wakeups import WriteSignals
 from coord.storage.records import TASK_COLUMNS, json_text_to_value
-from coord.storage.signals import WriteSignals
 from coord.storage.sql import load_queries, specialize
 
 PACKAGE = __package__ or "coord.storage.sqlite"

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from coord.storage.signals import WriteSignals
+from coord.storage.commit_wakeups import WriteSignals
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from coord.domain.tasks import ClaimedTask, Outcome, TaskPolicy
 from coord.ports.runs import Decide
 from coord.runtime.context import Context
 from coord.runtime.registry import TaskDefinition
-from coord.workflows import signals
+from coord.workflows import decisions
 
 
 class EngineHooks:
@@ -18,15 +18,15 @@ class EngineHooks:
 
     def after_outcome(self, outcome: Outcome, task: ClaimedTask) -> Decide:
         """The decision to store with ``outcome``."""
-        return signals.after_outcome(outcome, task.run_step)
+        return decisions.after_outcome(outcome, task.run_step)
 
     def after_charge(self, owner: str) -> Decide:
         """The decision to take after a run task reported usage with its lease."""
-        return signals.charged(owner)
+        return decisions.charged(owner)
 
     def reconcile(self) -> Decide:
         """Look at a run again."""
-        return signals.reconcile()
+        return decisions.reconcile()
 
 
 async def _timer(ctx: Context) -> None:
