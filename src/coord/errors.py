@@ -56,6 +56,13 @@ class UnknownTask(InvalidInput):
     code = "unknown_task"
 
 
+class InvalidWorkflow(InvalidInput):
+    """A workflow definition with problems; ``data['problems']`` lists them (with
+    the phase and, for YAML, the line)."""
+
+    code = "invalid_workflow"
+
+
 class NotFound(CoordError, LookupError):
     """The object does not exist."""
 

@@ -10,7 +10,8 @@ import pytest
 from coord.errors import ConfigError, Forbidden, InvalidInput
 from coord.security import keys
 from coord.security.rbac import PERMISSIONS, load_roles, parse_roles
-from coord.services.auth import Principal, default_role, require
+from coord.services.access import Principal, require
+from coord.services.auth import default_role
 
 
 def principal(permissions: set[str], domains: frozenset[str] | set[str] = frozenset()) -> Principal:

@@ -53,7 +53,7 @@ class Problem:
         return text if line is None else f"{text} (line {line})"
 
 
-class WorkflowInvalid(ValueError):
+class WorkflowProblems(ValueError):
     """A definition with problems; ``problems`` lists them all."""
 
     def __init__(self, name: str, problems: Sequence[Problem], lines: Mapping[Path, int]) -> None:
@@ -242,13 +242,13 @@ def parse_workflow(
 
     ``known_tasks``, when given, is every task name that can run: a phase naming
     another is a problem. ``lines`` maps key paths to source lines (YAML). Raises
-    :class:`WorkflowInvalid` listing every problem found.
+    :class:`WorkflowProblems` listing every problem found.
     """
     c = _Collector()
     lines = lines or {}
     if not isinstance(data, Mapping):
         c.add((), "a workflow definition must be a mapping with 'name' and 'phases'")
-        raise WorkflowInvalid(default_name or "?", c.problems, lines)
+        raise WorkflowProblems(default_name or "?", c.problems, lines)
     name = data.get("name", default_name)
     if not isinstance(name, str) or not _NAME.match(name):
         c.add(("name",), f"invalid workflow name {name!r}: use 1-64 letters, digits, _ . -")
@@ -270,7 +270,7 @@ def parse_workflow(
         if known_tasks is not None:
             _check_tasks(c, phases, set(known_tasks))
     if c.problems:
-        raise WorkflowInvalid(name, c.problems, lines)
+        raise WorkflowProblems(name, c.problems, lines)
     return WorkflowSpec(
         name=name,
         phases=phases,

@@ -1,4 +1,5 @@
-"""Who is calling, and what may they do: API key authentication and RBAC checks.
+"""Who is calling: API key authentication (what the caller may do is
+:mod:`coord.services.access`).
 
 Each request costs one indexed lookup (the key with its agent) and no cache, so a
 revoked key, a removed agent or an expired key is refused on the very next request.
@@ -11,12 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 
-from coord.errors import Forbidden, InvalidInput, StoreError, Unauthenticated
+from coord.errors import InvalidInput, StoreError, Unauthenticated
 from coord.ports.store import Store
 from coord.security.keys import parse_key, secret_matches
-from coord.security.rbac import ALL_DOMAINS, PERMISSIONS, Role, RoleBook, load_roles
+from coord.security.rbac import Role, RoleBook, load_roles
+from coord.services.access import Principal
 
 __all__ = [
     "Principal",
@@ -25,33 +26,11 @@ __all__ = [
     "authenticate",
     "default_role",
     "load_roles",
-    "require",
 ]
 
 logger = logging.getLogger(__name__)
 
 TOUCH_INTERVAL = 60.0  # seconds between two last_used_at writes of one key
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """An authenticated caller: the key, its agent, the role and what it allows."""
-
-    key_id: str
-    agent: str
-    role: str
-    permissions: frozenset[str]
-    domains: frozenset[str]
-    human: bool
-
-    def can(self, permission: str) -> bool:
-        """Whether the role grants ``permission`` (``admin`` grants every one)."""
-        return "admin" in self.permissions or permission in self.permissions
-
-    def in_domain(self, domain: str | None) -> bool:
-        """Whether the caller acts in ``domain`` (None: nothing is required; ``*``
-        among the caller's domains: every domain)."""
-        return domain is None or ALL_DOMAINS in self.domains or domain in self.domains
 
 
 def default_role(agent_role: str | None, human: bool) -> str:
@@ -143,25 +122,3 @@ def authenticate(store: Store, authorization: str | None, roles: RoleBook) -> Pr
         domains=role.authority_domains | frozenset(found.agent_domains),
         human=found.agent_human,
     )
-
-
-def require(principal: Principal, permission: str, *, domain: str | None = None) -> None:
-    """``Forbidden`` unless the caller has ``permission`` (and acts in ``domain``)."""
-    if permission not in PERMISSIONS:  # a typo in the caller's code, not the user's fault
-        raise ValueError(f"unknown permission {permission!r}")
-    if not principal.can(permission):
-        raise Forbidden(
-            f"agent {principal.agent!r} (role {principal.role!r}) lacks the permission "
-            f"{permission!r}",
-            permission=permission,
-            role=principal.role,
-            agent=principal.agent,
-        )
-    if not principal.in_domain(domain):
-        raise Forbidden(
-            f"agent {principal.agent!r} (role {principal.role!r}) does not act in the "
-            f"authority domain {domain!r}",
-            domain=domain,
-            role=principal.role,
-            agent=principal.agent,
-        )

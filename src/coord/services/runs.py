@@ -25,13 +25,13 @@ from coord.domain.run_views import (
 from coord.domain.runs import TIMER_TASK, NewRun, PhaseState, RunState
 from coord.domain.tasks import Usage
 from coord.domain.views import EventInfo
-from coord.domain.workflows import WorkflowInvalid, WorkflowSpec, line_of, parse_workflow
-from coord.errors import InvalidInput, NotFound, UnknownTask
+from coord.domain.workflows import WorkflowProblems, WorkflowSpec, line_of, parse_workflow
+from coord.errors import InvalidInput, InvalidWorkflow, NotFound, UnknownTask
 from coord.ports.runs import Decide, RunFilter
 from coord.ports.store import Store
 from coord.security.rbac import RoleBook
-from coord.services import auth
-from coord.services.auth import Principal
+from coord.services import access
+from coord.services.access import Principal
 from coord.workflows import decisions
 from coord.workflows.definitions import load_yaml_file
 
@@ -40,18 +40,11 @@ MAX_INPUT_BYTES = 1_048_576
 _MAX_TEXT = 1000
 
 
-class InvalidWorkflow(InvalidInput):
-    """A workflow definition with problems; ``data['problems']`` lists them (with
-    the phase and, for YAML, the line)."""
-
-    code = "invalid_workflow"
-
-
 def checked(fn: Any, *args: Any, **kwargs: Any) -> WorkflowSpec:
     """Call a definition loader, turning its problems into :class:`InvalidWorkflow`."""
     try:
         spec: WorkflowSpec = fn(*args, **kwargs)
-    except WorkflowInvalid as exc:
+    except WorkflowProblems as exc:
         raise InvalidWorkflow(
             str(exc),
             workflow=exc.name,
@@ -234,7 +227,7 @@ def readable_run(store: Store, value: str, principal: Principal, roles: RoleBook
     """One run as ``principal`` may see it. Without ``read_runs`` it is refused (403)
     before anything is looked up; a run of a workflow whose authority domain the
     caller lacks answers exactly as an unknown id does (404), so an id tells nothing."""
-    auth.require(principal, "read_runs")
+    access.require(principal, "read_runs")
     found = store.get_run(run_id(value))
     if found is None or not principal.in_domain(roles.required_domain("workflow", found.workflow)):
         raise NotFound(f"no run {value}", run_id=value)

@@ -15,8 +15,8 @@ from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.errors import Conflict, Forbidden, InvalidInput, NotFound, UnknownTask
 from coord.ports.store import Store, TaskFilter
 from coord.runtime.queue import EnqueueOptions, build_tasks
-from coord.services import auth
-from coord.services.auth import Principal
+from coord.services import access
+from coord.services.access import Principal
 
 MAX_LIST_LIMIT = 10_000
 
@@ -130,7 +130,7 @@ def cancel_task_as(store: Store, task_id: str, principal: Principal) -> TaskInfo
     to a caller who may read tasks, and answers as an unknown id (404) to one who
     may not, so its id tells nothing."""
     if not principal.can("manage_tasks"):
-        auth.require(principal, "enqueue_task")
+        access.require(principal, "enqueue_task")
         if enqueued_by(store, task_id) != principal.agent:
             if not principal.can("read_tasks"):
                 raise NotFound(f"no task with id {task_id}", task_id=task_id)

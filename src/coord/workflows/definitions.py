@@ -16,7 +16,7 @@ from coord.domain.files import unreadable
 from coord.domain.workflows import (
     Path,
     Problem,
-    WorkflowInvalid,
+    WorkflowProblems,
     WorkflowSpec,
     parse_workflow,
 )
@@ -41,7 +41,7 @@ def load_yaml_file(
     try:
         text = file.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise WorkflowInvalid(file.stem, [Problem((), unreadable(file, exc))], {}) from None
+        raise WorkflowProblems(file.stem, [Problem((), unreadable(file, exc))], {}) from None
     return load_yaml_text(text, source=str(file), known_tasks=known_tasks)
 
 
@@ -53,7 +53,7 @@ def _compose(text: str, source: str) -> tuple[Any, dict[Path, int]]:
         mark = getattr(exc, "problem_mark", None)
         line = None if mark is None else mark.line + 1
         problem = getattr(exc, "problem", None) or str(exc)
-        raise WorkflowInvalid(
+        raise WorkflowProblems(
             FilePath(source).stem, [Problem((), f"not valid YAML: {problem}")], {(): line or 1}
         ) from None
     if node is None:
@@ -139,7 +139,7 @@ class Workflow:
         phase.update({k: v for k, v in optional.items() if v not in (None, [])})
         phases: dict[str, Any] = self._data["phases"]
         if name in phases:
-            raise WorkflowInvalid(self.name, [Problem(("phases", name), "is defined twice")], {})
+            raise WorkflowProblems(self.name, [Problem(("phases", name), "is defined twice")], {})
         phases[name] = phase
         return self
 

@@ -1,0 +1,94 @@
+"""Workflows and runs: the part of :class:`coord.AsyncClient` not yet on the
+operations surface (it moves there next, as ``client.runs``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coord.client import work_calls as work
+from coord.client.transport import AsyncTransport
+from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
+from coord.domain.views import EventInfo
+from coord.operations.results import Started
+
+
+class AsyncWork:
+    """The work methods of :class:`coord.AsyncClient` (see there)."""
+
+    _t: AsyncTransport
+
+    # -- workflows and runs ----------------------------------------------------------
+    async def workflows(self) -> list[WorkflowInfo]:
+        """The workflows registered on the server."""
+        return await self._t.do(work.workflows())
+
+    async def plan(self, workflow: str, input: Any = None) -> RunPlan:
+        """What a run of a registered workflow would do; runs nothing."""
+        return await self._t.do(work.plan(workflow, input))
+
+    async def start_run(
+        self, workflow: str, input: Any = None, *, key: str | None = None
+    ) -> Started:
+        """Start a run of a registered workflow; with ``key`` at most one such run."""
+        return await self._t.do(work.start_run(workflow, input, key))
+
+    async def runs(
+        self, *, state: str | None = None, workflow: str | None = None, limit: int | None = 50
+    ) -> list[RunInfo]:
+        """Runs, newest first, at most ``limit`` (None: all)."""
+        return await self._t.collect(work.runs_pager(state, workflow), limit)
+
+    async def run(self, run_id: str) -> RunInfo:
+        """One run with its phases."""
+        return await self._t.do(work.run(run_id))
+
+    async def run_events(self, run_id: str, after: int = 0) -> list[EventInfo]:
+        """A run's history (after event id ``after``), oldest first."""
+        return await self._t.do(work.run_events(run_id, after))
+
+    async def run_cost(self, run_id: str) -> RunCost:
+        """A run's usage per phase against each budget."""
+        return await self._t.do(work.run_cost(run_id))
+
+    async def pause_run(self, run_id: str) -> RunInfo:
+        """Start nothing new in the run until it is resumed."""
+        return await self._t.do(work.signal(run_id, "pause"))
+
+    async def resume_run(self, run_id: str) -> RunInfo:
+        """Continue a paused run."""
+        return await self._t.do(work.signal(run_id, "resume"))
+
+    async def cancel_run(self, run_id: str) -> RunInfo:
+        """Cancel a run (its succeeded phases are compensated)."""
+        return await self._t.do(work.signal(run_id, "cancel"))
+
+    async def retry_run(self, run_id: str, from_phase: str | None = None) -> RunInfo:
+        """Run a failed or cancelled run again from its failed phase (or ``from_phase``)."""
+        return await self._t.do(work.signal(run_id, "retry", {"from_phase": from_phase}))
+
+    async def approve(self, run_id: str, phase: str) -> RunInfo:
+        """Approve a phase awaiting a person, as the calling human."""
+        return await self._t.do(work.gate(run_id, phase, "approve"))
+
+    async def reject(self, run_id: str, phase: str, reason: str) -> RunInfo:
+        """Reject a phase awaiting approval (the run fails and compensates)."""
+        return await self._t.do(work.gate(run_id, phase, "reject", {"reason": reason}))
+
+    async def waive(
+        self, run_id: str, phase: str, *, expires: str | float, control: str
+    ) -> RunInfo:
+        """Waive a phase's gate, owned by the caller, until it expires."""
+        body = {"expires": expires, "control": control}
+        return await self._t.do(work.gate(run_id, phase, "waive", body))
+
+    async def set_budget(
+        self,
+        run_id: str,
+        *,
+        phase: str | None = None,
+        tokens: int | None = None,
+        usd: float | None = None,
+        tool_seconds: float | None = None,
+    ) -> RunInfo:
+        """Set limits on a run, or on one of its phases."""
+        return await self._t.do(work.set_budget(run_id, phase, tokens, usd, tool_seconds))
