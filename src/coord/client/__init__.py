@@ -1,26 +1,32 @@
-"""The Python client of a coord server: :class:`Client` (sync) and
+"""The Python client of a coord server: :class:`Client` (blocking) and
 :class:`AsyncClient` (asyncio), for agents that reach coord over HTTP instead of
-opening its database.
+opening its database. Both offer the operations of :mod:`coord.operations`.
 
-It depends on the read models of :mod:`coord.domain` and on :mod:`coord.errors`
-only, never on the engine or the storage (an import rule says so).
+It depends on the read models of :mod:`coord.domain`, on :mod:`coord.operations`'
+declarations and on :mod:`coord.errors` only, never on the engine or the storage
+(an import rule says so). ``_sync`` is generated from ``_async`` by
+``scripts/generate_sync.py``.
 """
 
-from coord.client.aio import AsyncClient
-from coord.client.models import Draft, Enqueued, EventPage, Me, Sent, Started, Subscription
+from coord.client._async.client import AsyncClient
+from coord.client._sync.client import Client
+from coord.client.models import EventPage
 from coord.client.streams import AsyncEventStream, EventStream
-from coord.client.sync import Client
+from coord.operations.queries import Draft, EnqueueOptions, InboxQuery, TaskFilter
+from coord.operations.results import Enqueued, Me, Started, Subscription
 
 __all__ = [
     "AsyncClient",
     "AsyncEventStream",
     "Client",
     "Draft",
+    "EnqueueOptions",
     "Enqueued",
     "EventPage",
     "EventStream",
+    "InboxQuery",
     "Me",
-    "Sent",
     "Started",
     "Subscription",
+    "TaskFilter",
 ]

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, TypeAdapter
 
-from coord.client.models import Draft, EventPage, Me, Page, Sent, Subscription
+from coord.client.models import EventPage
+from coord.domain.messages import SendResult
+from coord.domain.pages import Page
 from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
+from coord.operations.queries import Draft, InboxQuery
+from coord.operations.results import Me, Subscription
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+D = TypeVar("D")
 
 MAX_PAGE = 500  # the API's largest page
 
@@ -49,6 +55,11 @@ def model(cls: type[M]) -> Callable[[Any], M]:
 def models(cls: type[M]) -> Callable[[Any], list[M]]:
     """Read an answer as a list of ``cls``."""
     return TypeAdapter(list[cls]).validate_python  # type: ignore[valid-type]
+
+
+def values(cls: type[D]) -> Callable[[Any], D]:
+    """Read an answer as one ``cls`` (a dataclass of the domain)."""
+    return TypeAdapter(cls).validate_python
 
 
 def page_of(cls: type[M]) -> Callable[[Any], Page[M]]:
@@ -89,39 +100,65 @@ def subscription(agent: str, topic: str, *, on: bool) -> Call[Subscription]:
     return Call(method, path, model(Subscription), retry=True)
 
 
+def create_agent(
+    name: str, description: str | None, human: bool, domains: Sequence[str]
+) -> Call[AgentInfo]:
+    """``POST /agents``."""
+    body = {"name": name, "human": human, "domains": list(domains)}
+    body |= query(description=description)
+    return Call("POST", "/agents", model(AgentInfo), body=body)
+
+
+def remove_agent(name: str) -> Call[None]:
+    """``DELETE /agents/{name}``: marking removed twice ends the same."""
+    return Call("DELETE", f"/agents/{seg(name)}", lambda _data: None, retry=True)
+
+
 # -- messages ------------------------------------------------------------------------
-def send(draft: Draft, sender: str | None = None) -> Call[Sent]:
-    """``POST /messages``; ``sender`` is only ever checked against the caller."""
-    body = {**draft.to_json(), **({"sender": sender} if sender else {})}
-    return Call("POST", "/messages", model(Sent), body=body, retry=draft.key is not None)
+def draft_body(draft: Draft) -> dict[str, Any]:
+    """The request body of one message (unset options left out)."""
+    ttl = draft.ttl.total_seconds() if isinstance(draft.ttl, timedelta) else draft.ttl
+    data = {
+        "to": draft.to,
+        "subject": draft.subject,
+        "body": draft.body,
+        "priority": draft.priority,
+        "thread_id": draft.thread_id,
+        "reply_to": draft.reply_to,
+        "ttl": ttl,
+        "key": draft.key,
+        "sender": draft.sender,
+    }
+    return {k: v for k, v in data.items() if v is not None or k == "body"}
 
 
-def send_many(drafts: Sequence[Draft]) -> Call[list[Sent]]:
+def send(draft: Draft) -> Call[SendResult]:
+    """``POST /messages``; a ``sender`` is only ever checked against the caller."""
+    parse = values(SendResult)
+    return Call("POST", "/messages", parse, body=draft_body(draft), retry=draft.key is not None)
+
+
+def send_many(drafts: Sequence[Draft]) -> Call[list[SendResult]]:
     """``POST /messages/batch``: all or none."""
     keyed = all(d.key is not None for d in drafts)
-    body = {"messages": [d.to_json() for d in drafts]}
-    return Call("POST", "/messages/batch", models(Sent), body=body, retry=keyed)
+    body = {"messages": [draft_body(d) for d in drafts]}
+    return Call("POST", "/messages/batch", values(list[SendResult]), body=body, retry=keyed)
 
 
-def inbox_pager(
-    agent: str,
-    *,
-    unread: bool,
-    by_priority: bool,
-    thread_id: str | None,
-    sender: str | None,
-    topic: str | None,
-) -> Pager[InboxMessage]:
-    """Pages of ``GET /agents/{agent}/inbox`` with these filters."""
-    filters = query(
-        unread=unread, by_priority=by_priority, thread_id=thread_id, topic=topic, **{"from": sender}
+def inbox_page(
+    agent: str, q: InboxQuery, size: int, cursor: str | None
+) -> Call[Page[InboxMessage]]:
+    """One page of ``GET /agents/{agent}/inbox``."""
+    params = query(
+        unread=q.unread,
+        by_priority=q.by_priority,
+        thread_id=q.thread_id,
+        topic=q.topic,
+        limit=size,
+        cursor=cursor,
+        **{"from": q.sender},
     )
-
-    def page(size: int, cursor: str | None) -> Call[Page[InboxMessage]]:
-        params = {**filters, **query(limit=size, cursor=cursor)}
-        return Call("GET", f"/agents/{seg(agent)}/inbox", page_of(InboxMessage), params, retry=True)
-
-    return page
+    return Call("GET", f"/agents/{seg(agent)}/inbox", page_of(InboxMessage), params, retry=True)
 
 
 def read(agent: str, message_id: str) -> Call[InboxMessage]:

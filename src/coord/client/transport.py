@@ -40,10 +40,13 @@ def api_base(url: str) -> str:
     return text if text.endswith(API_PREFIX) else text + API_PREFIX
 
 
-def headers(api_key: str) -> dict[str, str]:
-    """What every request carries."""
-    if not api_key:
-        raise ConfigError("an API key is needed (COORD_API_KEY; see `coord key create`)")
+def headers(api_key: str | None) -> dict[str, str]:
+    """What every request carries. Without a key, the request is anonymous: only a
+    server in development mode (``coord server --dev``) answers it."""
+    if api_key is not None and not api_key.strip():
+        raise ConfigError("the API key is empty (COORD_API_KEY; see `coord key create`)")
+    if api_key is None:
+        return {"User-Agent": "coord-client"}
     return {"Authorization": f"Bearer {api_key}", "User-Agent": "coord-client"}
 
 

@@ -4,32 +4,30 @@ letters, workflows, runs, gates and budgets."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from coord.client.calls import Call, Pager, model, models, page_of, query, seg
-from coord.client.models import Enqueued, Page, Started
+from coord.domain.pages import Page
 from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
+from coord.errors import InvalidInput
+from coord.operations.queries import EnqueueOptions, TaskFilter
+from coord.operations.results import Enqueued, Started
 
 
-def _options(
-    priority: str | int | None, delay: str | float | None, queue: str | None
-) -> dict[str, Any]:
-    return query(priority=priority, delay=delay, queue=queue)
+def _options(options: EnqueueOptions) -> dict[str, Any]:
+    delay = options.delay
+    seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+    return query(priority=options.priority, delay=seconds, queue=options.queue)
 
 
 # -- tasks ---------------------------------------------------------------------------
 def enqueue(
-    task: str,
-    payload: Mapping[str, Any] | None,
-    *,
-    key: str | None,
-    priority: str | int | None,
-    delay: str | float | None,
-    queue: str | None,
+    task: str, payload: Mapping[str, Any] | None, key: str | None, options: EnqueueOptions
 ) -> Call[Enqueued]:
     """``POST /tasks``."""
-    body = {"task": task, "payload": dict(payload or {}), **_options(priority, delay, queue)}
+    body = {"task": task, "payload": dict(payload or {}), **_options(options)}
     if key is not None:
         body["key"] = key
     return Call("POST", "/tasks", model(Enqueued), body=body, retry=key is not None)
@@ -38,31 +36,23 @@ def enqueue(
 def enqueue_many(
     task: str,
     payloads: Sequence[Mapping[str, Any]],
-    *,
     keys: Sequence[str | None] | None,
-    priority: str | int | None,
-    delay: str | float | None,
-    queue: str | None,
+    options: EnqueueOptions,
 ) -> Call[list[Enqueued]]:
     """``POST /tasks/batch``: all or none."""
     given = list(keys) if keys is not None else [None] * len(payloads)
     if len(given) != len(payloads):
-        raise ValueError(f"{len(given)} keys for {len(payloads)} payloads")
+        raise InvalidInput(f"keys: {len(given)} keys for {len(payloads)} payloads", field="keys")
     items = [{"payload": dict(p), **query(key=k)} for p, k in zip(payloads, given, strict=True)]
-    body = {"task": task, "items": items, **_options(priority, delay, queue)}
+    body = {"task": task, "items": items, **_options(options)}
     keyed = all(k is not None for k in given)
     return Call("POST", "/tasks/batch", models(Enqueued), body=body, retry=keyed)
 
 
-def tasks_pager(state: str | None, queue: str | None, name: str | None) -> Pager[TaskInfo]:
-    """Pages of ``GET /tasks``, newest first."""
-    filters = query(state=state, queue=queue, name=name)
-
-    def page(size: int, cursor: str | None) -> Call[Page[TaskInfo]]:
-        params = {**filters, **query(limit=size, cursor=cursor)}
-        return Call("GET", "/tasks", page_of(TaskInfo), params, retry=True)
-
-    return page
+def tasks_page(q: TaskFilter, size: int, cursor: str | None) -> Call[Page[TaskInfo]]:
+    """One page of ``GET /tasks``, newest first."""
+    params = query(state=q.state, queue=q.queue, name=q.name, limit=size, cursor=cursor)
+    return Call("GET", "/tasks", page_of(TaskInfo), params, retry=True)
 
 
 def task(task_id: str) -> Call[TaskInfo]:
@@ -101,15 +91,16 @@ def dead_letters() -> Call[list[DeadLetterGroup]]:
 
 
 def replay_dead(
-    task_ids: Sequence[str] | None, reset_steps: bool | Sequence[str] = False
+    task_ids: Sequence[str] | None, every: bool, reset_steps: bool | Sequence[str] = False
 ) -> Call[list[str]]:
-    """``POST /dead-letters/retry`` (None: every dead task)."""
+    """``POST /dead-letters/retry``: those named, or all of them with ``every``."""
 
     def parse(data: Any) -> list[str]:
         return [str(i) for i in data["replayed"]]
 
     body = {
         "task_ids": None if task_ids is None else list(task_ids),
+        "all": every,
         "reset_steps": _steps(reset_steps),
     }
     return Call("POST", "/dead-letters/retry", parse, body=body)

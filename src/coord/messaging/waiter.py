@@ -51,3 +51,22 @@ class MessageWaiter:
                         return None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(delivered.wait(), wait)
+
+    def take_blocking(
+        self, agent: str, topic: str | None, by_priority: bool, timeout: float | None
+    ) -> InboxMessage | None:
+        """:meth:`take` for blocking code: this thread sleeps until a delivery (or the
+        safety poll) instead of polling the store."""
+        self._wakeups.ensure_listening()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            generation = self._wakeups.generation  # before the check, as in take
+            found = self._store.take(agent, topic, by_priority)
+            if found is not None:
+                return found
+            wait = _SAFETY_POLL
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return None
+            self._wakeups.wait(generation, wait)

@@ -1,97 +1,21 @@
-"""Tasks, queues, dead letters, workflows and runs: the half of
-:class:`coord.Client` that hands out work."""
+"""Workflows and runs: the part of :class:`coord.AsyncClient` not yet on the
+operations surface (it moves there next, as ``client.runs``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from coord.client import work_calls as work
-from coord.client.models import Enqueued, Started
 from coord.client.transport import SyncTransport
 from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
-from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
+from coord.domain.views import EventInfo
+from coord.operations.results import Started
 
 
 class SyncWork:
-    """The work methods of :class:`coord.Client` (see there)."""
+    """The work methods of :class:`coord.AsyncClient` (see there)."""
 
     _t: SyncTransport
-
-    # -- tasks -----------------------------------------------------------------------
-    def enqueue(
-        self,
-        task: str,
-        payload: Mapping[str, Any] | None = None,
-        *,
-        key: str | None = None,
-        priority: str | int | None = None,
-        delay: str | float | None = None,
-        queue: str | None = None,
-    ) -> Enqueued:
-        """Enqueue a task of a registered name; with ``key`` at most one such task."""
-        return self._t.do(
-            work.enqueue(task, payload, key=key, priority=priority, delay=delay, queue=queue)
-        )
-
-    def enqueue_many(
-        self,
-        task: str,
-        payloads: Sequence[Mapping[str, Any]],
-        *,
-        keys: Sequence[str | None] | None = None,
-        priority: str | int | None = None,
-        delay: str | float | None = None,
-        queue: str | None = None,
-    ) -> list[Enqueued]:
-        """Enqueue tasks of one name in one transaction, all or none."""
-        call = work.enqueue_many(
-            task, payloads, keys=keys, priority=priority, delay=delay, queue=queue
-        )
-        return self._t.do(call)
-
-    def tasks(
-        self,
-        *,
-        state: str | None = None,
-        queue: str | None = None,
-        name: str | None = None,
-        limit: int | None = 50,
-    ) -> list[TaskInfo]:
-        """Tasks, newest first, at most ``limit`` (None: all)."""
-        return self._t.collect(work.tasks_pager(state, queue, name), limit)
-
-    def task(self, task_id: str) -> TaskInfo:
-        """One task."""
-        return self._t.do(work.task(task_id))
-
-    def task_events(self, task_id: str) -> list[EventInfo]:
-        """A task's history, oldest first."""
-        return self._t.do(work.task_events(task_id))
-
-    def cancel_task(self, task_id: str) -> TaskInfo:
-        """Cancel a task that has not finished."""
-        return self._t.do(work.cancel_task(task_id))
-
-    def retry_task(self, task_id: str, *, reset_steps: bool | Sequence[str] = False) -> TaskInfo:
-        """Retry a dead, failed or cancelled task now, with fresh attempts; ``reset_steps``
-        (True, or step names) forgets its recorded steps first, so they run again."""
-        return self._t.do(work.retry_task(task_id, reset_steps))
-
-    def queues(self) -> list[QueueStats]:
-        """Per queue: counts by state and the age of the oldest due task."""
-        return self._t.do(work.queues())
-
-    def dead_letters(self) -> list[DeadLetterGroup]:
-        """Dead tasks grouped by error."""
-        return self._t.do(work.dead_letters())
-
-    def replay_dead(
-        self, task_ids: Sequence[str] | None = None, *, reset_steps: bool | Sequence[str] = False
-    ) -> list[str]:
-        """Retry dead tasks (those named, or all) with fresh attempts; ``reset_steps``
-        (True, or step names) forgets their recorded steps first, so they run again."""
-        return self._t.do(work.replay_dead(task_ids, reset_steps))
 
     # -- workflows and runs ----------------------------------------------------------
     def workflows(self) -> list[WorkflowInfo]:

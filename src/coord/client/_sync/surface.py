@@ -1,0 +1,300 @@
+"""The surface over HTTP: the operations of :mod:`coord.operations`, with the same
+arguments, answers and errors as the local implementation, by calling a coord
+server as the agent of an API key. What the server decides (who acts, the size
+limits, who may see what) is left to it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from coord.client import calls, streams
+from coord.client import work_calls as work
+from coord.client.transport import SyncTransport
+from coord.domain.messages import SendResult
+from coord.domain.pages import Page
+from coord.domain.views import (
+    AgentInfo,
+    DeadLetterGroup,
+    EventInfo,
+    InboxMessage,
+    MessageInfo,
+    QueueStats,
+    TaskInfo,
+)
+from coord.errors import InvalidInput
+from coord.operations._sync.listing import collect, page_size
+from coord.operations._sync.protocols import StepsToReset
+from coord.operations.queries import Draft, EnqueueOptions, InboxQuery, TaskFilter
+from coord.operations.results import Enqueued, Me, Subscription
+
+
+class Caller:
+    """The key's agent, asked of the server once, for operations that default to it."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._t = transport
+        self._agent: str | None = None
+
+    def me(self) -> Me:
+        """The caller, as the server knows it."""
+        found = self._t.do(calls.whoami())
+        self._agent = found.agent
+        return found
+
+    def agent(self, given: str | None) -> str:
+        """``given``, or the caller's own agent."""
+        if given is not None:
+            return given
+        if self._agent is None:
+            self.me()
+        assert self._agent is not None
+        return self._agent
+
+
+class RemoteAgents:
+    """Agents over HTTP."""
+
+    def __init__(self, transport: SyncTransport, caller: Caller) -> None:
+        self._t, self._caller = transport, caller
+
+    def me(self) -> Me:
+        """The caller."""
+        return self._caller.me()
+
+    def page(self, limit: int = 50, cursor: str | None = None) -> Page[AgentInfo]:
+        """One page of the agents, by name."""
+        return self._t.do(calls.agents_page(page_size(limit), cursor))
+
+    def all(self) -> list[AgentInfo]:
+        """Every agent, by name."""
+        return collect(self.page, None)
+
+    def get(self, name: str) -> AgentInfo:
+        """One agent."""
+        return self._t.do(calls.agent(name))
+
+    def add(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        human: bool = False,
+        domains: Sequence[str] = (),
+        role: str | None = None,
+    ) -> AgentInfo:
+        """Register an agent (its role is set where the database is, never over HTTP)."""
+        if role is not None:
+            raise InvalidInput(
+                "role: an agent's role is set by an operator where the database is "
+                "(coord agent add --role), never through the API",
+                field="role",
+            )
+        return self._t.do(calls.create_agent(name, description, human, domains))
+
+    def remove(self, name: str) -> None:
+        """Mark an agent removed."""
+        self._t.do(calls.remove_agent(name))
+
+    def subscribe(self, topic: str, agent: str | None = None) -> Subscription:
+        """Subscribe an agent (default: the caller) to ``topic``."""
+        name = self._caller.agent(agent)
+        return self._t.do(calls.subscription(name, topic, on=True))
+
+    def unsubscribe(self, topic: str, agent: str | None = None) -> Subscription:
+        """End a subscription."""
+        name = self._caller.agent(agent)
+        return self._t.do(calls.subscription(name, topic, on=False))
+
+
+class RemoteMail:
+    """Messages over HTTP."""
+
+    def __init__(self, transport: SyncTransport, caller: Caller) -> None:
+        self._t, self._caller = transport, caller
+
+    def send(
+        self,
+        to: str,
+        subject: str,
+        body: Any = None,
+        *,
+        priority: str | int = "normal",
+        thread_id: str | None = None,
+        reply_to: str | None = None,
+        ttl: str | float | None = None,
+        key: str | None = None,
+        sender: str | None = None,
+    ) -> SendResult:
+        """Send one message as the caller."""
+        draft = Draft(to, subject, body, priority, thread_id, reply_to, ttl, key, sender)
+        return self._t.do(calls.send(draft))
+
+    def send_many(self, drafts: Sequence[Draft]) -> list[SendResult]:
+        """Send a batch in one transaction, all or none."""
+        return self._t.do(calls.send_many(drafts))
+
+    def inbox_page(
+        self, agent: str | None = None, query: InboxQuery | None = None, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        """One page of an inbox."""
+        q = query or InboxQuery()
+        name = self._caller.agent(agent)
+        return self._t.do(calls.inbox_page(name, q, page_size(q.limit), cursor))
+
+    def inbox(
+        self, agent: str | None = None, query: InboxQuery | None = None
+    ) -> list[InboxMessage]:
+        """An inbox, as ``query`` says."""
+        q = query or InboxQuery()
+        return collect(
+            lambda size, cursor: self.inbox_page(agent, dataclasses.replace(q, limit=size), cursor),
+            q.limit,
+        )
+
+    def read(self, message_id: str, agent: str | None = None) -> InboxMessage:
+        """One message, marked read."""
+        return self._t.do(calls.read(self._caller.agent(agent), message_id))
+
+    def take(
+        self, agent: str | None = None, *, topic: str | None = None, by_priority: bool = False
+    ) -> InboxMessage | None:
+        """The next unread message, marked read, without waiting."""
+        name = self._caller.agent(agent)
+        return self._t.do(calls.take(name, topic, by_priority))
+
+    def receive(
+        self,
+        agent: str | None = None,
+        *,
+        topic: str | None = None,
+        timeout: float | None = None,
+        by_priority: bool = False,
+    ) -> InboxMessage | None:
+        """Wait for the next unread message: woken by the server's event stream."""
+        name = self._caller.agent(agent)
+
+        def take() -> InboxMessage | None:
+            return self.take(name, topic=topic, by_priority=by_priority)
+
+        return streams.receive(self._t, name, take, timeout)
+
+    def ack(self, message_ids: str | Sequence[str], agent: str | None = None) -> list[str]:
+        """Acknowledge messages, all or none."""
+        ids = [message_ids] if isinstance(message_ids, str) else list(message_ids)
+        return self._t.do(calls.ack(self._caller.agent(agent), ids))
+
+    def message(self, message_id: str) -> MessageInfo:
+        """A message with each recipient's delivery state."""
+        return self._t.do(calls.message(message_id))
+
+    def message_events(self, message_id: str) -> list[EventInfo]:
+        """A message's events."""
+        return self._t.do(calls.message_events(message_id))
+
+    def thread(self, thread_id: str) -> list[MessageInfo]:
+        """A thread's messages."""
+        return self._t.do(calls.thread(thread_id))
+
+
+class RemoteTasks:
+    """Tasks over HTTP."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._t = transport
+
+    def enqueue(
+        self,
+        task: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        options: EnqueueOptions | None = None,
+    ) -> Enqueued:
+        """Enqueue one task."""
+        return self._t.do(work.enqueue(task, payload, key, options or EnqueueOptions()))
+
+    def enqueue_many(
+        self,
+        task: str,
+        payloads: Sequence[dict[str, Any]],
+        *,
+        keys: Sequence[str | None] | None = None,
+        options: EnqueueOptions | None = None,
+    ) -> list[Enqueued]:
+        """Enqueue a batch, all or none."""
+        call = work.enqueue_many(task, payloads, keys, options or EnqueueOptions())
+        return self._t.do(call)
+
+    def page(self, query: TaskFilter | None = None, cursor: str | None = None) -> Page[TaskInfo]:
+        """One page of the tasks, newest first."""
+        q = query or TaskFilter()
+        return self._t.do(work.tasks_page(q, page_size(q.limit), cursor))
+
+    def find(self, query: TaskFilter | None = None) -> list[TaskInfo]:
+        """Tasks, newest first."""
+        q = query or TaskFilter()
+        return collect(
+            lambda size, cursor: self.page(dataclasses.replace(q, limit=size), cursor), q.limit
+        )
+
+    def get(self, task_id: str) -> TaskInfo:
+        """One task."""
+        return self._t.do(work.task(task_id))
+
+    def events(self, task_id: str) -> list[EventInfo]:
+        """A task's history."""
+        return self._t.do(work.task_events(task_id))
+
+    def cancel(self, task_id: str) -> TaskInfo:
+        """Cancel a task."""
+        return self._t.do(work.cancel_task(task_id))
+
+    def retry(self, task_id: str, *, reset_steps: StepsToReset = False) -> TaskInfo:
+        """Retry a dead, failed or cancelled task now."""
+        return self._t.do(work.retry_task(task_id, reset_steps))
+
+
+class RemoteQueues:
+    """Queues over HTTP."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._t = transport
+
+    def stats(self) -> list[QueueStats]:
+        """Per queue: counts by state and the age of the oldest due task."""
+        return self._t.do(work.queues())
+
+
+class RemoteDeadLetters:
+    """Dead tasks over HTTP."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._t = transport
+
+    def groups(self) -> list[DeadLetterGroup]:
+        """Dead tasks grouped by error."""
+        return self._t.do(work.dead_letters())
+
+    def retry(
+        self,
+        task_ids: Sequence[str] | None = None,
+        *,
+        all: bool = False,
+        reset_steps: StepsToReset = False,
+    ) -> list[str]:
+        """Send dead tasks back to the queue: those named, or every one with ``all``."""
+        return self._t.do(work.replay_dead(task_ids, all, reset_steps))
+
+
+class RemoteSurface:
+    """Every operation over HTTP, as the key's agent."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        caller = Caller(transport)
+        self.agents = RemoteAgents(transport, caller)
+        self.mail = RemoteMail(transport, caller)
+        self.tasks = RemoteTasks(transport)
+        self.queues = RemoteQueues(transport)
+        self.dead_letters = RemoteDeadLetters(transport)

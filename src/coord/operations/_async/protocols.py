@@ -1,0 +1,262 @@
+"""The operations per noun, as typed Protocols: what every implementation (local
+over the database, remote over HTTP) offers, with the same arguments, answers and
+errors. A face (CLI, REST API, dashboard, MCP, A2A) calls these and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from coord.domain.messages import SendResult
+from coord.domain.pages import Page
+from coord.domain.views import (
+    AgentInfo,
+    DeadLetterGroup,
+    EventInfo,
+    InboxMessage,
+    MessageInfo,
+    QueueStats,
+    TaskInfo,
+)
+from coord.operations.queries import Draft, EnqueueOptions, InboxQuery, TaskFilter
+from coord.operations.results import Enqueued, Me, Subscription
+
+StepsToReset = bool | Sequence[str]
+
+
+class AsyncAgents(Protocol):
+    """Agents, the caller, and topic subscriptions."""
+
+    async def me(self) -> Me:
+        """The caller: its agent, role, permissions and authority domains."""
+        ...
+
+    async def page(self, limit: int = 50, cursor: str | None = None) -> Page[AgentInfo]:
+        """One page of the registered agents, by name."""
+        ...
+
+    async def all(self) -> list[AgentInfo]:
+        """Every registered agent, by name."""
+        ...
+
+    async def get(self, name: str) -> AgentInfo:
+        """One agent; ``NotFound`` if there is none."""
+        ...
+
+    async def add(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        human: bool = False,
+        domains: Sequence[str] = (),
+        role: str | None = None,
+    ) -> AgentInfo:
+        """Register an agent (or bring back a removed one); ``Conflict`` if one of
+        that name exists. Authority domains and a role need the admin permission; a
+        role is set where the database is, never over HTTP (``InvalidInput``)."""
+        ...
+
+    async def remove(self, name: str) -> None:
+        """Mark an agent removed (its messages and subscriptions' history are kept)."""
+        ...
+
+    async def subscribe(self, topic: str, agent: str | None = None) -> Subscription:
+        """Subscribe an agent (default: the caller) to ``topic``."""
+        ...
+
+    async def unsubscribe(self, topic: str, agent: str | None = None) -> Subscription:
+        """End an agent's (default: the caller's) subscription to ``topic``."""
+        ...
+
+
+class AsyncMail(Protocol):
+    """Messages: sending, inboxes, reading, acknowledging, threads."""
+
+    async def send(
+        self,
+        to: str,
+        subject: str,
+        body: Any = None,
+        *,
+        priority: str | int = "normal",
+        thread_id: str | None = None,
+        reply_to: str | None = None,
+        ttl: str | float | None = None,
+        key: str | None = None,
+        sender: str | None = None,
+    ) -> SendResult:
+        """Send one message (see :class:`~coord.operations.queries.Draft`). With
+        ``key``, sending it again returns the first one (``created`` False) and a
+        different one raises ``IdempotencyConflict``."""
+        ...
+
+    async def send_many(self, drafts: Sequence[Draft]) -> list[SendResult]:
+        """Send a batch in one transaction: all of it is stored, or none."""
+        ...
+
+    async def inbox_page(
+        self, agent: str | None = None, query: InboxQuery | None = None, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        """One page (``query.limit`` messages, at most 500) of an inbox (default: the
+        caller's). Marks nothing read."""
+        ...
+
+    async def inbox(
+        self, agent: str | None = None, query: InboxQuery | None = None
+    ) -> list[InboxMessage]:
+        """An inbox (default: the caller's), as ``query`` says. Marks nothing read."""
+        ...
+
+    async def read(self, message_id: str, agent: str | None = None) -> InboxMessage:
+        """One message of an inbox (default: the caller's), marked read."""
+        ...
+
+    async def take(
+        self, agent: str | None = None, *, topic: str | None = None, by_priority: bool = False
+    ) -> InboxMessage | None:
+        """The next unread message, marked read, without waiting (None: nothing
+        unread). Two callers never get the same message."""
+        ...
+
+    async def receive(
+        self,
+        agent: str | None = None,
+        *,
+        topic: str | None = None,
+        timeout: float | None = None,
+        by_priority: bool = False,
+    ) -> InboxMessage | None:
+        """Wait for the next unread message (of ``topic`` only, if given), mark it read
+        and return it; None after ``timeout`` seconds (None: as long as it takes).
+        Woken by the store's notifications, not by polling."""
+        ...
+
+    async def ack(self, message_ids: str | Sequence[str], agent: str | None = None) -> list[str]:
+        """Acknowledge messages of an inbox, all or none; the ids this call acknowledged."""
+        ...
+
+    async def message(self, message_id: str) -> MessageInfo:
+        """A message with each recipient's delivery state (for its sender, its
+        recipients, or a reader of every inbox; anyone else: ``NotFound``)."""
+        ...
+
+    async def message_events(self, message_id: str) -> list[EventInfo]:
+        """A message's events, oldest first."""
+        ...
+
+    async def thread(self, thread_id: str) -> list[MessageInfo]:
+        """The messages of a thread (or of the thread of a message), oldest first."""
+        ...
+
+
+class AsyncTasks(Protocol):
+    """Tasks: enqueue, list, inspect, cancel, retry."""
+
+    async def enqueue(
+        self,
+        task: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        options: EnqueueOptions | None = None,
+    ) -> Enqueued:
+        """Enqueue one task of a registered name. With ``key``, enqueueing the same
+        payload again returns the first task and another raises ``IdempotencyConflict``."""
+        ...
+
+    async def enqueue_many(
+        self,
+        task: str,
+        payloads: Sequence[dict[str, Any]],
+        *,
+        keys: Sequence[str | None] | None = None,
+        options: EnqueueOptions | None = None,
+    ) -> list[Enqueued]:
+        """Enqueue a batch of one task name in one transaction: all or none."""
+        ...
+
+    async def page(
+        self, query: TaskFilter | None = None, cursor: str | None = None
+    ) -> Page[TaskInfo]:
+        """One page (``query.limit`` tasks, at most 500) of the tasks, newest first."""
+        ...
+
+    async def find(self, query: TaskFilter | None = None) -> list[TaskInfo]:
+        """Tasks, newest first, as ``query`` says."""
+        ...
+
+    async def get(self, task_id: str) -> TaskInfo:
+        """One task; ``NotFound`` if there is none."""
+        ...
+
+    async def events(self, task_id: str) -> list[EventInfo]:
+        """A task's history, oldest first."""
+        ...
+
+    async def cancel(self, task_id: str) -> TaskInfo:
+        """Cancel a task that has not finished (one the caller enqueued, or any with
+        manage_tasks); ``Conflict`` if it had finished."""
+        ...
+
+    async def retry(self, task_id: str, *, reset_steps: StepsToReset = False) -> TaskInfo:
+        """Retry a dead, failed or cancelled task now with fresh attempts;
+        ``reset_steps`` (True, or step names) forgets its recorded steps first."""
+        ...
+
+
+class AsyncQueues(Protocol):
+    """Queues."""
+
+    async def stats(self) -> list[QueueStats]:
+        """Per queue: tasks in each state and the age of the oldest due task."""
+        ...
+
+
+class AsyncDeadLetters(Protocol):
+    """Dead tasks: grouped by error, and sent back to the queue."""
+
+    async def groups(self) -> list[DeadLetterGroup]:
+        """Dead tasks grouped by error type and message, with a sample task id."""
+        ...
+
+    async def retry(
+        self,
+        task_ids: Sequence[str] | None = None,
+        *,
+        all: bool = False,
+        reset_steps: StepsToReset = False,
+    ) -> list[str]:
+        """Send dead tasks back to the queue with fresh attempts: those named, or
+        every one with ``all=True`` (naming none without it is refused); their ids.
+        Naming a task that is not dead raises ``InvalidInput`` and retries nothing."""
+        ...
+
+
+class AsyncSurface(Protocol):
+    """Every operation, by noun: ``app.aio`` locally, ``coord.AsyncClient`` remotely."""
+
+    @property
+    def agents(self) -> AsyncAgents:
+        """Agents, the caller, subscriptions."""
+        ...
+
+    @property
+    def mail(self) -> AsyncMail:
+        """Messages and inboxes."""
+        ...
+
+    @property
+    def tasks(self) -> AsyncTasks:
+        """Tasks."""
+        ...
+
+    @property
+    def queues(self) -> AsyncQueues:
+        """Queues."""
+        ...
+
+    @property
+    def dead_letters(self) -> AsyncDeadLetters:
+        """Dead tasks."""
+        ...

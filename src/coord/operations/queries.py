@@ -1,0 +1,65 @@
+"""The arguments that travel together, one definition each, for every face: what a
+message to send is, which part of an inbox or of the tasks to list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from coord.domain.tasks import TaskState
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """One message to send: to an agent, ``topic:NAME`` (its subscribers but the
+    sender) or ``all`` (every agent but the sender).
+
+    ``sender`` is the caller when left out; over the API it may only name the caller
+    (another name is refused, never honoured), while code on the database names the
+    agent it sends as. A reply (``reply_to``) joins its parent's thread; ``key`` makes
+    sending it again return the first one; ``ttl`` makes it expire from inboxes."""
+
+    to: str
+    subject: str
+    body: Any = None
+    priority: str | int = "normal"
+    thread_id: str | None = None
+    reply_to: str | None = None
+    ttl: str | float | timedelta | None = None
+    key: str | None = None
+    sender: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxQuery:
+    """Which messages of an inbox to list, oldest first (critical first with
+    ``by_priority``): only unread ones, one thread's, one sender's or one topic's when
+    asked; at most ``limit`` (None: all)."""
+
+    unread: bool = False
+    by_priority: bool = False
+    thread_id: str | None = None
+    sender: str | None = None
+    topic: str | None = None
+    limit: int | None = 50
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """Which tasks to list, newest first: of that ``state``, ``queue`` and ``name``
+    when given; at most ``limit`` (None: all)."""
+
+    state: TaskState | None = None
+    queue: str | None = None
+    name: str | None = None
+    limit: int | None = 50
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueOptions:
+    """How to enqueue: a priority, a delay, a queue other than the task's own."""
+
+    priority: str | int | None = None
+    delay: str | float | timedelta | None = None
+    queue: str | None = None
