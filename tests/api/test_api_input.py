@@ -153,10 +153,10 @@ def test_the_client_refuses_nan_itself_naming_the_field() -> None:
 
     client = coord.Client("http://coord.test", "key", transport=httpx.MockTransport(handler))
     with pytest.raises(coord.InvalidInput) as caught:
-        client.enqueue("work", {"i": float("nan")})
+        client.tasks.enqueue("work", {"i": float("nan")})
     assert caught.value.data["field"] == "payload.i"
     with pytest.raises(coord.InvalidInput) as nul:
-        client.send("bob", "s\x00")
+        client.mail.send("bob", "s\x00")
     assert nul.value.data["field"] == "subject"
     assert sent == []
 

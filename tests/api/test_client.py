@@ -20,7 +20,7 @@ import uvicorn
 
 import coord
 from coord.api.app import create_app
-from coord.client import Draft
+from coord.client import Draft, EnqueueOptions, InboxQuery, TaskFilter
 from coord.client.sse import Message, Parser
 from coord.errors import (
     ConfigError,
@@ -91,75 +91,84 @@ def test_whoami_agents_and_subscriptions(live: Live) -> None:
     with live.client("alice") as alice:
         me = alice.whoami()
         assert (me.agent, me.role) == ("alice", "agent")
-        assert {"alice", "bob", "root"} <= {a.name for a in alice.agents()}
-        assert alice.agent("bob").name == "bob"
-        assert alice.subscribe("news").changed is True
-        assert alice.subscribe("news").changed is False
-        assert "news" in alice.agent("alice").topics
-        assert alice.unsubscribe("news").changed is True
+        assert {"alice", "bob", "root"} <= {a.name for a in alice.agents.all()}
+        assert alice.agents.get("bob").name == "bob"
+        assert alice.agents.subscribe("news").changed is True
+        assert alice.agents.subscribe("news").changed is False
+        assert "news" in alice.agents.get("alice").topics
+        assert alice.agents.unsubscribe("news").changed is True
 
 
 def test_send_inbox_read_ack_and_thread(live: Live) -> None:
     with live.client("alice") as alice, live.client("bob") as bob:
-        sent = alice.send("bob", "hello", {"n": 1}, priority="high", key="k1")
-        assert (sent.created, sent.recipients) == (True, ["bob"])
-        assert alice.send("bob", "hello", {"n": 1}, priority="high", key="k1").created is False
-        reply = bob.send("alice", "re: hello", "fine", reply_to=sent.id)
+        sent = alice.mail.send("bob", "hello", {"n": 1}, priority="high", key="k1")
+        assert (sent.created, [r.agent for r in sent.recipients]) == (True, ["bob"])
+        assert alice.mail.send("bob", "hello", {"n": 1}, priority="high", key="k1").created is False
+        reply = bob.mail.send("alice", "re: hello", "fine", reply_to=sent.id)
         assert reply.thread_id == sent.thread_id
-        many = alice.send_many([Draft("bob", f"n{i}", i) for i in range(3)])
+        many = alice.mail.send_many([Draft("bob", f"n{i}", i) for i in range(3)])
         assert len(many) == 3
 
-        inbox = bob.inbox()
+        inbox = bob.mail.inbox()
         assert [m.subject for m in inbox] == ["hello", "n0", "n1", "n2"]
-        assert [m.subject for m in bob.inbox(limit=2)] == ["hello", "n0"]
-        assert [m.subject for m in bob.inbox(sender="alice", thread_id=sent.thread_id)] == ["hello"]
-        read = bob.read(sent.id)
+        assert [m.subject for m in bob.mail.inbox(None, InboxQuery(limit=2))] == ["hello", "n0"]
+        assert [
+            m.subject
+            for m in bob.mail.inbox(None, InboxQuery(sender="alice", thread_id=sent.thread_id))
+        ] == ["hello"]
+        read = bob.mail.read(sent.id)
         assert (read.state.value, read.body) == ("read", {"n": 1})
-        assert [m.subject for m in bob.inbox(unread=True)] == ["n0", "n1", "n2"]
-        assert sorted(bob.ack([sent.id, many[0].id])) == sorted([sent.id, many[0].id])
-        assert bob.ack(sent.id) == []
-        assert [m.subject for m in alice.thread(sent.thread_id)] == ["hello", "re: hello"]
-        assert alice.message(sent.id).deliveries[0].state.value == "acked"
-        topics = [e.topic for e in alice.message_events(sent.id)]
+        assert [m.subject for m in bob.mail.inbox(None, InboxQuery(unread=True))] == [
+            "n0",
+            "n1",
+            "n2",
+        ]
+        assert sorted(bob.mail.ack([sent.id, many[0].id])) == sorted([sent.id, many[0].id])
+        assert bob.mail.ack(sent.id) == []
+        assert [m.subject for m in alice.mail.thread(sent.thread_id)] == ["hello", "re: hello"]
+        assert alice.mail.message(sent.id).deliveries[0].state.value == "acked"
+        topics = [e.topic for e in alice.mail.message_events(sent.id)]
         assert topics[:2] == ["message.sent", "message.delivered"]
 
 
 def test_the_inbox_follows_cursors_over_many_pages(live: Live) -> None:
     with live.client("alice") as alice, live.client("bob") as bob:
         for first in (0, 700):  # a batch holds at most 1000
-            alice.send_many([Draft("bob", f"m{i}") for i in range(first, min(first + 700, 1203))])
-        subjects = [m.subject for m in bob.inbox(limit=None)]
+            alice.mail.send_many(
+                [Draft("bob", f"m{i}") for i in range(first, min(first + 700, 1203))]
+            )
+        subjects = [m.subject for m in bob.mail.inbox(None, InboxQuery(limit=None))]
         assert subjects == [f"m{i}" for i in range(1203)]
 
 
 def test_receive_waits_for_a_message_and_is_woken_by_the_stream(live: Live) -> None:
     with live.client("alice") as alice, live.client("bob") as bob:
-        threading.Timer(0.3, lambda: alice.send("bob", "later", {"x": 1})).start()
+        threading.Timer(0.3, lambda: alice.mail.send("bob", "later", {"x": 1})).start()
         started = time.monotonic()
-        got = bob.receive(timeout=10)
+        got = bob.mail.receive(timeout=10)
         waited = time.monotonic() - started
         assert got is not None
         assert (got.subject, got.sender, got.state.value) == ("later", "alice", "read")
         assert 0.25 < waited < 3.0, waited  # woken at once, not at the 10 s recheck
-        assert bob.receive(timeout=0) is None  # read already: not given twice
+        assert bob.mail.receive(timeout=0) is None  # read already: not given twice
 
 
 def test_receive_times_out_with_none(live: Live) -> None:
     with live.client("bob") as bob:
         started = time.monotonic()
-        assert bob.receive(timeout=0.5) is None
+        assert bob.mail.receive(timeout=0.5) is None
         assert 0.45 < time.monotonic() - started < 3.0
 
 
 def test_receive_filters_by_topic_and_ignores_its_own_sends(live: Live) -> None:
     with live.client("alice") as alice, live.client("bob") as bob:
-        bob.subscribe("news")
-        alice.send("bob", "direct")
-        threading.Timer(0.3, lambda: bob.send("alice", "mine, not for me")).start()
-        threading.Timer(0.6, lambda: alice.send("topic:news", "headline")).start()
-        got = bob.receive(timeout=10, topic="news")
+        bob.agents.subscribe("news")
+        alice.mail.send("bob", "direct")
+        threading.Timer(0.3, lambda: bob.mail.send("alice", "mine, not for me")).start()
+        threading.Timer(0.6, lambda: alice.mail.send("topic:news", "headline")).start()
+        got = bob.mail.receive(timeout=10, topic="news")
         assert got is not None and got.subject == "headline"
-        rest = bob.receive(timeout=1)
+        rest = bob.mail.receive(timeout=1)
         assert rest is not None and rest.subject == "direct"
 
 
@@ -170,14 +179,14 @@ def test_two_receivers_never_get_the_same_message(live: Live) -> None:
 
     def receiver() -> None:
         with live.client("bob") as bob:
-            while (m := bob.receive(timeout=3)) is not None:
+            while (m := bob.mail.receive(timeout=3)) is not None:
                 with lock:
                     got.append(m.id)
 
     with ThreadPoolExecutor(2) as pool, live.client("alice") as alice:
         futures = [pool.submit(receiver) for _ in range(2)]
         time.sleep(0.3)
-        sent = [alice.send("bob", f"job {i}").id for i in range(count)]
+        sent = [alice.mail.send("bob", f"job {i}").id for i in range(count)]
         for future in futures:
             future.result(timeout=60)
     assert sorted(got) == sorted(sent)
@@ -186,17 +195,21 @@ def test_two_receivers_never_get_the_same_message(live: Live) -> None:
 
 def test_enqueue_tasks_and_start_a_run(live: Live) -> None:
     with live.client("alice") as alice:
-        task = alice.enqueue("work", {"n": 2}, key="t1", priority="high")
-        assert task.created and alice.enqueue("work", {"n": 2}, key="t1").created is False
-        batch = alice.enqueue_many("work", [{"n": 3}, {"n": 4}], delay="1h", queue="slow")
+        task = alice.tasks.enqueue(
+            "work", {"n": 2}, key="t1", options=EnqueueOptions(priority="high")
+        )
+        assert task.created and alice.tasks.enqueue("work", {"n": 2}, key="t1").created is False
+        batch = alice.tasks.enqueue_many(
+            "work", [{"n": 3}, {"n": 4}], options=EnqueueOptions(delay="1h", queue="slow")
+        )
         assert len({t.id for t in batch}) == 2
-        info = alice.task(task.id)
+        info = alice.tasks.get(task.id)
         assert (info.name, info.payload, info.priority) == ("work", {"n": 2}, "high")
-        assert [e.topic for e in alice.task_events(task.id)] == ["task.enqueued"]
-        assert {t.id for t in alice.tasks(queue="slow")} == {t.id for t in batch}
-        assert alice.cancel_task(batch[0].id).state.value == "cancelled"
-        assert {q.queue for q in alice.queues()} >= {"default", "slow"}
-        assert alice.dead_letters() == []
+        assert [e.topic for e in alice.tasks.events(task.id)] == ["task.enqueued"]
+        assert {t.id for t in alice.tasks.find(TaskFilter(queue="slow"))} == {t.id for t in batch}
+        assert alice.tasks.cancel(batch[0].id).state.value == "cancelled"
+        assert {q.queue for q in alice.queues.stats()} >= {"default", "slow"}
+        assert alice.dead_letters.groups() == []
 
         assert [w.name for w in alice.workflows()] == ["flow"]
         plan = alice.plan("flow", {"topic": "x"})
@@ -223,25 +236,25 @@ def test_enqueue_tasks_and_start_a_run(live: Live) -> None:
 def test_errors_map_to_coords_exception_classes(live: Live) -> None:
     with live.client("alice") as alice:
         with pytest.raises(Forbidden):
-            alice.inbox("bob")
+            alice.mail.inbox("bob")
         with pytest.raises(Forbidden) as spoof:
-            alice.send("bob", "as olga", sender="olga")
+            alice.mail.send("bob", "as olga", sender="olga")
         assert spoof.value.data["field"] == "sender"
         with pytest.raises(InvalidInput) as bad:
-            alice.send("bob", "")
+            alice.mail.send("bob", "")
         assert bad.value.data["field"] == "subject"
         with pytest.raises(InvalidInput) as priority:
-            alice.send("bob", "x", priority="urgent")
+            alice.mail.send("bob", "x", priority="urgent")
         assert priority.value.data["field"] == "priority"
         with pytest.raises(NotFound):
-            alice.agent("nobody")
+            alice.agents.get("nobody")
         with pytest.raises(UnknownTask):
-            alice.enqueue("never-registered")
-        alice.send("bob", "once", key="same")
+            alice.tasks.enqueue("never-registered")
+        alice.mail.send("bob", "once", key="same")
         with pytest.raises(IdempotencyConflict):
-            alice.send("bob", "another", key="same")
+            alice.mail.send("bob", "another", key="same")
     with live.client("vic") as viewer, pytest.raises(Forbidden):
-        viewer.send("bob", "viewers read only")
+        viewer.mail.send("bob", "viewers read only")
     with coord.Client(live.url, "coord_bad_key") as stranger, pytest.raises(Unauthenticated):
         stranger.whoami()
     port = socket.socket()
@@ -255,16 +268,16 @@ def test_errors_map_to_coords_exception_classes(live: Live) -> None:
 def test_the_event_stream_resumes_from_its_cursor(live: Live) -> None:
     with live.client("olga") as olga, live.client("alice") as alice:
         stream = olga.events(agent="bob", topic="message.delivered")
-        threading.Timer(0.3, lambda: alice.send("bob", "one")).start()
+        threading.Timer(0.3, lambda: alice.mail.send("bob", "one")).start()
         first = next(stream)
         cursor = stream.cursor
         stream.close()
         assert first.topic == "message.delivered" and cursor is not None
-        alice.send("bob", "two")  # while nobody listens
+        alice.mail.send("bob", "two")  # while nobody listens
         with olga.events(agent="bob", topic="message.delivered", after=cursor) as resumed:
             second = next(resumed)
         assert second.message_id != first.message_id
-        assert olga.message(second.message_id or "").subject == "two"
+        assert olga.mail.message(second.message_id or "").subject == "two"
         page = olga.event_page(agent="bob", topic="message.delivered")
         assert [e.message_id for e in page.data] == [first.message_id, second.message_id]
 
@@ -288,28 +301,28 @@ def test_the_async_client_does_the_same(live: Live) -> None:
 
             async def later() -> None:
                 await asyncio.sleep(0.3)
-                await alice.send("bob", "async hello", {"n": 1})
+                await alice.mail.send("bob", "async hello", {"n": 1})
 
             sender = asyncio.create_task(later())
-            got = await bob.receive(timeout=10)
+            got = await bob.mail.receive(timeout=10)
             await sender
             assert got is not None and got.subject == "async hello"
-            assert await bob.receive(timeout=0.3) is None
-            assert [m.subject for m in await bob.inbox()] == ["async hello"]
-            assert await bob.ack(got.id) == [got.id]
-            task = await alice.enqueue("work", {"n": 1})
-            assert (await alice.task(task.id)).state.value == "pending"
+            assert await bob.mail.receive(timeout=0.3) is None
+            assert [m.subject for m in await bob.mail.inbox()] == ["async hello"]
+            assert await bob.mail.ack(got.id) == [got.id]
+            task = await alice.tasks.enqueue("work", {"n": 1})
+            assert (await alice.tasks.get(task.id)).state.value == "pending"
             run = await alice.start_run("flow", {"topic": "y"})
             assert (await alice.run(run.id)).workflow == "flow"
             with pytest.raises(Forbidden):
-                await alice.inbox("bob")
+                await alice.mail.inbox("bob")
             with pytest.raises(InvalidInput) as bad:
-                await alice.send("bob", "x", ttl="soon")
+                await alice.mail.send("bob", "x", ttl="soon")
             assert bad.value.data["field"] == "ttl"
             async with alice.events(agent="alice", topic="message") as stream:
                 first = asyncio.ensure_future(stream.__anext__())  # connects the stream
                 await asyncio.sleep(0.3)
-                await alice.send("bob", "streamed")
+                await alice.mail.send("bob", "streamed")
                 event = await asyncio.wait_for(first, 10)
             assert event.topic == "message.sent"
 
@@ -370,7 +383,7 @@ def test_429_is_retried_for_safe_calls_only_and_waits_as_told() -> None:
     seen.clear()
     answers[:] = [_problem(429, "rate_limited", retry_after=3.0)]
     with pytest.raises(RateLimited) as limited:
-        client.send("b", "no key: not repeated")
+        client.mail.send("b", "no key: not repeated")
     assert seen == ["POST /api/v1/messages"] and limited.value.retry_after == 0.0
 
     seen.clear()
@@ -380,7 +393,7 @@ def test_429_is_retried_for_safe_calls_only_and_waits_as_told() -> None:
         _problem(503, "store_unavailable"),
     ]
     with pytest.raises(StoreUnavailable):
-        client.task("t")  # retries=2: three tries, then the error
+        client.tasks.get("t")  # retries=2: three tries, then the error
     assert len(seen) == 3
 
 
@@ -396,7 +409,7 @@ def test_answers_that_are_not_problems_still_raise_coord_errors() -> None:
     with pytest.raises(ServerUnavailable):
         client.whoami()
     with pytest.raises(coord.CoordError) as other:
-        client.agent("x")
+        client.agents.get("x")
     assert type(other.value) is coord.CoordError
     assert other.value.to_dict()["code"] == "teapot" and other.value.data["field"] == "tea"
     with pytest.raises(ConfigError):

@@ -22,6 +22,7 @@ from coord.api.headers import SecurityHeaders
 from coord.api.routes import agents, audit, events, health, keys, messages, runs, tasks
 from coord.app import connect
 from coord.errors import ConfigError, CoordError, Forbidden
+from coord.operations.local_parts import LocalParts
 from coord.ports.store import Store
 from coord.security.ratelimit import RateLimiter
 from coord.services import audit as audit_service
@@ -69,6 +70,12 @@ def create_app(
                 store=opened,
                 settings=settings,
                 roles=roles,
+                parts=LocalParts(
+                    store=lambda: opened,
+                    max_message_bytes=settings.max_message_bytes,
+                    max_payload_bytes=settings.max_payload_bytes,
+                    roles=roles,
+                ),
                 limiter=RateLimiter(settings.api_rate, settings.api_burst),
                 denials=DenialGuard(
                     opened,

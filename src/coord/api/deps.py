@@ -18,11 +18,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from coord.domain.security import Denial
 from coord.errors import RateLimited, Unauthenticated
+from coord.operations._sync.local import LocalSurface
+from coord.operations.local_parts import LocalParts
 from coord.ports.store import Store
 from coord.security.ratelimit import RateLimiter
-from coord.services import auth
+from coord.services import access, auth
 from coord.services import denials as denial_service
-from coord.services.auth import Principal, RoleBook
+from coord.services.access import Principal
+from coord.services.auth import RoleBook
 from coord.services.denials import DenialGuard
 from coord.settings import Settings
 
@@ -41,6 +44,7 @@ class Server:
     roles: RoleBook
     limiter: RateLimiter
     denials: DenialGuard  # denials.counts: what was refused, by topic and reason (metrics)
+    parts: LocalParts  # the surface's parts; each request acts as its caller
     dev_mode: bool = False  # serve without keys (`coord server --dev`): never in production
 
 
@@ -60,6 +64,11 @@ class Caller:
     def agent(self) -> str:
         """The calling agent's name (what events record as the actor)."""
         return self.principal.agent
+
+    @property
+    def ops(self) -> LocalSurface:
+        """The operations, as the caller: they decide what it may do."""
+        return LocalSurface(self.server.parts.acting_as(self.principal))
 
 
 def server_of(request: Request) -> Server:
@@ -166,7 +175,7 @@ def access_denial(request: Request) -> Denial:
 
 def require(who: Caller, permission: str, *, domain: str | None = None) -> None:
     """Refuse (403) unless the caller's role has ``permission`` (and ``domain``)."""
-    auth.require(who.principal, permission, domain=domain)
+    access.require(who.principal, permission, domain=domain)
 
 
 def require_self_or(

@@ -9,21 +9,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool
 
 from coord.api import pages
-from coord.api.deps import Authenticated, Caller, require
+from coord.api.deps import Authenticated, Caller
 from coord.api.idempotent import IdempotencyKey, respond, the_key
 from coord.api.models import Body, Duration, IdPath, Key, TaskName
 from coord.domain.steps import MAX_NAME_LENGTH, MAX_RESET_NAMES
 from coord.domain.tasks import TaskState
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
-from coord.errors import Forbidden
-from coord.services import tasks as service
+from coord.operations.queries import EnqueueOptions as Options
+from coord.operations.queries import TaskFilter
+from coord.operations.results import Enqueued
 
 router = APIRouter(tags=["tasks"])
 
 MAX_BATCH = 1000
-# Tasks coord enqueues itself: an agent's message handler (a forged one would act as
-# a delivery) and the run engine's timers.
-_INTERNAL_PREFIXES = ("agent:", "coord.")
 
 
 class EnqueueOptions(Body):
@@ -56,13 +54,6 @@ class EnqueueBatchBody(EnqueueOptions):
     items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class Enqueued(BaseModel):
-    """The id of a task, and whether this call created it."""
-
-    id: str
-    created: bool
-
-
 StepName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 ResetSteps = Annotated[
     StrictBool | Annotated[list[StepName], Field(min_length=1, max_length=MAX_RESET_NAMES)],
@@ -81,9 +72,11 @@ class RetryBody(Body):
 
 
 class ReplayBody(RetryBody):
-    """Dead tasks to retry; none named: all of them."""
+    """Dead tasks to retry: those named, or every one with ``all: true`` (naming none
+    without it is refused, so that an empty request never retries everything)."""
 
     task_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=10_000)
+    all: StrictBool = False
 
 
 class Replayed(BaseModel):
@@ -93,22 +86,10 @@ class Replayed(BaseModel):
 
 
 def _enqueue(who: Caller, body: EnqueueOptions, task: str, items: list[BatchItem]) -> list[Any]:
-    require(who, "enqueue_task")
-    if task.startswith(_INTERNAL_PREFIXES):
-        raise Forbidden(
-            f"task: {task!r} is enqueued by coord itself, not through the API", field="task"
-        )
-    options = service.enqueue_options(priority=body.priority, delay=body.delay, queue=body.queue)
-    results = service.enqueue_by_name(
-        who.store,
-        task,
-        [i.payload for i in items],
-        keys=[i.key for i in items],
-        options=options,
-        max_payload_bytes=who.server.settings.max_payload_bytes,
-        actor=who.agent,
+    options = Options(priority=body.priority, delay=body.delay, queue=body.queue)
+    return who.ops.tasks.enqueue_many(
+        task, [i.payload for i in items], keys=[i.key for i in items], options=options
     )
-    return [Enqueued(id=r.id, created=r.created) for r in results]
 
 
 @router.post(
@@ -160,61 +141,49 @@ def list_tasks(
     cursor: pages.Cursor = None,
 ) -> pages.Page[TaskInfo]:
     """Tasks, newest first."""
-    require(who, "read_tasks")
-    before = pages.decode_id(cursor)
-    found = service.list_tasks(
-        who.store, state=state, queue=queue, name=name, limit=limit + 1, before_id=before
-    )
-    return pages.page(found, limit, lambda t: t.id)
+    return who.ops.tasks.page(TaskFilter(state, queue, name, limit), cursor)
 
 
 @router.get("/tasks/{task_id}", operation_id="getTask", response_model=TaskInfo)
 def get_task(who: Authenticated, task_id: IdPath) -> TaskInfo:
     """One task."""
-    require(who, "read_tasks")
-    return service.get_task(who.store, task_id)
+    return who.ops.tasks.get(task_id)
 
 
 @router.get("/tasks/{task_id}/events", operation_id="taskEvents", response_model=list[EventInfo])
 def task_events(who: Authenticated, task_id: IdPath) -> list[EventInfo]:
     """A task's history, oldest first."""
-    require(who, "read_tasks")
-    return service.task_events(who.store, task_id)
+    return who.ops.tasks.events(task_id)
 
 
 @router.post("/tasks/{task_id}/cancel", operation_id="cancelTask", response_model=TaskInfo)
 def cancel(who: Authenticated, task_id: IdPath) -> TaskInfo:
     """Cancel a task: one the caller enqueued, or any with manage_tasks."""
-    return service.cancel_task_as(who.store, task_id, who.principal)
+    return who.ops.tasks.cancel(task_id)
 
 
 @router.post("/tasks/{task_id}/retry", operation_id="retryTask", response_model=TaskInfo)
 def retry(who: Authenticated, task_id: IdPath, body: RetryBody) -> TaskInfo:
     """Retry a dead, failed or cancelled task now, with fresh attempts (a task of a run:
     409, retry the run); ``reset_steps`` forgets its recorded steps first."""
-    require(who, "manage_tasks")
-    return service.retry_task(who.store, task_id, reset_steps=body.reset_steps, actor=who.agent)
+    return who.ops.tasks.retry(task_id, reset_steps=body.reset_steps)
 
 
 @router.get("/queues", operation_id="listQueues", response_model=list[QueueStats])
 def queues(who: Authenticated) -> list[QueueStats]:
     """Per queue: counts by state and the age of the oldest due task."""
-    require(who, "read_tasks")
-    return service.queue_stats(who.store)
+    return who.ops.queues.stats()
 
 
 @router.get("/dead-letters", operation_id="listDeadLetters", response_model=list[DeadLetterGroup])
 def dead_letters(who: Authenticated) -> list[DeadLetterGroup]:
     """Dead tasks grouped by error."""
-    require(who, "read_tasks")
-    return service.dead_letters(who.store)
+    return who.ops.dead_letters.groups()
 
 
 @router.post("/dead-letters/retry", operation_id="retryDeadLetters", response_model=Replayed)
 def replay(who: Authenticated, body: ReplayBody) -> Replayed:
-    """Retry dead tasks (those named, or all) with fresh attempts."""
-    require(who, "manage_tasks")
-    replayed = service.replay_dead(
-        who.store, body.task_ids, reset_steps=body.reset_steps, actor=who.agent
-    )
+    """Retry dead tasks (those named, or all of them with ``all: true``) with fresh
+    attempts."""
+    replayed = who.ops.dead_letters.retry(body.task_ids, all=body.all, reset_steps=body.reset_steps)
     return Replayed(replayed=replayed)
