@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from coord.cli import context, remote
+from coord.cli import surface
 from coord.cli.output import Format, OutputOption, age, emit, line, table
 from coord.domain.views import AgentInfo
-from coord.services import messages as service
 
 app = typer.Typer(
     help="Register, list, show and remove agents (each has a mailbox).", no_args_is_help=True
@@ -39,15 +38,9 @@ def add(
     Exits 1 if an agent of that name exists already. A removed agent can be
     added again: it finds its mailbox as it was.
     """
-    with context.open_store() as store:
-        info = service.add_agent(
-            store,
-            name,
-            role=role,
-            domains=domain or (),
-            description=description,
-            human=human,
-            actor=context.actor(),
+    with surface.operations() as ops:
+        info = ops.agents.add(
+            name, description=description, human=human, domains=domain or (), role=role
         )
     emit(info, output, lambda: line(f"added agent {info.name}"))
 
@@ -55,8 +48,8 @@ def add(
 @app.command("list")
 def list_agents(output: OutputOption = Format.TEXT) -> None:
     """List the agents, by name."""
-    with remote.session() as call:
-        found = call(service.list_agents)
+    with surface.operations() as ops:
+        found = ops.agents.all()
     emit(
         found,
         output,
@@ -85,8 +78,8 @@ def get(name: AgentName, output: OutputOption = Format.TEXT) -> None:
 
     "Last seen" is the last time it sent, read or acknowledged a message.
     """
-    with remote.session() as call:
-        info = call(service.get_agent, name)
+    with surface.operations() as ops:
+        info = ops.agents.get(name)
     emit(info, output, lambda: _render_agent(info))
 
 
@@ -113,8 +106,8 @@ def remove(name: AgentName, output: OutputOption = Format.TEXT) -> None:
     adding the agent again brings its mailbox back. Exits 1 if there is no
     such agent.
     """
-    with context.open_store() as store:
-        service.remove_agent(store, name, actor=context.actor())
+    with surface.operations() as ops:
+        ops.agents.remove(name)
     emit(
         {"name": name, "removed": True},
         output,
@@ -128,8 +121,8 @@ def subscribe(agent: AgentName, topic: TopicName, output: OutputOption = Format.
     The agent then gets every message sent to topic:TOPIC (except its own).
     Subscribing again changes nothing.
     """
-    with remote.session() as call:
-        changed = call(service.subscribe, agent, topic, actor=context.actor())
+    with surface.operations() as ops:
+        changed = ops.agents.subscribe(topic, agent).changed
     text = f"{agent} subscribed to {topic}" if changed else f"{agent} was subscribed to {topic}"
     emit(
         {"agent": agent, "topic": topic, "changed": changed},
@@ -144,8 +137,8 @@ def unsubscribe(agent: AgentName, topic: TopicName, output: OutputOption = Forma
     Messages it got already stay in its mailbox. Unsubscribing when not
     subscribed changes nothing.
     """
-    with remote.session() as call:
-        changed = call(service.unsubscribe, agent, topic, actor=context.actor())
+    with surface.operations() as ops:
+        changed = ops.agents.unsubscribe(topic, agent).changed
     text = (
         f"{agent} unsubscribed from {topic}"
         if changed

@@ -13,10 +13,11 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context, remote, remote_follow
+from coord.cli import context, remote, remote_follow, surface
 from coord.cli import message_views as views
 from coord.cli.output import Format, OutputOption, emit, note, to_data
 from coord.domain.views import InboxMessage
+from coord.operations.queries import InboxQuery
 from coord.ports.store import Store
 from coord.services import messages as service
 
@@ -63,8 +64,9 @@ def inbox(
         "topic": topic,
     }
     if not follow:
-        with remote.session() as call:
-            found = call(service.inbox, agent, by_priority=by_priority, limit=limit, **filters)
+        query = InboxQuery(unread, by_priority, thread, sender, topic, limit)
+        with surface.operations() as ops:
+            found = ops.mail.inbox(agent, query)
         emit(found, output, lambda: views.inbox_table(found, empty=f"{agent}: no messages"))
         return
     if remote.active():

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context, files, remote
+from coord.cli import files, surface
 from coord.cli import message_views as views
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, emit, line, note, table
@@ -17,7 +17,6 @@ from coord.domain import content
 from coord.domain.durations import parse_duration
 from coord.domain.tasks import Priority
 from coord.errors import InvalidInput
-from coord.services import messages as service
 
 message_app = typer.Typer(
     help="Look at one message: its delivery state per recipient, its events.",
@@ -102,20 +101,19 @@ def send(
     fails. Exits 1 for an unknown agent, an empty subject, a body over
     COORD_MAX_MESSAGE_BYTES or bad JSON, and nothing is sent then.
     """
-    outgoing = service.Outgoing(
-        sender,
-        to,
-        subject,
-        _message_body(body, body_file, json_body),
-        priority,
-        thread,
-        reply_to,
-        key,
-        ttl,
-    )
-    new = service.build_message(outgoing, max_bytes=context.settings().max_message_bytes)
-    with remote.session() as call:
-        [result] = call(service.send, [new])
+    message_body = _message_body(body, body_file, json_body)
+    with surface.operations() as ops:
+        result = ops.mail.send(
+            to,
+            subject,
+            message_body,
+            priority=priority,
+            thread_id=thread,
+            reply_to=reply_to,
+            ttl=ttl,
+            key=key,
+            sender=sender,
+        )
     if not result.created:
         note(f"key {key} was used before for this message: not sent again")
     elif not result.recipients:
@@ -128,8 +126,8 @@ def read(agent: AgentName, message_id: MessageId, output: OutputOption = Format.
 
     A message read or acknowledged before keeps its state.
     """
-    with remote.session() as call:
-        found = call(service.read, agent, message_id)
+    with surface.operations() as ops:
+        found = ops.mail.read(message_id, agent)
     emit(found, output, lambda: views.inbox_message(found))
 
 
@@ -144,8 +142,8 @@ def ack(
     acknowledges nothing. Messages acknowledged before are left as they are
     and not counted.
     """
-    with remote.session() as call:
-        acked = call(service.ack, agent, message_ids)
+    with surface.operations() as ops:
+        acked = ops.mail.ack(message_ids, agent)
     emit(
         {"count": len(acked), "ids": acked},
         output,
@@ -164,8 +162,8 @@ def thread(
     Every message with its body, and per recipient: delivered, read, acked
     or expired.
     """
-    with remote.session() as call:
-        messages = call(service.thread, thread_id)
+    with surface.operations() as ops:
+        messages = ops.mail.thread(thread_id)
     emit(messages, output, lambda: views.thread(messages))
 
 
@@ -177,8 +175,8 @@ def get(message_id: MessageId, output: OutputOption = Format.TEXT) -> None:
     number and state (delivered, read, acked or expired) with times. Marks
     nothing read.
     """
-    with remote.session() as call:
-        found = call(service.get_message, message_id)
+    with surface.operations() as ops:
+        found = ops.mail.message(message_id)
     emit(found, output, lambda: views.message(found))
 
 
@@ -189,8 +187,8 @@ def events(message_id: MessageId, output: OutputOption = Format.TEXT) -> None:
     message.sent, message.delivered (one per recipient), message.read,
     message.acked and message.expired.
     """
-    with remote.session() as call:
-        found = call(service.message_events, message_id)
+    with surface.operations() as ops:
+        found = ops.mail.message_events(message_id)
     emit(
         found,
         output,

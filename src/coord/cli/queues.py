@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from coord.cli import context, remote
+from coord.cli import surface
 from coord.cli.options import ResetAllOption, ResetStepOption, steps_to_reset
 from coord.cli.output import Format, OutputOption, age, duration, emit, stdout, table
-from coord.services import tasks as service
 
 queue_app = typer.Typer(help="See queues: tasks per state, oldest waiting.", no_args_is_help=True)
 dlq_app = typer.Typer(
@@ -21,8 +20,8 @@ dlq_app = typer.Typer(
 def list_queues(output: OutputOption = Format.TEXT) -> None:
     """Per queue: pending, running, succeeded, failed (awaiting retry), dead, and the
     age of the oldest due task."""
-    with remote.session() as call:
-        stats = call(service.queue_stats)
+    with surface.operations() as ops:
+        stats = ops.queues.stats()
     emit(
         stats,
         output,
@@ -49,8 +48,8 @@ def list_queues(output: OutputOption = Format.TEXT) -> None:
 @dlq_app.command("list")
 def list_dead(output: OutputOption = Format.TEXT) -> None:
     """Dead tasks grouped by error: count, first and last seen, a sample task."""
-    with remote.session() as call:
-        groups = call(service.dead_letters)
+    with surface.operations() as ops:
+        groups = ops.dead_letters.groups()
     emit(
         groups,
         output,
@@ -88,13 +87,8 @@ def retry(
     if bool(task_ids) == all_dead:
         raise typer.BadParameter("name dead task ids, or pass --all (not both)")
     reset = steps_to_reset(reset_all, reset_names)
-    with remote.session() as call:
-        replayed = call(
-            service.replay_dead,
-            None if all_dead else task_ids,
-            reset_steps=reset,
-            actor=context.actor(),
-        )
+    with surface.operations() as ops:
+        replayed = ops.dead_letters.retry(task_ids, all=all_dead, reset_steps=reset)
     reset_note = " (recorded steps reset)" if reset else ""
     emit(
         {"count": len(replayed), "ids": replayed},

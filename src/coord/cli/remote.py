@@ -1,5 +1,6 @@
-"""Where a command's data comes from: the database (the services, as always) or a
-coord server (``--api-url`` / ``COORD_API_URL``, through :class:`coord.Client`).
+"""Where the run and gate commands' data comes from (the other commands use
+:mod:`coord.cli.surface`; runs join it next, and this module goes): the database
+or a coord server (``--api-url`` / ``COORD_API_URL``, through :class:`coord.Client`).
 
 Commands call services through a session instead of a store::
 
@@ -8,8 +9,7 @@ Commands call services through a session instead of a store::
 
 Locally that is ``service.get_task(store, task_id)``. Remotely it is the service's
 *twin*, a function of the same signature taking a Client instead of a Store
-(registered with :func:`twin_of`, in :mod:`coord.cli.remote_services` and
-:mod:`coord.cli.remote_runs`), returning
+(registered with :func:`twin_of`, in :mod:`coord.cli.remote_runs`), returning
 the same models, so that the command prints the same text and JSON either way.
 """
 
@@ -112,9 +112,9 @@ def session() -> Iterator[Services]:
 
 
 def _twins() -> dict[Callable[..., Any], Callable[..., Any]]:
-    # Imported here, not at the top: remote_services registers its twins with
-    # twin_of, so it imports this module.
-    from coord.cli import remote_runs, remote_services
+    # Imported here, not at the top: remote_runs registers its twins with twin_of,
+    # so it imports this module.
+    from coord.cli import remote_runs
 
-    del remote_runs, remote_services
+    del remote_runs
     return _TWINS

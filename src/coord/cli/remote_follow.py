@@ -15,6 +15,7 @@ from coord.client import Client
 from coord.domain.messages import DeliveryState
 from coord.domain.views import InboxMessage, MessageInfo
 from coord.errors import NotFound
+from coord.operations.queries import InboxQuery
 
 Show = Callable[[list[InboxMessage]], None]
 
@@ -40,15 +41,15 @@ def follow(
         _until_signalled(),
         server.events(agent=agent, topic="message.delivered") as stream,
     ):
-        found = server.inbox(
-            agent,
-            by_priority=by_priority,
-            limit=limit,
+        query = InboxQuery(
             unread=filters["unread"],
+            by_priority=by_priority,
             thread_id=filters["thread"],
             sender=filters["sender"],
             topic=filters["topic"],
+            limit=limit,
         )
+        found = server.mail.inbox(agent, query)
         started()
         show(found)
         note(f"following {agent}'s mailbox through the server: Ctrl-C to stop")
@@ -69,7 +70,7 @@ def _entry(server: Client, message_id: str | None, agent: str) -> InboxMessage |
     if message_id is None:
         return None
     try:
-        message = server.message(message_id)
+        message = server.mail.message(message_id)
     except NotFound:
         return None
     return inbox_entry(message, agent)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context, files, remote
+from coord.cli import files, surface
 from coord.cli.options import ResetAllOption, ResetStepOption, checked_by, steps_to_reset
 from coord.cli.output import Format, OutputOption, age, emit, stdout, table
 from coord.domain import content
@@ -15,6 +15,7 @@ from coord.domain.durations import parse_duration
 from coord.domain.tasks import Priority, TaskState
 from coord.domain.views import EventInfo, TaskInfo
 from coord.errors import InvalidInput
+from coord.operations.queries import EnqueueOptions, TaskFilter
 from coord.services import tasks as service
 
 app = typer.Typer(help="Enqueue, list, inspect and cancel tasks.", no_args_is_help=True)
@@ -85,17 +86,10 @@ def enqueue(
         if payload_file is not None
         else [_parse_payload(payload or "{}", "--payload")]
     )
-    options = service.enqueue_options(priority=priority, delay=delay, queue=queue)
-    settings = context.settings()
-    with remote.session() as call:
-        results = call(
-            service.enqueue_by_name,
-            name,
-            payloads,
-            keys=[key] * len(payloads),
-            options=options,
-            max_payload_bytes=settings.max_payload_bytes,
-            actor=context.actor(),
+    options = EnqueueOptions(priority=priority, delay=delay, queue=queue)
+    with surface.operations() as ops:
+        results = ops.tasks.enqueue_many(
+            name, payloads, keys=[key] * len(payloads), options=options
         )
     if payload_file is None:
         result = results[0]
@@ -125,8 +119,8 @@ def list_tasks(
     output: OutputOption = Format.TEXT,
 ) -> None:
     """List tasks, newest first."""
-    with remote.session() as call:
-        found = call(service.list_tasks, state=state, queue=queue, name=name, limit=limit)
+    with surface.operations() as ops:
+        found = ops.tasks.find(TaskFilter(state, queue, name, limit))
     emit(
         found,
         output,
@@ -162,9 +156,9 @@ def get(
     output: OutputOption = Format.TEXT,
 ) -> None:
     """Show one task, with its history of events."""
-    with remote.session() as call:
-        info = call(service.get_task, task_id)
-        history = call(service.task_events, task_id)
+    with surface.operations() as ops:
+        info = ops.tasks.get(task_id)
+        history = ops.tasks.events(task_id)
     emit({"task": info, "events": history}, output, lambda: _render_task(info, history))
 
 
@@ -193,8 +187,8 @@ def cancel(
     """Cancel a task that has not finished (a running one is stopped by its worker
     at its next lease renewal). Exits 1 if the task had already finished (succeeded,
     dead or cancelled)."""
-    with remote.session() as call:
-        info = call(service.cancel_task, task_id, actor=context.actor())
+    with surface.operations() as ops:
+        info = ops.tasks.cancel(task_id)
     emit(info, output, lambda: stdout.print(f"cancelled {info.id}"))
 
 
@@ -214,9 +208,9 @@ def retry(
     task never recorded.
     """
     reset = steps_to_reset(reset_all, reset_names)
-    with remote.session() as call:
-        info = call(service.retry_task, task_id, reset_steps=reset, actor=context.actor())
-        reset_keys = _steps_reset(call(service.task_events, info.id)) if reset else None
+    with surface.operations() as ops:
+        info = ops.tasks.retry(task_id, reset_steps=reset)
+        reset_keys = _steps_reset(ops.tasks.events(info.id)) if reset else None
     text = f"retrying {info.id}"
     if reset_keys is not None:
         text += f" (steps reset: {', '.join(reset_keys) or 'none recorded'}; checkpoint cleared)"
