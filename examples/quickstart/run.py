@@ -90,7 +90,7 @@ def build_batch(limit: int, batch: str, results: Path) -> tuple[list[dict[str, A
 
 def queue_counts() -> dict[str, int]:
     """Tasks of the quickstart queue per state, as the store counts them."""
-    for stats in app.queue_stats():
+    for stats in app.queues.stats():
         if stats.queue == QUEUE:
             return stats.model_dump(exclude={"queue", "oldest_pending_age_s"})
     return {}

@@ -15,8 +15,18 @@ from coord.app_runs import RunFeatures
 from coord.domain.durations import parse_duration
 from coord.domain.runs import TIMER_TASK
 from coord.domain.tasks import Priority, RateLimit, TaskPolicy, TaskState
-from coord.domain.views import DeadLetterGroup, QueueStats, TaskInfo
+from coord.domain.views import TaskInfo
 from coord.errors import ConfigError, InvalidInput, UnknownTask
+from coord.operations._async.local import AsyncLocalSurface
+from coord.operations._sync.local import (
+    LocalAgents,
+    LocalDeadLetters,
+    LocalMail,
+    LocalQueues,
+    LocalSurface,
+    LocalTasks,
+)
+from coord.operations.local_parts import LocalParts
 from coord.ports.store import Store
 from coord.runtime.cron import validate_cron
 from coord.runtime.middleware import Middleware
@@ -120,6 +130,56 @@ class App(MailboxFeatures, RunFeatures):
         self._secrets = TaskSecrets(lambda: self.store, self._secret_keys)
         self._init_mailbox()
         self._init_runs()
+        parts = self.local_parts()
+        self._surface = LocalSurface(parts)
+        self._async_surface = AsyncLocalSurface(parts)
+
+    def local_parts(self, actor: str | None = None) -> LocalParts:
+        """What this App's surface works with: its store (opened on first use), its
+        limits, and its plugin hooks (the lists themselves, so hooks registered
+        later apply too). ``actor`` is recorded as who acted."""
+        s = self.settings
+        return LocalParts(
+            store=lambda: self.store,
+            max_message_bytes=s.max_message_bytes,
+            max_payload_bytes=s.max_payload_bytes,
+            local_actor=actor,
+            send_hooks=self.sent_hooks,
+            receive_hooks=self.received_hooks,
+            waiter=self._messages,
+        )
+
+    # -- the surface ------------------------------------------------------------------
+    # The operations on the database, the same as a coord.Client's over HTTP.
+    @property
+    def agents(self) -> LocalAgents:
+        """Agents and subscriptions (``coord.operations.Agents``)."""
+        return self._surface.agents
+
+    @property
+    def mail(self) -> LocalMail:
+        """Messages and inboxes (``coord.operations.Mail``)."""
+        return self._surface.mail
+
+    @property
+    def tasks(self) -> LocalTasks:
+        """Tasks by name (``coord.operations.Tasks``)."""
+        return self._surface.tasks
+
+    @property
+    def queues(self) -> LocalQueues:
+        """Queue statistics (``coord.operations.Queues``)."""
+        return self._surface.queues
+
+    @property
+    def dead_letters(self) -> LocalDeadLetters:
+        """Dead tasks (``coord.operations.DeadLetters``)."""
+        return self._surface.dead_letters
+
+    @property
+    def aio(self) -> AsyncLocalSurface:
+        """The same operations for asyncio code: ``await app.aio.mail.send(...)``."""
+        return self._async_surface
 
     def use_database(self, database_url: str) -> None:
         """Point this App at another database, before it has opened one (what
@@ -455,14 +515,6 @@ class App(MailboxFeatures, RunFeatures):
         ``task.cancelled`` event. Raises ``NotFound``, or ``Conflict`` if the task had
         already finished (succeeded, dead or cancelled)."""
         return tasks_service.cancel_task(self.store, task_id, actor=actor)
-
-    def queue_stats(self) -> list[QueueStats]:
-        """Per queue: tasks in each state and the age of the oldest due task."""
-        return tasks_service.queue_stats(self.store)
-
-    def dead_letters(self) -> list[DeadLetterGroup]:
-        """Dead tasks grouped by error type and message, with a sample task id."""
-        return tasks_service.dead_letters(self.store)
 
     def replay_dead(
         self,

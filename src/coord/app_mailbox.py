@@ -18,12 +18,14 @@ from coord.errors import InvalidInput
 from coord.messaging.handlers import AgentDefinition, AgentHandler, handler_task_function
 from coord.messaging.plugins import (
     MessageReceipt,
-    MessageSend,
     ReceiveHook,
     SendHook,
     chain,
 )
 from coord.messaging.waiter import MessageWaiter
+from coord.operations._async.local import AsyncLocalSurface
+from coord.operations._sync.local import LocalMail
+from coord.operations.queries import Draft
 from coord.ports.store import Store
 from coord.runtime.registry import Registry, TaskDefinition
 from coord.services import messages as mail
@@ -45,8 +47,16 @@ class MailboxFeatures:
     def store(self) -> Store:  # provided by App
         raise NotImplementedError
 
+    @property
+    def mail(self) -> LocalMail:  # provided by App
+        raise NotImplementedError
+
+    @property
+    def aio(self) -> AsyncLocalSurface:  # provided by App
+        raise NotImplementedError
+
     def _init_mailbox(self) -> None:
-        self.agents: dict[str, AgentDefinition] = {}
+        self.agent_handlers: dict[str, AgentDefinition] = {}
         self.sent_hooks: list[SendHook] = []
         self.received_hooks: list[ReceiveHook] = []
         self._message_waiter: MessageWaiter | None = None
@@ -58,7 +68,7 @@ class MailboxFeatures:
 
     def _open_agents(self, store: Store) -> None:
         """Make sure every agent with a handler exists (called when the store opens)."""
-        for definition in self.agents.values():
+        for definition in self.agent_handlers.values():
             if store.get_agent(definition.agent) is None:
                 mail.add_agent(
                     store,
@@ -116,7 +126,7 @@ class MailboxFeatures:
             definition = AgentDefinition(name, fn, role, tuple(domains), description)
             task_fn = handler_task_function(definition, lambda: self, self.received_hooks)
             with self._lock:
-                self.agents[name] = definition
+                self.agent_handlers[name] = definition
                 self.registry.add_task(TaskDefinition(task_fn, policy))
                 if self._store_if_open() is not None:
                     self._open_agents(self.store)
@@ -201,11 +211,9 @@ class MailboxFeatures:
         return self.send_many([outgoing])[0]
 
     def send_many(self, messages: Iterable[Outgoing]) -> list[SendResult]:
-        """Send a batch in one transaction: all of it is stored, or none."""
-        batch = self._build(messages)
-        if not self.sent_hooks:
-            return mail.send(self.store, batch)
-        return asyncio.run(self._send_hooked(batch))
+        """Send a batch in one transaction: all of it is stored, or none (inside the
+        send hooks, as every send is: see ``app.mail``)."""
+        return self.mail.send_many([_draft(m) for m in messages])
 
     async def send_async(
         self,
@@ -226,17 +234,7 @@ class MailboxFeatures:
 
     async def send_many_async(self, messages: Iterable[Outgoing]) -> list[SendResult]:
         """:meth:`send_many` without blocking the event loop."""
-        return await self._send_hooked(self._build(messages))
-
-    def _build(self, messages: Iterable[Outgoing]) -> list[Any]:
-        limit = self.settings.max_message_bytes
-        return [mail.build_message(m, max_bytes=limit) for m in messages]
-
-    async def _send_hooked(self, batch: list[Any]) -> list[SendResult]:
-        async def store_batch(send: MessageSend) -> list[SendResult]:
-            return await asyncio.to_thread(mail.send, self.store, list(send.messages))
-
-        return await chain(self.sent_hooks, store_batch)(MessageSend(tuple(batch)))
+        return await self.aio.mail.send_many([_draft(m) for m in messages])
 
     # -- reading ----------------------------------------------------------------------
     def inbox(
@@ -337,3 +335,17 @@ class MailboxFeatures:
                     store, lambda: notifier_for(store, self.settings)
                 )
             return self._message_waiter
+
+
+def _draft(message: Outgoing) -> Draft:
+    return Draft(
+        message.to,
+        message.subject,
+        message.body,
+        message.priority,
+        message.thread,
+        message.reply_to,
+        message.ttl,
+        message.key,
+        message.sender,
+    )

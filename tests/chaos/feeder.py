@@ -38,7 +38,7 @@ def _api(url: str, key: str) -> tuple[Enqueue, Callable[[], None]]:
     client = coord.Client(url, key, timeout=60.0)
 
     def enqueue(payloads: list[dict[str, Any]], keys: list[str | None]) -> list[str]:
-        return [e.id for e in client.enqueue_many(chaos_app.WORK, payloads, keys=keys)]
+        return [e.id for e in client.tasks.enqueue_many(chaos_app.WORK, payloads, keys=keys)]
 
     return enqueue, client.close
 

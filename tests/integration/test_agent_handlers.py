@@ -165,7 +165,7 @@ def test_a_failing_handler_ends_in_the_dead_letters_and_a_retry_does_not_resend(
     sent = app.send("coder", "flaky", "impossible")
     work_until(app, lambda: len(app.list_tasks(state=coord.TaskState.DEAD)) == 1)
     assert attempts == [1, 2, 3]
-    (group,) = app.dead_letters()
+    (group,) = app.dead_letters.groups()
     assert group.error_message == "cannot handle impossible"
     assert [m.body for m in app.inbox("coder")] == ["working on it"]
     (delivery,) = app.message(sent.id).deliveries

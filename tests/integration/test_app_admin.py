@@ -59,13 +59,13 @@ def test_queue_stats_dead_letters_and_replay(app: coord.App) -> None:
     done = app.enqueue(ok).id
     dead = [app.enqueue(doomed, {"why": why}).id for why in ("bad input", "bad input", "other")]
     work_until(app, all_final(app, [done, *dead]))
-    stats = {q.queue: q for q in app.queue_stats()}
+    stats = {q.queue: q for q in app.queues.stats()}
     assert (stats["q1"].succeeded, stats["q2"].dead, stats["q2"].pending) == (1, 3, 0)
-    groups = sorted((g.error_message, g.count) for g in app.dead_letters())
+    groups = sorted((g.error_message, g.count) for g in app.dead_letters.groups())
     assert groups == [("bad input", 2), ("other", 1)]
     with pytest.raises(coord.InvalidInput, match="not dead"):
         app.replay_dead([dead[0], done])
     assert app.replay_dead([dead[0]], actor="ops") == [dead[0]]
     assert app.get_task(dead[0]).state is TaskState.PENDING
     assert sorted(app.replay_dead()) == sorted(dead[1:])
-    assert app.dead_letters() == []
+    assert app.dead_letters.groups() == []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from coord.domain.workflows import WorkflowInvalid, parse_workflow
+from coord.domain.workflows import WorkflowProblems, parse_workflow
 from coord.workflows.definitions import Workflow, load_yaml_file, load_yaml_text
 
 IDEAMINE = """\
@@ -76,7 +76,7 @@ def test_the_builder_gives_the_same_model_as_yaml() -> None:
 
 
 def problems(text: str, **kwargs: object) -> list[str]:
-    with pytest.raises(WorkflowInvalid) as caught:
+    with pytest.raises(WorkflowProblems) as caught:
         load_yaml_text(text, **kwargs)  # type: ignore[arg-type]
     return caught.value.describe_all()
 
@@ -149,13 +149,13 @@ def test_a_yaml_file_takes_its_name_from_the_file_when_it_has_none(tmp_path: Pat
     path = tmp_path / "nightly.yaml"
     path.write_text("phases:\n  a: {task: t}\n")
     assert load_yaml_file(path).name == "nightly"
-    with pytest.raises(WorkflowInvalid, match="cannot read"):
+    with pytest.raises(WorkflowProblems, match="cannot read"):
         load_yaml_file(tmp_path / "missing.yaml")
 
 
 def test_a_builder_phase_defined_twice_is_refused() -> None:
     wf = Workflow("w").phase("a", task="t")
-    with pytest.raises(WorkflowInvalid, match="defined twice"):
+    with pytest.raises(WorkflowProblems, match="defined twice"):
         wf.phase("a", task="t")
 
 

@@ -1,0 +1,384 @@
+"""One behaviour suite, two implementations of the surface (issue 14): the local one
+(``coord.operations``' services over the database, acting as the caller's
+principal, exactly as the API server does per request) and the remote one
+(``coord.Client`` through a real ``coord server`` process), on SQLite and on
+PostgreSQL. Each scenario runs on both faces, each with a database of its own
+prepared alike; the answers, with ids and times normalized, must be equal, and
+must be what a user expects. A difference between the faces is a failure."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel, TypeAdapter
+
+import coord
+from coord.app import connect
+from coord.errors import CoordError
+from coord.operations import Draft, EnqueueOptions, InboxQuery, Surface, TaskFilter
+from coord.operations._sync.local import LocalSurface
+from coord.services import auth
+from coord.services import keys as key_service
+from tests.acceptance.server_process import free_port
+from tests.conftest import create_database, drop_database
+
+COORD = Path(sys.executable).parent / "coord"
+AGENTS = {"alice": "agent", "bob": "agent", "vic": "viewer", "olga": "operator"}
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+TIMES = {"created_at", "run_at", "started_at", "finished_at", "heartbeat_at", "expires_at"}
+TIMES |= {"lease_expires_at", "read_at", "acked_at", "delivered_at", "at", "oldest_due_age"}
+TIMES |= {
+    "last_seen_at",
+    "removed_at",
+    "updated_at",
+    "first_seen",
+    "last_seen",
+    "id",
+}  # event ids are per database
+
+
+def declare(app: coord.App) -> None:
+    """The tasks every prepared database knows."""
+
+    @app.task(retries=0)
+    async def work(ctx: coord.Context, n: int = 0) -> int:
+        return n
+
+    @app.task(retries=0)
+    async def boom(ctx: coord.Context) -> None:
+        raise coord.FatalError("boom: always")
+
+
+@dataclass
+class Prepared:
+    """A database with the agents, their keys, and two dead tasks."""
+
+    url: str
+    keys: dict[str, str]
+    dead: list[str]
+
+
+def prepare(url: str) -> Prepared:
+    if url.startswith("postgresql"):
+        store = connect(coord.Settings(database_url=url), check_schema=False)
+        store.upgrade()
+        store.close()
+    app = coord.App(url)
+    declare(app)
+    roles = auth.load_roles(None)
+    keys = {}
+    with app:
+        for name, role in AGENTS.items():
+            app.add_agent(name, role=role, human=name == "olga")
+            created = key_service.create_key(
+                app.store, agent=name, role=role, expires=None, roles=roles, actor="test"
+            )
+            keys[name] = created.key
+        dead = [app.enqueue("boom").id, app.enqueue("boom").id]
+        app.run_worker(burst=True)
+    return Prepared(url, keys, dead)
+
+
+Face = Callable[[str], Surface]  # agent name -> the surface as that agent
+
+
+@contextmanager
+def local_face(prepared: Prepared) -> Iterator[Face]:
+    """The local surface as each agent: the same principal the server would make of
+    the agent's key, over the same services."""
+    app = coord.App(prepared.url)
+    declare(app)
+    roles = auth.load_roles(None)
+    with app:
+
+        def face(agent: str) -> Surface:
+            principal = auth.authenticate(app.store, f"Bearer {prepared.keys[agent]}", roles)
+            return LocalSurface(app.local_parts().acting_as(principal))
+
+        yield face
+
+
+@contextmanager
+def remote_face(prepared: Prepared) -> Iterator[Face]:
+    """``coord.Client`` as each agent, through a ``coord server`` process."""
+    port = free_port()
+    env = {**os.environ, "COORD_DATABASE_URL": prepared.url}
+    proc = subprocess.Popen(
+        [str(COORD), "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    clients: list[coord.Client] = []
+    try:
+        _wait_ready(proc, url)
+
+        def face(agent: str) -> Surface:
+            client = coord.Client(url, prepared.keys[agent])
+            clients.append(client)
+            return client
+
+        yield face
+    finally:
+        for client in clients:
+            client.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[str], url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"coord server exited {proc.returncode}:\n{out}\n{err}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "coord server did not become ready"
+        time.sleep(0.1)
+
+
+# -- normalizing answers ----------------------------------------------------------------
+class Ids:
+    """Ids replaced by their order of first appearance, so two databases compare."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    def _named(self, found: re.Match[str]) -> str:
+        return self.seen.setdefault(found.group(0), f"<id{len(self.seen)}>")
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, BaseModel):
+            return self(value.model_dump(mode="json"))
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return self(TypeAdapter(type(value)).dump_python(value, mode="json"))
+        if isinstance(value, dict):
+            return {k: self(v) for k, v in value.items() if k not in TIMES}
+        if isinstance(value, list | tuple):
+            return [self(v) for v in value]
+        if isinstance(value, str):
+            return UUID.sub(
+                lambda m: self.seen.setdefault(m.group(0), f"<id{len(self.seen)}>"), value
+            )
+        return value
+
+
+def attempt(call: Callable[[], Any]) -> Any:
+    """The answer, or the error as (class, code, field)."""
+    try:
+        return call()
+    except CoordError as exc:
+        return ("error", type(exc).__name__, exc.code, exc.data.get("field"))
+
+
+# -- the scenarios ------------------------------------------------------------------------
+UNKNOWN_ID = "0190f0f0-0000-7000-8000-000000000000"
+
+
+def mail(face: Face, prepared: Prepared) -> list[Any]:
+    a, b = face("alice"), face("bob")
+    first = a.mail.send("bob", "hello", {"n": 1}, priority="high", key="k1")
+    out: list[Any] = [first, a.mail.send("bob", "hello", {"n": 1}, priority="high", key="k1")]
+    out.append(attempt(lambda: a.mail.send("bob", "other", key="k1")))
+    out.append(b.mail.send("alice", "re", "fine", reply_to=first.id))
+    many = a.mail.send_many([Draft("bob", f"n{i}", i, priority="low") for i in range(3)])
+    out.append(many)
+    out.append(b.mail.inbox())
+    out.append(b.mail.inbox(None, InboxQuery(limit=2)))
+    out.append(b.mail.inbox(None, InboxQuery(by_priority=True, limit=2)))
+    out.append(b.mail.read(first.id))
+    out.append(b.mail.inbox(None, InboxQuery(unread=True)))
+    out.append(sorted(b.mail.ack([first.id, many[0].id])))
+    out.append(b.mail.ack(first.id))
+    out.append(a.mail.thread(first.thread_id))
+    out.append(a.mail.message(first.id))
+    out.append([e.topic for e in a.mail.message_events(first.id)])
+    out.append(b.mail.take())
+    out.append(attempt(lambda: a.mail.inbox("bob")))
+    out.append(attempt(lambda: a.mail.send("bob", "as olga", sender="olga")))
+    out.append(attempt(lambda: a.mail.send("bob", "x", priority="urgent")))
+    out.append(attempt(lambda: a.mail.send("nobody", "x")))
+    out.append(attempt(lambda: face("vic").mail.send("bob", "x")))
+    out.append(attempt(lambda: a.mail.read(UNKNOWN_ID)))
+    out.append(attempt(lambda: a.mail.message(UNKNOWN_ID)))
+    return out
+
+
+def agents(face: Face, prepared: Prepared) -> list[Any]:
+    a, o = face("alice"), face("olga")
+    out: list[Any] = [a.agents.me().agent, a.agents.me().role, sorted(a.agents.me().permissions)]
+    out.append([x.name for x in a.agents.all()])
+    out.append(a.agents.get("bob"))
+    out += [a.agents.subscribe("news"), a.agents.subscribe("news"), a.agents.unsubscribe("news")]
+    out.append(attempt(lambda: a.agents.subscribe("news", "bob")))
+    out.append(o.agents.subscribe("news", "bob"))
+    out.append(attempt(lambda: a.agents.get("nobody")))
+    out.append(attempt(lambda: a.agents.add("carol")))
+    out.append(o.agents.add("carol", description="joins late"))
+    out.append(attempt(lambda: o.agents.add("carol")))
+    out.append(attempt(lambda: o.agents.add("dave", domains=["payments"])))
+    o.agents.remove("carol")
+    out.append(attempt(lambda: a.agents.get("carol")))
+    return out
+
+
+def tasks(face: Face, prepared: Prepared) -> list[Any]:
+    a, o = face("alice"), face("olga")
+    high = EnqueueOptions(priority="high")
+    first = a.tasks.enqueue("work", {"n": 2}, key="t1", options=high)
+    out: list[Any] = [first, a.tasks.enqueue("work", {"n": 2}, key="t1", options=high)]
+    out.append(attempt(lambda: a.tasks.enqueue("work", {"n": 3}, key="t1")))
+    later = EnqueueOptions(delay="1h", queue="slow")
+    batch = a.tasks.enqueue_many("work", [{"n": 3}, {"n": 4}], options=later)
+    out.append(batch)
+    out.append(a.tasks.get(first.id))
+    out.append([e.topic for e in a.tasks.events(first.id)])
+    out.append(a.tasks.find(TaskFilter(queue="slow")))
+    out.append(a.tasks.find(TaskFilter(name="work", limit=1)))
+    out.append(a.tasks.cancel(batch[0].id))
+    out.append(attempt(lambda: a.tasks.cancel(batch[0].id)))
+    out.append(attempt(lambda: a.tasks.retry(batch[0].id)))
+    out.append(o.tasks.retry(batch[0].id))
+    out.append([q.model_dump(exclude={"oldest_pending_age_s"}) for q in a.queues.stats()])
+    out.append(attempt(lambda: a.tasks.enqueue("never-registered")))
+    out.append(attempt(lambda: a.tasks.enqueue("agent:bob")))
+    out.append(attempt(lambda: a.tasks.enqueue("work", {"n": float("nan")})))
+    out.append(attempt(lambda: a.tasks.get(UNKNOWN_ID)))
+    out.append(attempt(lambda: face("vic").tasks.enqueue("work")))
+    return out
+
+
+def dead_letters(face: Face, prepared: Prepared) -> list[Any]:
+    a, o = face("alice"), face("olga")
+    first, second = prepared.dead
+    out: list[Any] = [a.dead_letters.groups()]
+    out.append(attempt(lambda: a.dead_letters.retry(all=True)))
+    out.append(attempt(o.dead_letters.retry))
+    out.append(attempt(lambda: o.dead_letters.retry([first], all=True)))
+    out.append(o.dead_letters.retry([first]))
+    out.append(attempt(lambda: o.dead_letters.retry([first])))
+    out.append(o.dead_letters.retry(all=True, reset_steps=True))
+    out.append(o.dead_letters.groups())
+    out.append([a.tasks.get(t).state for t in (first, second)])
+    return out
+
+
+SCENARIOS = {"mail": mail, "agents": agents, "tasks": tasks, "dead_letters": dead_letters}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def transcripts(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, dict[str, list[Any]]]]:
+    """Every scenario's normalized answers, per face, on one backend."""
+    urls = []
+    if request.param == "sqlite":
+        base = tmp_path_factory.mktemp("conformance")
+        urls = [f"sqlite:///{base / 'local.db'}", f"sqlite:///{base / 'remote.db'}"]
+    else:
+        admin = request.getfixturevalue("postgres_server")
+        urls = [create_database(admin), create_database(admin)]
+    try:
+        found: dict[str, dict[str, list[Any]]] = {}
+        for name, open_face, url in zip(
+            ("local", "remote"), (local_face, remote_face), urls, strict=True
+        ):
+            prepared = prepare(url)
+            with open_face(prepared) as face:
+                found[name] = {k: Ids()(run(face, prepared)) for k, run in SCENARIOS.items()}
+        yield found
+    finally:
+        if request.param == "postgres":
+            for url in urls:
+                drop_database(request.getfixturevalue("postgres_server"), url)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_local_and_remote_answer_alike(
+    transcripts: dict[str, dict[str, list[Any]]], scenario: str
+) -> None:
+    local, remote = transcripts["local"][scenario], transcripts["remote"][scenario]
+    assert len(local) == len(remote)
+    for step, (mine, theirs) in enumerate(zip(local, remote, strict=True)):
+        assert mine == theirs, f"{scenario} step {step}: local {mine!r} != remote {theirs!r}"
+
+
+def test_mail_does_what_users_expect(transcripts: dict[str, dict[str, list[Any]]]) -> None:
+    out = transcripts["local"]["mail"]
+    first, again, conflict = out[0], out[1], out[2]
+    assert first["created"] is True and again == {**first, "created": False}
+    assert first["recipients"] == [{"agent": "bob", "seq": 1}]
+    assert tuple(conflict[:2]) == ("error", "IdempotencyConflict")
+    inbox, two, urgent_first = out[5], out[6], out[7]
+    assert [m["subject"] for m in inbox] == ["hello", "n0", "n1", "n2"]
+    assert [m["subject"] for m in two] == ["hello", "n0"]
+    assert [m["subject"] for m in urgent_first] == ["hello", "n0"]  # high before low
+    assert [m["subject"] for m in out[9]] == ["n0", "n1", "n2"]  # unread after a read
+    assert len(out[10]) == 2 and out[11] == []  # acked once
+    assert [m["subject"] for m in out[12]] == ["hello", "re"]
+    assert out[15]["subject"] == "n1"  # take: the next unread, oldest first
+    errors = [tuple(e) for e in out[16:]]
+    assert errors == [
+        ("error", "Forbidden", "forbidden", None),
+        ("error", "Forbidden", "forbidden", "sender"),
+        ("error", "InvalidInput", "invalid_input", "priority"),
+        ("error", "NotFound", "not_found", None),
+        ("error", "Forbidden", "forbidden", None),
+        ("error", "NotFound", "not_found", None),
+        ("error", "NotFound", "not_found", None),
+    ]
+
+
+def test_tasks_and_dead_letters_do_what_users_expect(
+    transcripts: dict[str, dict[str, list[Any]]],
+) -> None:
+    out = transcripts["local"]["tasks"]
+    assert out[0]["created"] is True and out[1]["created"] is False
+    assert tuple(out[2][:2]) == ("error", "IdempotencyConflict")
+    assert out[4]["priority"] == "high" and out[4]["payload"] == {"n": 2}
+    assert out[5] == ["task.enqueued"]
+    assert [t["queue"] for t in out[6]] == ["slow", "slow"] and len(out[7]) == 1
+    assert out[8]["state"] == "cancelled"
+    assert tuple(out[9][:2]) == ("error", "Conflict") and tuple(out[10][:2]) == (
+        "error",
+        "Forbidden",
+    )
+    assert out[11]["state"] == "pending"
+    assert [tuple(e)[:2] for e in out[13:]] == [
+        ("error", "UnknownTask"),
+        ("error", "Forbidden"),
+        ("error", "InvalidInput"),
+        ("error", "NotFound"),
+        ("error", "Forbidden"),
+    ]
+    dead = transcripts["local"]["dead_letters"]
+    assert dead[0][0]["count"] == 2
+    assert [tuple(e)[:2] for e in dead[1:4]] == [
+        ("error", "Forbidden"),
+        ("error", "InvalidInput"),
+        ("error", "InvalidInput"),
+    ]
+    assert len(dead[4]) == 1 and tuple(dead[5][:2]) == ("error", "InvalidInput")
+    assert len(dead[6]) == 1 and dead[7] == [] and dead[8] == ["pending", "pending"]
