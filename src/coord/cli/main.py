@@ -17,7 +17,7 @@ from coord.observability.logging import LogLevel, configure_logging
 
 # Every sub-command, where it lives and its line in ``coord --help``, in the order
 # listed there. A command's module is imported when the command is used, never at
-# start (see coord.cli.lazy); tests/unit/test_cli_start.py holds each line equal to
+# start (see coord.cli.lazy); tests/acceptance/test_cli_start.py holds each line equal to
 # the command's own help.
 COMMANDS = (
     LazyCommand(
