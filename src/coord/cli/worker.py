@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from coord.app import App
-from coord.cli import context
+from coord.cli import completion, context
 from coord.cli.output import Format, OutputOption, emit, stdout
 from coord.errors import InvalidInput
 
@@ -57,7 +57,10 @@ def worker(
     queue: Annotated[
         list[str] | None,
         typer.Option(
-            "--queue", "-q", help="Queue to serve (repeatable; default: all of the App's)."
+            "--queue",
+            "-q",
+            help="Queue to serve (repeatable; default: all of the App's).",
+            autocompletion=completion.queues,
         ),
     ] = None,
     concurrency: Annotated[
