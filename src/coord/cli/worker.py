@@ -66,7 +66,12 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", "-c", min=1, help="Tasks run at once.")
     ] = None,
-    burst: Annotated[bool, typer.Option(help="Exit once no due task is left.")] = False,
+    burst: Annotated[
+        bool,
+        typer.Option(
+            help="Exit once nothing is running and no task is due within COORD_POLL_INTERVAL."
+        ),
+    ] = False,
     output: OutputOption = Format.TEXT,
 ) -> None:
     """Run a worker: claim due tasks, run their handlers, record the outcomes.
