@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from coord.app_mailbox import MailboxFeatures
 from coord.app_runs import RunFeatures
+from coord.connection import connect
 from coord.domain.durations import parse_duration
 from coord.domain.runs import TIMER_TASK
 from coord.domain.tasks import Priority, RateLimit, TaskPolicy, TaskState
@@ -36,10 +37,9 @@ from coord.runtime.results import ResultWaiter, unwrap
 from coord.runtime.shutdown import run_until_signalled
 from coord.runtime.worker import Worker, WorkerConfig, WorkerStats
 from coord.services import tasks as tasks_service
-from coord.services.database import ensure_current
 from coord.services.secrets import TaskSecrets
 from coord.settings import Settings, load_settings, mask_url
-from coord.storage.factory import is_new_database, notifier_for, open_store
+from coord.storage.factory import notifier_for
 from coord.storage.url import parse_database_url
 from coord.workflows.worker_hooks import EngineHooks
 
@@ -47,41 +47,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 DurationLike = str | float | timedelta
 TaskRef = TaskDefinition[..., Any] | str
-
-
-def connect(
-    settings: Settings,
-    *,
-    create: bool = True,
-    upgrade_new: bool = True,
-    check_schema: bool = True,
-) -> Store:
-    """Open the configured database.
-
-    ``create``: a missing SQLite file is created; otherwise a missing file is an error.
-    ``upgrade_new``: a SQLite file created now gets the current schema at once (the
-    embedded default "just works"); ``coord db upgrade`` turns it off to apply, and
-    report, the migrations itself.
-    ``check_schema``: refuse a database whose schema is missing or older, naming
-    ``coord db upgrade``.
-    """
-    target = parse_database_url(settings.database_url)
-    path = target.sqlite_path
-    if not create and path is not None and not path.exists():
-        raise ConfigError(
-            f"no coord database at {path} (COORD_DATABASE_URL={settings.database_url}); "
-            "run `coord db upgrade` to create one, or run from your project directory"
-        )
-    store = open_store(settings)
-    try:
-        if create and upgrade_new and is_new_database(store):
-            store.upgrade()
-        if check_schema:
-            ensure_current(store, mask_url(settings.database_url))
-    except BaseException:
-        store.close()
-        raise
-    return store
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coord.domain.durations import parse_duration
 from coord.errors import ConfigError
+from coord.observability.logging import LogLevel
 
 ENV_PREFIX = "COORD_"
 DEFAULT_DATABASE_URL = "sqlite:///.coord/coord.db"
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/@]+:)(?P<password>[^@]*)(?P<tail>@)")
 # libpq also takes the password as a query parameter: ...?sslmode=require&password=...
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)

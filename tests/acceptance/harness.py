@@ -29,8 +29,9 @@ COORD = Path(sys.executable).parent / "coord"
 
 def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     yield path, command
-    for name, sub in sorted(getattr(command, "commands", {}).items()):
-        yield from _commands(sub, (*path, name))
+    if hasattr(command, "list_commands"):  # a group: get_command imports a lazy command
+        for name in sorted(command.list_commands(None)):
+            yield from _commands(command.get_command(None, name), (*path, name))
 
 
 # Every command of the CLI by its path (() is ``coord`` itself), found in the Typer app

@@ -20,7 +20,7 @@ from coord.api.body_limit import BodyLimit
 from coord.api.deps import Server, access_denial, server_of
 from coord.api.headers import SecurityHeaders
 from coord.api.routes import agents, audit, events, health, keys, messages, runs, tasks
-from coord.app import connect
+from coord.connection import connect
 from coord.errors import ConfigError, CoordError, Forbidden
 from coord.operations.local_parts import LocalParts
 from coord.ports.store import Store

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from coord.cli import surface
+from coord.cli import completion, surface
 from coord.cli.output import Format, OutputOption, age, emit, line, table
 from coord.domain.views import AgentInfo
 
@@ -15,8 +15,14 @@ app = typer.Typer(
     help="Register, list, show and remove agents (each has a mailbox).", no_args_is_help=True
 )
 
-AgentName = Annotated[str, typer.Argument(help="The agent's name.", show_default=False)]
-TopicName = Annotated[str, typer.Argument(help="The topic's name (without 'topic:').")]
+AgentName = Annotated[
+    str,
+    typer.Argument(help="The agent's name.", show_default=False, autocompletion=completion.agents),
+]
+TopicName = Annotated[
+    str,
+    typer.Argument(help="The topic's name (without 'topic:').", autocompletion=completion.topics),
+]
 
 
 @app.command("add")

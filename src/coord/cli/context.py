@@ -6,7 +6,7 @@ import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from coord.app import connect
+from coord.connection import connect
 from coord.errors import ConfigError
 from coord.ports.store import Store
 from coord.settings import Settings, load_settings, mask_url

@@ -17,7 +17,6 @@ import logging
 from typing import Any
 
 import typer
-import yaml
 from typer.core import TyperGroup
 
 from coord.cli.output import error
@@ -39,6 +38,8 @@ def as_coord_error(exc: Exception) -> CoordError:
     if isinstance(exc, OSError):
         name = exc.filename
         return InvalidInput(problem(exc) if name is None else f"{name}: {problem(exc)}")
+    import yaml  # here: a failure is rare, and PyYAML costs every command's start
+
     if isinstance(exc, yaml.YAMLError):
         mark = getattr(exc, "problem_mark", None)
         where = "" if mark is None else f" (line {mark.line + 1})"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from coord.cli import context, remote
+from coord.cli import completion, context, remote
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, emit, line
 from coord.domain.durations import parse_duration
@@ -16,7 +16,7 @@ from coord.services import runs as service
 gate_app = typer.Typer(help="Approve, reject or waive the gates of a run.", no_args_is_help=True)
 budget_app = typer.Typer(help="Set the budgets of a run or of its phases.", no_args_is_help=True)
 
-RunArg = Annotated[str, typer.Argument(help="The run id.")]
+RunArg = Annotated[str, typer.Argument(help="The run id.", autocompletion=completion.runs)]
 PhaseArg = Annotated[str, typer.Argument(help="The phase.")]
 
 
@@ -29,7 +29,14 @@ def _done(found: RunInfo, phase: str, output: Format) -> None:
 def approve(
     run_id: RunArg,
     phase: PhaseArg,
-    by: Annotated[str, typer.Option("--by", help="Who approves: a registered human agent.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Who approves: a registered human agent.",
+            autocompletion=completion.humans,
+        ),
+    ],
     output: OutputOption = Format.TEXT,
 ) -> None:
     """Approve a phase awaiting human approval; the run goes on."""
@@ -42,7 +49,14 @@ def approve(
 def reject(
     run_id: RunArg,
     phase: PhaseArg,
-    by: Annotated[str, typer.Option("--by", help="Who rejects: a registered human agent.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Who rejects: a registered human agent.",
+            autocompletion=completion.humans,
+        ),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the run's history).")],
     output: OutputOption = Format.TEXT,
 ) -> None:
@@ -79,7 +93,9 @@ def waive(
 
 @budget_app.command("set")
 def set_budget(
-    target: Annotated[str, typer.Argument(help="RUN or RUN:PHASE.")],
+    target: Annotated[
+        str, typer.Argument(help="RUN or RUN:PHASE.", autocompletion=completion.runs)
+    ],
     limits: Annotated[list[str], typer.Argument(help="Limits: tokens=N, usd=X, tool_seconds=S.")],
     output: OutputOption = Format.TEXT,
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context, remote, remote_follow, surface
+from coord.cli import completion, context, remote, remote_follow, surface
 from coord.cli import message_views as views
 from coord.cli.output import Format, OutputOption, emit, note, to_data
 from coord.domain.views import InboxMessage
@@ -25,16 +25,25 @@ FOLLOW_POLL_S = 0.2  # how often --follow looks for new messages
 
 
 def inbox(
-    agent: Annotated[str, typer.Argument(help="The agent whose mailbox to show.")],
+    agent: Annotated[
+        str,
+        typer.Argument(help="The agent whose mailbox to show.", autocompletion=completion.agents),
+    ],
     unread: Annotated[bool, typer.Option("--unread", help="Only messages not read yet.")] = False,
     by_priority: Annotated[
         bool, typer.Option("--by-priority", help="Critical first (else oldest first).")
     ] = False,
     thread: Annotated[str | None, typer.Option(help="Only messages of this thread.")] = None,
     sender: Annotated[
-        str | None, typer.Option("--from", help="Only messages from this agent.")
+        str | None,
+        typer.Option(
+            "--from", help="Only messages from this agent.", autocompletion=completion.agents
+        ),
     ] = None,
-    topic: Annotated[str | None, typer.Option(help="Only messages sent to topic:TOPIC.")] = None,
+    topic: Annotated[
+        str | None,
+        typer.Option(help="Only messages sent to topic:TOPIC.", autocompletion=completion.topics),
+    ] = None,
     limit: Annotated[
         int,
         typer.Option(min=1, max=service.MAX_INBOX_LIMIT, help="At most this many messages."),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from coord.cli import context
+from coord.cli import completion, context
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, age, emit, line, note, table
 from coord.domain.durations import parse_duration
@@ -23,7 +23,13 @@ KeyId = Annotated[str, typer.Argument(help="The key's id (12 letters and digits)
 @app.command("create")
 def create(
     agent: Annotated[
-        str, typer.Option("--agent", help="The agent the key acts as.", show_default=False)
+        str,
+        typer.Option(
+            "--agent",
+            help="The agent the key acts as.",
+            show_default=False,
+            autocompletion=completion.agents,
+        ),
     ],
     role: Annotated[
         str | None,
@@ -63,7 +69,9 @@ def _role(info: ApiKeyInfo) -> str:
 
 @app.command("list")
 def list_keys(
-    agent: Annotated[str | None, typer.Option(help="Only this agent's keys.")] = None,
+    agent: Annotated[
+        str | None, typer.Option(help="Only this agent's keys.", autocompletion=completion.agents)
+    ] = None,
     output: OutputOption = Format.TEXT,
 ) -> None:
     """List API keys, oldest first, revoked and expired ones too (never their secrets)."""

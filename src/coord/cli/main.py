@@ -12,61 +12,107 @@ from typing import Annotated
 import typer
 
 from coord import __version__
-from coord.cli import (
-    agents,
-    audit,
-    config,
-    context,
-    db,
-    gates,
-    inbox,
-    messages,
-    queues,
-    runs,
-    tasks,
-    workflows,
+from coord.cli.lazy import LazyCommand, LazyGroup
+from coord.observability.logging import LogLevel, configure_logging
+
+# Every sub-command, where it lives and its line in ``coord --help``, in the order
+# listed there. A command's module is imported when the command is used, never at
+# start (see coord.cli.lazy); tests/acceptance/test_cli_start.py holds each line equal to
+# the command's own help.
+COMMANDS = (
+    LazyCommand(
+        "config", "coord.cli.config:app", "Show and check coord's settings (COORD_* variables)."
+    ),
+    LazyCommand("db", "coord.cli.db:app", "Create, upgrade and inspect the database schema."),
+    LazyCommand("task", "coord.cli.tasks:app", "Enqueue, list, inspect and cancel tasks."),
+    LazyCommand(
+        "queue", "coord.cli.queues:queue_app", "See queues: tasks per state, oldest waiting."
+    ),
+    LazyCommand(
+        "dlq", "coord.cli.queues:dlq_app", "Dead letters: tasks out of attempts or failed fatally."
+    ),
+    LazyCommand(
+        "worker",
+        "coord.cli.worker:worker",
+        "Run a worker: claim due tasks, run their handlers, record the outcomes.",
+    ),
+    LazyCommand(
+        "server",
+        "coord.cli.server:server",
+        "Serve the REST API under /api/v1 (OpenAPI at /openapi.json, docs at /docs).",
+    ),
+    LazyCommand(
+        "agent",
+        "coord.cli.agents:app",
+        "Register, list, show and remove agents (each has a mailbox).",
+    ),
+    LazyCommand("subscribe", "coord.cli.agents:subscribe", "Subscribe an agent to a topic."),
+    LazyCommand(
+        "unsubscribe", "coord.cli.agents:unsubscribe", "End an agent's subscription to a topic."
+    ),
+    LazyCommand(
+        "send", "coord.cli.messages:send", "Send a message from agent FROM to TO and print its id."
+    ),
+    LazyCommand(
+        "inbox", "coord.cli.inbox:inbox", "List an agent's messages, or follow them as they arrive."
+    ),
+    LazyCommand(
+        "read",
+        "coord.cli.messages:read",
+        "Show one message of AGENT's mailbox, with its body, and mark it read.",
+    ),
+    LazyCommand(
+        "ack",
+        "coord.cli.messages:ack",
+        "Acknowledge messages of AGENT's mailbox: the agent is done with them.",
+    ),
+    LazyCommand(
+        "thread",
+        "coord.cli.messages:thread",
+        "Show a whole thread with each recipient's state, oldest first.",
+    ),
+    LazyCommand(
+        "message",
+        "coord.cli.messages:message_app",
+        "Look at one message: its delivery state per recipient, its events.",
+    ),
+    LazyCommand("workflow", "coord.cli.workflows:app", "Validate and list workflow definitions."),
+    LazyCommand("run", "coord.cli.runs:app", "Plan, start, inspect and steer workflow runs."),
+    LazyCommand("gate", "coord.cli.gates:gate_app", "Approve, reject or waive the gates of a run."),
+    LazyCommand(
+        "budget", "coord.cli.gates:budget_app", "Set the budgets of a run or of its phases."
+    ),
+    LazyCommand(
+        "key", "coord.cli.keys:app", "Create, list and revoke API keys (for the REST API)."
+    ),
+    LazyCommand(
+        "secret",
+        "coord.cli.secrets:app",
+        "Store, list, delete and re-encrypt secrets (values are never shown).",
+    ),
+    LazyCommand(
+        "audit",
+        "coord.cli.audit:app",
+        "The tamper-evident audit ledger: every event sealed into a hash chain, verified on "
+        "demand and against signed checkpoints.",
+    ),
 )
-from coord.cli import keys as keys_cli
-from coord.cli import secrets as secrets_cli
-from coord.cli import worker as worker_cli
-from coord.cli.failures import CoordGroup
-from coord.cli.server import server as server_command
-from coord.errors import ConfigError
-from coord.observability.logging import configure_logging
-from coord.settings import LogLevel, Settings
+
+
+class Commands(LazyGroup):
+    """The ``coord`` group: the sub-commands of :data:`COMMANDS`, imported when used."""
+
+    lazy = COMMANDS
+
 
 app = typer.Typer(
     name="coord",
-    cls=CoordGroup,
+    cls=Commands,
     help="coord: durable tasks, agent mailboxes and workflow runs. "
     "Embedded on SQLite by default; PostgreSQL with COORD_DATABASE_URL.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
-app.add_typer(config.app, name="config")
-app.add_typer(db.app, name="db")
-app.add_typer(tasks.app, name="task")
-app.add_typer(queues.queue_app, name="queue")
-app.add_typer(queues.dlq_app, name="dlq")
-app.command("worker")(worker_cli.worker)
-app.command("server")(server_command)
-app.add_typer(agents.app, name="agent")
-app.command("subscribe")(agents.subscribe)
-app.command("unsubscribe")(agents.unsubscribe)
-app.command("send")(messages.send)
-app.command("inbox")(inbox.inbox)
-app.command("read")(messages.read)
-app.command("ack")(messages.ack)
-app.command("thread")(messages.thread)
-app.add_typer(messages.message_app, name="message")
-app.add_typer(workflows.app, name="workflow")
-app.add_typer(runs.app, name="run")
-app.add_typer(gates.gate_app, name="gate")
-app.add_typer(gates.budget_app, name="budget")
-app.add_typer(keys_cli.app, name="key")
-app.add_typer(secrets_cli.app, name="secret")
-app.add_typer(audit.app, name="audit")
 
 
 def _version(value: bool) -> None:
@@ -107,6 +153,12 @@ def root(
     ] = False,
 ) -> None:
     """Global options."""
+    # Imported here, not at the top: they load the settings (pydantic), which
+    # `coord --help` and shell completion of command names have no use for.
+    from coord.cli import context
+    from coord.errors import ConfigError
+    from coord.settings import Settings
+
     context.set_database_url(database_url)
     context.set_api_url(api_url)
     if ctx.invoked_subcommand in _LOCAL_ONLY:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import files, surface
+from coord.cli import completion, files, surface
 from coord.cli import message_views as views
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, emit, line, note, table
@@ -23,7 +23,10 @@ message_app = typer.Typer(
     no_args_is_help=True,
 )
 
-AgentName = Annotated[str, typer.Argument(help="The agent whose mailbox it is.")]
+AgentName = Annotated[
+    str,
+    typer.Argument(help="The agent whose mailbox it is.", autocompletion=completion.agents),
+]
 MessageId = Annotated[str, typer.Argument(help="The message id.")]
 
 
@@ -49,11 +52,16 @@ def _message_body(body: str | None, body_file: str | None, json_body: str | None
 
 
 def send(
-    sender: Annotated[str, typer.Argument(metavar="FROM", help="The sending agent.")],
+    sender: Annotated[
+        str,
+        typer.Argument(metavar="FROM", help="The sending agent.", autocompletion=completion.agents),
+    ],
     to: Annotated[
         str,
         typer.Argument(
-            metavar="TO", help="An agent name, topic:NAME (its subscribers) or all (every agent)."
+            metavar="TO",
+            help="An agent name, topic:NAME (its subscribers) or all (every agent).",
+            autocompletion=completion.recipients,
         ),
     ],
     subject: Annotated[str, typer.Option("--subject", "-s", help="The subject (required).")],

@@ -13,7 +13,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -57,6 +56,8 @@ def current_format() -> Format:
 
 def to_data(value: Any) -> Any:
     """Models (and lists of them) as JSON-ready data."""
+    from pydantic import BaseModel  # here: `coord --help` has no use for pydantic
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, list | tuple):

@@ -18,12 +18,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from coord.cli import context
-from coord.client import Client
 from coord.errors import ConfigError, CoordError
 from coord.ports.store import Store
+
+if TYPE_CHECKING:
+    # Only for the annotations: the client (httpx) is imported when a command goes
+    # to a server, not by every command that could.
+    from coord.client import Client
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -66,6 +70,8 @@ def client() -> Client:
     # unless --log-level DEBUG asks for everything.
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    from coord.client import Client
+
     try:
         return Client(url, current.api_key.get_secret_value())
     except ConfigError as exc:  # a malformed URL: name where it came from

@@ -7,15 +7,19 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coord.cli import remote
 from coord.cli.output import note
-from coord.client import Client
 from coord.domain.messages import DeliveryState
 from coord.domain.views import InboxMessage, MessageInfo
 from coord.errors import NotFound
 from coord.operations.queries import InboxQuery
+
+if TYPE_CHECKING:
+    # Only for the annotations: the client (httpx) is imported when a command goes
+    # to a server, not by every command that could.
+    from coord.client import Client
 
 Show = Callable[[list[InboxMessage]], None]
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import context, remote, run_views
+from coord.cli import completion, context, remote, run_views
 from coord.cli.output import Format, OutputOption, emit, line, note, stdout
 from coord.cli.worker import load_app
 from coord.cli.workflows import AppOption, is_file_ref, load_file, resolve, session
@@ -19,7 +19,7 @@ from coord.services import runs as service
 
 app = typer.Typer(help="Plan, start, inspect and steer workflow runs.", no_args_is_help=True)
 
-RunArg = Annotated[str, typer.Argument(help="The run id.")]
+RunArg = Annotated[str, typer.Argument(help="The run id.", autocompletion=completion.runs)]
 InputOption = Annotated[
     str | None, typer.Option("--input", "-i", help="The run input: a JSON value.")
 ]

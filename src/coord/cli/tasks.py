@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import files, surface
+from coord.cli import completion, files, surface
 from coord.cli.options import ResetAllOption, ResetStepOption, checked_by, steps_to_reset
 from coord.cli.output import Format, OutputOption, age, emit, stdout, table
 from coord.domain import content
@@ -69,7 +69,10 @@ def enqueue(
             help="Run no sooner than this, e.g. 30s, 5m.", callback=checked_by(parse_duration)
         ),
     ] = None,
-    queue: Annotated[str | None, typer.Option(help="Queue (default: the task's).")] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option(help="Queue (default: the task's).", autocompletion=completion.queues),
+    ] = None,
     output: OutputOption = Format.TEXT,
 ) -> None:
     """Enqueue one task, or one per line of a JSON-lines file (all or nothing).
@@ -110,7 +113,9 @@ def enqueue(
 @app.command("list")
 def list_tasks(
     state: Annotated[TaskState | None, typer.Option(help="Only tasks in this state.")] = None,
-    queue: Annotated[str | None, typer.Option(help="Only tasks of this queue.")] = None,
+    queue: Annotated[
+        str | None, typer.Option(help="Only tasks of this queue.", autocompletion=completion.queues)
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Only tasks of this name.")] = None,
     limit: Annotated[
         int,

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from coord.app import App
-from coord.cli import context
+from coord.cli import completion, context
 from coord.cli.output import Format, OutputOption, emit, stdout
 from coord.errors import InvalidInput
 
@@ -57,13 +57,21 @@ def worker(
     queue: Annotated[
         list[str] | None,
         typer.Option(
-            "--queue", "-q", help="Queue to serve (repeatable; default: all of the App's)."
+            "--queue",
+            "-q",
+            help="Queue to serve (repeatable; default: all of the App's).",
+            autocompletion=completion.queues,
         ),
     ] = None,
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", "-c", min=1, help="Tasks run at once.")
     ] = None,
-    burst: Annotated[bool, typer.Option(help="Exit once no due task is left.")] = False,
+    burst: Annotated[
+        bool,
+        typer.Option(
+            help="Exit once nothing is running and no task is due within COORD_POLL_INTERVAL."
+        ),
+    ] = False,
     output: OutputOption = Format.TEXT,
 ) -> None:
     """Run a worker: claim due tasks, run their handlers, record the outcomes.

@@ -45,7 +45,9 @@ class KeyState(StrEnum):
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # defer_build: a model's validators are built when it is first used, not when its
+    # module is imported; a command that shows tasks should not pay for every view.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class ApiKeyInfo(_View):

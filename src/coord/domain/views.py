@@ -12,7 +12,9 @@ from coord.domain.tasks import TaskState
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # defer_build: a model's validators are built when it is first used, not when its
+    # module is imported; a command that shows tasks should not pay for every view.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class TaskUsage(_View):

@@ -10,6 +10,11 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Literal
+
+# The levels a user may choose (COORD_LOG_LEVEL, --log-level): here, with the logging
+# it configures, so that the CLI can declare --log-level without loading the settings.
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 

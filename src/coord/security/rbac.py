@@ -21,8 +21,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from coord.domain.files import unreadable
 from coord.errors import ConfigError, InvalidInput
 
@@ -118,6 +116,8 @@ def load_roles(path: str | None) -> RoleBook:
 
 def parse_roles(text: str, source: str) -> RoleBook:
     """Parse and check a role file's text; ``source`` names it in errors."""
+    import yaml  # here: the services import this module for every command; few read roles
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -1,15 +1,23 @@
-"""Open the store (and its wake-up notifier) that a database URL names."""
+"""Open the store (and its wake-up notifier) that a database URL names.
+
+PostgreSQL is imported when a postgresql URL is opened, not before: psycopg and its
+pool take a quarter of a second to import, which a command on the embedded SQLite
+file should not pay.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from coord.errors import ConfigError
 from coord.ports.store import Notifier, Store
 from coord.settings import Settings
-from coord.storage.postgres.notifier import PgNotifier
-from coord.storage.postgres.store import PostgresStore
 from coord.storage.sqlite.notifier import SqliteNotifier
 from coord.storage.sqlite.store import SqliteStore
 from coord.storage.url import parse_database_url
+
+if TYPE_CHECKING:
+    from coord.storage.postgres.store import PostgresStore
 
 
 def open_store(settings: Settings) -> SqliteStore | PostgresStore:
@@ -22,6 +30,8 @@ def open_store(settings: Settings) -> SqliteStore | PostgresStore:
             busy_timeout=settings.sqlite_busy_timeout,
             fast_claims=settings.fast_claims,
         )
+    from coord.storage.postgres.store import PostgresStore
+
     return PostgresStore(
         target.location,
         min_size=settings.pg_pool_min_size,
@@ -34,7 +44,11 @@ def notifier_for(store: Store, settings: Settings) -> Notifier:
     """The wake-up source that fits ``store``."""
     if isinstance(store, SqliteStore):
         return SqliteNotifier(store.path, store.signals, settings.sqlite_watch_interval)
+    from coord.storage.postgres.store import PostgresStore  # only a PostgreSQL store is left
+
     if isinstance(store, PostgresStore):
+        from coord.storage.postgres.notifier import PgNotifier
+
         return PgNotifier(store.conninfo)
     raise ConfigError(f"no notifier for store {type(store).__name__}")
 
