@@ -103,11 +103,9 @@ class App(MailboxFeatures, RunFeatures):
         """What this App's surface works with: its store (opened on first use), its
         limits, and its plugin hooks (the lists themselves, so hooks registered
         later apply too). ``actor`` is recorded as who acted."""
-        s = self.settings
         return LocalParts(
             store=lambda: self.store,
-            max_message_bytes=s.max_message_bytes,
-            max_payload_bytes=s.max_payload_bytes,
+            settings=lambda: self.settings,
             local_actor=actor,
             send_hooks=self.sent_hooks,
             receive_hooks=self.received_hooks,

@@ -72,8 +72,7 @@ def create_app(
                 roles=roles,
                 parts=LocalParts(
                     store=lambda: opened,
-                    max_message_bytes=settings.max_message_bytes,
-                    max_payload_bytes=settings.max_payload_bytes,
+                    settings=lambda: settings,
                     roles=roles,
                 ),
                 limiter=RateLimiter(settings.api_rate, settings.api_burst),

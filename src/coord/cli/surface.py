@@ -30,8 +30,7 @@ def operations() -> Iterator[Surface]:
     with context.open_store() as store:
         parts = LocalParts(
             store=lambda: store,
-            max_message_bytes=current.max_message_bytes,
-            max_payload_bytes=current.max_payload_bytes,
+            settings=lambda: current,
             local_actor=context.actor(),
         )
         yield LocalSurface(parts)

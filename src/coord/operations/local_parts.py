@@ -14,6 +14,7 @@ from coord.ports.store import Store
 from coord.security.rbac import RoleBook
 from coord.services.access import LOCAL, Principal
 from coord.services.auth import load_roles
+from coord.settings import Settings
 
 
 def _no_waiter() -> MessageWaiter:
@@ -25,8 +26,8 @@ class LocalParts:
     """The parts of one local surface."""
 
     store: Callable[[], Store]
-    max_message_bytes: int
-    max_payload_bytes: int
+    # Read at each call: an App's settings may be replaced after it was built.
+    settings: Callable[[], Settings]
     principal: Principal = LOCAL
     roles: RoleBook = field(default_factory=lambda: load_roles(None))
     # Recorded as who acted, for the local principal (the CLI: cli:USER); an API
@@ -36,6 +37,16 @@ class LocalParts:
     send_hooks: Sequence[SendHook] = ()
     receive_hooks: Sequence[ReceiveHook] = ()
     waiter: Callable[[], MessageWaiter] = _no_waiter
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest message body, in bytes (``COORD_MAX_MESSAGE_BYTES``)."""
+        return self.settings().max_message_bytes
+
+    @property
+    def max_payload_bytes(self) -> int:
+        """The largest task payload, in bytes (``COORD_MAX_PAYLOAD_BYTES``)."""
+        return self.settings().max_payload_bytes
 
     @property
     def actor(self) -> str | None:
