@@ -21,8 +21,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from coord.domain import codec
 from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome
 from coord.errors import CoordError, InvalidInput, StoreError, StoreUnavailable
-from coord.storage import common
-from coord.storage.records import TASK_COLUMNS
+from coord.storage.rows import tasks as task_rows
+from coord.storage.rows.reader import TASK_COLUMNS
 from coord.storage.sql import load_queries, specialize, take_fragment
 
 logger = logging.getLogger(__name__)
@@ -161,8 +161,8 @@ class PostgresConnection:
                     t.key,
                     t.delay,
                     t.run_at,
-                    *common.policy_columns(t),
-                    raw(common.enqueued_data(t)),
+                    *task_rows.policy_columns(t),
+                    raw(task_rows.enqueued_data(t)),
                 ]
                 for t in tasks
             ]
@@ -177,7 +177,7 @@ class PostgresConnection:
                 {"names": [t.name for t in skipped], "keys": [t.key for t in skipped]},
             ).fetchall()
             existing = {(name, key): (task_id, payload) for task_id, name, key, payload in found}
-        return common.resolve_enqueue(tasks, inserted, existing)
+        return task_rows.resolve_enqueue(tasks, inserted, existing)
 
 
 def complete_rows(outcomes: Sequence[Outcome]) -> str:

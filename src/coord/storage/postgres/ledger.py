@@ -24,8 +24,8 @@ from coord.domain.ledger import (
 )
 from coord.domain.sealed_content import ContentRow, ContentTable, topics_of
 from coord.ports.ledger import SEAL_BATCH
-from coord.storage.ledger_rows import content_row, one_row, seal_in_batches
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection
+from coord.storage.rows.ledger import content_row, one_row, seal_in_batches
 from coord.storage.sql import load_queries
 
 L = load_queries(PACKAGE, "ledger.sql")

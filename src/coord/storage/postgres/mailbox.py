@@ -20,10 +20,10 @@ from coord.domain.messages import NewAgent, NewMessage, SendResult
 from coord.domain.tasks import TaskPolicy
 from coord.domain.views import AgentInfo, InboxMessage
 from coord.errors import Conflict, CoordError, NotFound, StoreError
-from coord.storage import mailbox_common as mc
-from coord.storage.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection, scalar
-from coord.storage.records import RowReader
+from coord.storage.rows import mailbox as mc
+from coord.storage.rows.reader import RowReader
+from coord.storage.shared.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.sql import load_queries
 
 _READER = RowReader()

@@ -23,7 +23,6 @@ from coord.domain.runs import EagerClaim, NewRun, RunSnapshot, eager_picks
 from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
 from coord.domain.views import EventInfo
 from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
-from coord.storage import common, run_rows
 from coord.storage.postgres.connection import (
     FENCED_OUTCOMES,
     PACKAGE,
@@ -32,7 +31,9 @@ from coord.storage.postgres.connection import (
     complete_rows,
     scalar,
 )
-from coord.storage.records import RowReader
+from coord.storage.rows import runs as run_rows
+from coord.storage.rows import tasks as task_rows
+from coord.storage.rows.reader import RowReader
 from coord.storage.sql import fill, load_queries
 
 _READER = RowReader()
@@ -328,13 +329,13 @@ def _decide(
             raw(t.payload_json),
             t.key,
             t.run_at,
-            *common.policy_columns(t),
+            *task_rows.policy_columns(t),
             t.run_id,
             t.phase,
             raw(t.run_step_json),
             raw(t.run_input_json),
             t.id in picks,
-            raw(common.enqueued_data(t)),
+            raw(task_rows.enqueued_data(t)),
         ]
         for t in changes.tasks
     ]

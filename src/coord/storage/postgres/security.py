@@ -28,8 +28,8 @@ from coord.domain.security import (
     SecretInfo,
     StoredResponse,
 )
-from coord.storage import security_rows as rows
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection
+from coord.storage.rows import security as rows
 from coord.storage.sql import load_queries
 
 S = load_queries(PACKAGE, "security.sql")

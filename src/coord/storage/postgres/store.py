@@ -30,7 +30,6 @@ from coord.domain.tasks import (
 )
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.ports.store import SchemaStatus, TaskFilter
-from coord.storage import common
 from coord.storage.migrations import migrations_of, split_statements, target_version
 from coord.storage.postgres.connection import PACKAGE, Q, claimed_task, complete_rows, scalar
 from coord.storage.postgres.events import PostgresEvents
@@ -38,13 +37,14 @@ from coord.storage.postgres.ledger import PostgresLedger
 from coord.storage.postgres.mailbox import PostgresMailbox
 from coord.storage.postgres.runs import PostgresRuns
 from coord.storage.postgres.security import PostgresSecurity
-from coord.storage.records import RowReader
+from coord.storage.rows import tasks as task_rows
+from coord.storage.rows.reader import RowReader
 from coord.storage.sql import read_sql
 
 _READER = RowReader()
 
 
-def _event_records(rows: Sequence[common.EventRow]) -> str:
+def _event_records(rows: Sequence[task_rows.EventRow]) -> str:
     """Event rows as the JSON records ``insert_task_events`` reads."""
     return codec.dumps(
         [
@@ -182,7 +182,7 @@ class PostgresStore(
     @staticmethod
     def _admit(conn: psycopg.Connection[Any], candidates: list[Candidate]) -> list[str]:
         """Admission while holding the keys' transaction locks and the bucket rows."""
-        keys, rate_keys = common.limited_keys(candidates)
+        keys, rate_keys = task_rows.limited_keys(candidates)
         running: dict[str, int] = {}
         if keys:
             conn.execute(Q["lock_keys"], {"keys": keys})
@@ -247,7 +247,7 @@ class PostgresStore(
             "attempt": attempt,
             "owner": owner,
             "data": data_json,
-            "event": common.checkpointed_data(data_json),
+            "event": task_rows.checkpointed_data(data_json),
         }
         with self._conn() as conn:
             return bool(scalar(conn.execute(Q["save_checkpoint"], params).fetchone()) == 1)
@@ -310,7 +310,7 @@ class PostgresStore(
         with self._conn() as conn:
             counts = conn.execute(Q["counts_per_queue"]).fetchall()
             ages = conn.execute(Q["oldest_due_per_queue"]).fetchall()
-        return common.queue_stats(counts, ages)
+        return task_rows.queue_stats(counts, ages)
 
     def dead_letter_groups(self) -> list[DeadLetterGroup]:
         """Dead tasks grouped by error type and message."""
@@ -335,13 +335,13 @@ class PostgresStore(
             deleted: dict[str, list[str]] = {}
             if reset is not None and retried:
                 recorded = conn.execute(Q["steps_of_tasks"], {"ids": retried}).fetchall()
-                deleted = common.steps_to_reset(reset, recorded)
+                deleted = task_rows.steps_to_reset(reset, recorded)
                 pairs = [(task_id, key) for task_id, keys in deleted.items() for key in keys]
                 conn.execute(
                     Q["delete_steps"],
                     {"task_ids": [p[0] for p in pairs], "names": [p[1] for p in pairs]},
                 )
-            rows = common.replayed_events(retried, reset, deleted, actor)
+            rows = task_rows.replayed_events(retried, reset, deleted, actor)
             if rows:
                 conn.execute(Q["insert_task_events"], {"rows": _event_records(rows)})
         return retried

@@ -20,9 +20,9 @@ from typing import Any
 from coord.domain import codec
 from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome, TaskState
 from coord.errors import CoordError, StoreError, StoreUnavailable
-from coord.storage import common
 from coord.storage.commit_wakeups import WriteSignals
-from coord.storage.records import TASK_COLUMNS, json_text_to_value
+from coord.storage.rows import tasks as task_rows
+from coord.storage.rows.reader import TASK_COLUMNS, json_text_to_value
 from coord.storage.sql import load_queries, specialize
 
 PACKAGE = __package__ or "coord.storage.sqlite"
@@ -216,7 +216,7 @@ class SqliteConnection:
             raise StoreError(f"SQLite: {exc}") from exc
 
     @staticmethod
-    def _insert_events(cur: sqlite3.Cursor, rows: list[common.EventRow], now: float) -> None:
+    def _insert_events(cur: sqlite3.Cursor, rows: list[task_rows.EventRow], now: float) -> None:
         if rows:
             cur.executemany(Q["insert_event"], [(*row, now) for row in rows])
 
@@ -250,7 +250,7 @@ class SqliteConnection:
         )
         params = {"outcomes": packed, "owner": owner, "now": now, "asked": asked}
         accepted = {row[0] for row in cur.execute(Q["complete"], params).fetchall()}
-        self._insert_events(cur, common.outcome_events(outcomes, accepted, owner), now)
+        self._insert_events(cur, task_rows.outcome_events(outcomes, accepted, owner), now)
         return accepted
 
     def _signal_outcomes(self, outcomes: Sequence[Outcome], accepted: set[str]) -> None:
@@ -282,7 +282,7 @@ class SqliteConnection:
                 t.key,
                 t.run_at if t.run_at is not None else now + t.delay,
                 now,
-                *common.policy_columns(t),
+                *task_rows.policy_columns(t),
                 t.run_id,
                 t.phase,
                 t.run_step_json,
@@ -296,9 +296,9 @@ class SqliteConnection:
             existing: dict[tuple[str, str], tuple[str, Any]] = {}
         else:
             inserted, existing = self._split_existing(cur, tasks)
-        results = common.resolve_enqueue(tasks, inserted, existing)
+        results = task_rows.resolve_enqueue(tasks, inserted, existing)
         created = [t for t, r in zip(tasks, results, strict=True) if r.created]
-        self._insert_events(cur, common.enqueued_events(created, actor), now)
+        self._insert_events(cur, task_rows.enqueued_events(created, actor), now)
         return results
 
     @staticmethod

@@ -21,8 +21,8 @@ from coord.domain.ledger import (
 )
 from coord.domain.sealed_content import ContentRow, ContentTable, topics_of
 from coord.ports.ledger import SEAL_BATCH
-from coord.storage.ledger_rows import content_row, one_row, seal_in_batches
-from coord.storage.records import epoch_to_datetime
+from coord.storage.rows.ledger import content_row, one_row, seal_in_batches
+from coord.storage.rows.reader import epoch_to_datetime
 from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
 

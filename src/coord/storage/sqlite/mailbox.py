@@ -13,13 +13,13 @@ from coord.domain.messages import NewAgent, NewMessage, SendResult
 from coord.domain.tasks import TaskPolicy
 from coord.domain.views import AgentInfo, InboxMessage
 from coord.errors import Conflict, NotFound
-from coord.storage import mailbox_common as mc
-from coord.storage.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
-from coord.storage.records import (
+from coord.storage.rows import mailbox as mc
+from coord.storage.rows.reader import (
     RowReader,
     epoch_to_datetime,
     json_text_to_value,
 )
+from coord.storage.shared.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
 from coord.storage.sqlite.sending import send_batch

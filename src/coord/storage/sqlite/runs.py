@@ -19,8 +19,9 @@ from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
 from coord.domain.views import EventInfo
 from coord.domain.workflows import parse_workflow
 from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
-from coord.storage import common, run_rows
-from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
+from coord.storage.rows import runs as run_rows
+from coord.storage.rows import tasks as task_rows
+from coord.storage.rows.reader import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import fill, load_queries
 from coord.storage.sqlite.connection import PACKAGE, Q, SqliteConnection, claimed_task
 
@@ -162,9 +163,8 @@ class SqliteRuns(SqliteConnection):
                     "lease": eager.lease_seconds,
                 }
                 claimed = [claimed_task(r) for r in cur.execute(Q["claim_rows"], params)]
-                self._insert_events(
-                    cur, [common.started_event(t.id, t.attempt, eager.owner) for t in claimed], now
-                )
+                started = [task_rows.started_event(t.id, t.attempt, eager.owner) for t in claimed]
+                self._insert_events(cur, started, now)
         self._signal_outcomes([outcome], accepted)
         self._signal_changes(changes)
         return RunOutcomeStored(accepted=True, claimed=claimed)

@@ -30,8 +30,8 @@ from coord.domain.security import (
     SecretInfo,
     StoredResponse,
 )
-from coord.storage import security_rows as rows
-from coord.storage.records import epoch_to_datetime, json_text_to_value
+from coord.storage.rows import security as rows
+from coord.storage.rows.reader import epoch_to_datetime, json_text_to_value
 from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
 

@@ -12,7 +12,7 @@ from typing import Any
 from coord.domain import codec
 from coord.domain.messages import AddressKind, NewMessage, SendResult
 from coord.domain.tasks import NewTask
-from coord.storage import mailbox_common as mc
+from coord.storage.rows import mailbox as mc
 
 
 class SendBatch:

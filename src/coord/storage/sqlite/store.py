@@ -27,9 +27,9 @@ from coord.domain.tasks import (
 )
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.ports.store import SchemaStatus, TaskFilter
-from coord.storage import common
 from coord.storage.migrations import migrations_of, split_statements, target_version
-from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
+from coord.storage.rows import tasks as task_rows
+from coord.storage.rows.reader import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import read_sql
 from coord.storage.sqlite.connection import PACKAGE, Q, claimed_task
 from coord.storage.sqlite.events import SqliteEvents
@@ -147,7 +147,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             if not rows:
                 return []
             candidates = [Candidate(*row) for row in rows]
-            if any(common.is_limited(c) for c in candidates):
+            if any(task_rows.is_limited(c) for c in candidates):
                 ids = self._admit(cur, candidates, now)
             else:
                 ids = [c.id for c in candidates]
@@ -156,7 +156,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                 {"ids": codec.dumps(ids), "owner": owner, "now": now, "lease": lease_seconds},
             ).fetchall()
             self._insert_events(
-                cur, [common.started_event(r[0], r[4], owner) for r in claimed], now
+                cur, [task_rows.started_event(r[0], r[4], owner) for r in claimed], now
             )
         order = {task_id: i for i, task_id in enumerate(ids)}
         claimed.sort(key=lambda r: order[r[0]])
@@ -165,7 +165,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
     @staticmethod
     def _admit(cur: sqlite3.Cursor, candidates: list[Candidate], now: float) -> list[str]:
         """Admission under the write lock: counts and tokens cannot change under us."""
-        keys, rate_keys = common.limited_keys(candidates)
+        keys, rate_keys = task_rows.limited_keys(candidates)
         running = dict(cur.execute(Q["running_per_key"], {"keys": codec.dumps(keys)}).fetchall())
         tokens = dict(
             cur.execute(Q["bucket_tokens"], {"keys": codec.dumps(rate_keys), "now": now}).fetchall()
@@ -218,7 +218,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                 Q["insert_progress_event"],
                 [
                     (*event, now)
-                    for event in common.progress_events(renewals, accepted, owner, of_runs)
+                    for event in task_rows.progress_events(renewals, accepted, owner, of_runs)
                 ],
             )
         return accepted
@@ -247,7 +247,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             )
             if cur.rowcount != 1:
                 return False
-            data = common.checkpointed_data(data_json)
+            data = task_rows.checkpointed_data(data_json)
             self._insert_events(cur, [(events.TASK_CHECKPOINTED, task_id, owner, data)], now)
         return True
 
@@ -279,7 +279,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         """Send expired leases back to pending (or dead), with their events."""
         with self._errors(), self._tx(durable=False) as (cur, now):
             rows = cur.execute(Q["recover_expired"], {"now": now}).fetchall()
-            self._insert_events(cur, common.recovery_events(rows), now)
+            self._insert_events(cur, task_rows.recovery_events(rows), now)
         if rows:
             self.signals.fire_due()
             self.signals.fire_done()
@@ -322,7 +322,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         with self._errors(), self._read() as cur:
             counts = cur.execute(Q["counts_per_queue"]).fetchall()
             ages = cur.execute(Q["oldest_due_per_queue"], {"now": now}).fetchall()
-        return common.queue_stats(counts, ages)
+        return task_rows.queue_stats(counts, ages)
 
     def dead_letter_groups(self) -> list[DeadLetterGroup]:
         """Dead tasks grouped by error type and message."""
@@ -348,10 +348,10 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             deleted: dict[str, list[str]] = {}
             if reset is not None and retried:
                 recorded = cur.execute(Q["steps_of_tasks"], {"ids": codec.dumps(retried)})
-                deleted = common.steps_to_reset(reset, recorded.fetchall())
+                deleted = task_rows.steps_to_reset(reset, recorded.fetchall())
                 pairs = [(task_id, key) for task_id, keys in deleted.items() for key in keys]
                 cur.executemany(Q["delete_step"], pairs)
-            self._insert_events(cur, common.replayed_events(retried, reset, deleted, actor), now)
+            self._insert_events(cur, task_rows.replayed_events(retried, reset, deleted, actor), now)
         if retried:
             self.signals.fire_due()
         return retried

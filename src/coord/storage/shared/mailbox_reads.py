@@ -1,4 +1,4 @@
-"""Mailbox reads both stores share: the same named queries, differing only in how a
+"""Mailbox reads written once for both stores: the same named queries, differing only in how a
 list of ids is bound and how rows are read (:class:`RowReader`)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
 from coord.ports.mailbox import InboxQuery
-from coord.storage.records import DELIVERY_COLUMNS, INBOX_COLUMNS, MESSAGE_COLUMNS, RowReader
+from coord.storage.rows.reader import DELIVERY_COLUMNS, INBOX_COLUMNS, MESSAGE_COLUMNS, RowReader
 from coord.storage.sql import specialize
 
 _INBOX_ORDERS = {"by_seq": "d.seq", "by_priority": "d.priority DESC, d.seq"}

@@ -1,5 +1,6 @@
-"""Logic both stores share around their SQL: idempotent enqueue resolution, the
-events each write produces, and the rows a claim admits under limits."""
+"""The task queue's rows, shared by both stores: idempotent enqueue resolution, the
+policy columns of a new task's row, the events each write produces, the rows a claim
+admits under limits, queue stats."""
 
 from __future__ import annotations
 

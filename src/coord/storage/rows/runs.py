@@ -29,7 +29,7 @@ from coord.domain.tasks import Outcome, TaskState, Usage
 from coord.domain.workflows import parse_workflow
 from coord.errors import IdempotencyConflict
 from coord.ports.runs import NewArtifact
-from coord.storage.records import RowReader
+from coord.storage.rows.reader import RowReader
 
 RUN_COLUMNS = (
     "id, workflow, definition, state, reason, detail, input, idempotency_key, created_at, "
