@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from coord.domain import codec
 from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome
 from coord.errors import CoordError, InvalidInput, StoreError, StoreUnavailable
+from coord.storage.rows import events as ev
 from coord.storage.rows import tasks as task_rows
 from coord.storage.rows.reader import TASK_COLUMNS
 from coord.storage.sql import load_queries, specialize, take_fragment
@@ -140,6 +141,13 @@ class PostgresConnection:
         with self._conn() as conn, conn.transaction():
             yield conn
 
+    @staticmethod
+    def _insert_events(conn: psycopg.Connection[Any], rows: Sequence[ev.Event]) -> None:
+        """Insert events built by :mod:`coord.storage.rows.events` (on ``conn``, in the
+        caller's transaction)."""
+        if rows:
+            conn.execute(Q["insert_events"], {"events": ev.as_json_rows(rows)})
+
     def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(sql, params).fetchall()
@@ -162,12 +170,11 @@ class PostgresConnection:
                     t.delay,
                     t.run_at,
                     *task_rows.policy_columns(t),
-                    raw(task_rows.enqueued_data(t)),
                 ]
                 for t in tasks
             ]
         )
-        params = {"rows": rows, "actor": actor}
+        params = {"rows": rows, "events": ev.as_json_rows(ev.enqueued_events(tasks, actor))}
         inserted = {row[0] for row in conn.execute(Q["enqueue"], params).fetchall()}
         existing: dict[tuple[str, str], tuple[str, Any]] = {}
         if len(inserted) != len(tasks):

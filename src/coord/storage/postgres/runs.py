@@ -31,6 +31,7 @@ from coord.storage.postgres.connection import (
     complete_rows,
     scalar,
 )
+from coord.storage.rows import events as ev
 from coord.storage.rows import runs as run_rows
 from coord.storage.rows import tasks as task_rows
 from coord.storage.rows.reader import RowReader
@@ -271,11 +272,11 @@ class PostgresRuns(PostgresConnection):
         """Store an artifact's content (once per digest) and its provenance (fenced)."""
         with self._tx() as conn:
             conn.execute(R["save_artifact_content"], run_rows.content_params(artifact))
-            recorded = scalar(
-                conn.execute(
-                    R["record_artifact"], run_rows.artifact_params(owner, artifact)
-                ).fetchone()
-            )
+            params = {
+                **run_rows.artifact_params(owner, artifact),
+                "events": ev.as_json_rows([ev.artifact_stored(artifact, owner)]),
+            }
+            recorded = scalar(conn.execute(R["record_artifact"], params).fetchone())
         return bool(recorded)
 
     def run_artifacts(self, run_id: str) -> list[ArtifactInfo]:
@@ -335,10 +336,12 @@ def _decide(
             raw(t.run_step_json),
             raw(t.run_input_json),
             t.id in picks,
-            raw(task_rows.enqueued_data(t)),
         ]
         for t in changes.tasks
     ]
+    # Eager tasks are inserted leased, at their first attempt.
+    owner = None if eager is None else eager.owner
+    started = [ev.task_started(t.id, 1, owner) for t in changes.tasks if owner and t.id in picks]
     rows = conn.execute(
         R["apply"],
         {
@@ -346,10 +349,12 @@ def _decide(
             "run": run.id,
             "phases": codec.dumps([run_rows.phase_values(p) for p in changes.phases.values()]),
             "cancel": changes.cancel_tasks,
-            "cancel_actor": actor or "coord:run",
+            **ev.template(ev.task_cancelled("", actor or ev.RUN_ACTOR)),
             "tasks": codec.dumps(tasks),
-            "events": codec.dumps(run_rows.event_rows(changes, changes.actor or actor)),
-            "owner": None if eager is None else eager.owner,
+            "events": ev.as_json_rows(ev.decision_events(changes, changes.actor or actor, run.id)),
+            "enqueued": ev.as_json_rows(ev.enqueued_events(changes.tasks, ev.RUN_ACTOR)),
+            "started": ev.as_json_rows(started),
+            "owner": owner,
             "lease": None if eager is None else eager.lease_seconds,
         },
     ).fetchall()

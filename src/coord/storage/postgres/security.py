@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
-
 from coord.domain import codec
 from coord.domain.security import (
     AUTH_SUPPRESSED,
@@ -29,6 +27,7 @@ from coord.domain.security import (
     StoredResponse,
 )
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection
+from coord.storage.rows import events as ev
 from coord.storage.rows import security as rows
 from coord.storage.sql import load_queries
 
@@ -41,13 +40,6 @@ def _same(value: Any) -> Any:
 
 class PostgresSecurity(PostgresConnection):
     """Security half of the PostgreSQL store (:class:`coord.ports.security.SecurityStore`)."""
-
-    @staticmethod
-    def _security_event(conn: psycopg.Connection[Any], row: rows.SecurityEvent) -> None:
-        topic, task_id, actor, data = row
-        conn.execute(
-            S["insert_event"], {"topic": topic, "task_id": task_id, "actor": actor, "data": data}
-        )
 
     # -- API keys -----------------------------------------------------------------------
     def create_key(self, key: NewKey, actor: str | None) -> ApiKeyInfo:
@@ -66,7 +58,7 @@ class PostgresSecurity(PostgresConnection):
             info = rows.key_info(conn.execute(S["get_key"], {"id": key.id}).fetchone(), _same)
             data = {"key_id": key.id, "agent": key.agent, "role": key.role}
             data["expires_at"] = None if info.expires_at is None else info.expires_at.isoformat()
-            self._security_event(conn, rows.event(KEY_CREATED, actor, data))
+            self._insert_events(conn, [ev.security_event(KEY_CREATED, actor, data)])
         return info
 
     def get_key(self, key_id: str) -> ApiKeyInfo | None:
@@ -89,7 +81,7 @@ class PostgresSecurity(PostgresConnection):
             if changed is None:
                 raise rows.revoke_refused(key_id, exists=found is not None)
             data = {"key_id": key_id, "agent": changed[0]}
-            self._security_event(conn, rows.event(KEY_REVOKED, actor, data))
+            self._insert_events(conn, [ev.security_event(KEY_REVOKED, actor, data)])
         return rows.key_info(found, _same)
 
     def key_credentials(self, key_id: str) -> KeyCredentials | None:
@@ -116,7 +108,7 @@ class PostgresSecurity(PostgresConnection):
         with self._tx() as conn:
             row = conn.execute(S["put_secret"], params).fetchone()
             data = {"name": name, "key_id": key_id}
-            self._security_event(conn, rows.event(SECRET_SET, actor, data))
+            self._insert_events(conn, [ev.security_event(SECRET_SET, actor, data)])
         return rows.secret_info(row, _same)
 
     def open_secret(self, name: str, actor: str | None, task_id: str | None) -> SealedSecret | None:
@@ -127,7 +119,7 @@ class PostgresSecurity(PostgresConnection):
                 return None
             found = rows.sealed(row)
             data = {"name": name, "key_id": found.key_id}
-            self._security_event(conn, rows.event(SECRET_READ, actor, data, task_id))
+            self._insert_events(conn, [ev.security_event(SECRET_READ, actor, data, task_id)])
         return found
 
     def list_secrets(self) -> list[SecretInfo]:
@@ -147,7 +139,11 @@ class PostgresSecurity(PostgresConnection):
         if not changes:
             return 0
         batch = codec.dumps([[c.name, c.old_ciphertext, c.ciphertext, c.key_id] for c in changes])
-        params = {"rows": batch, "topic": SECRET_ROTATED, "actor": actor}
+        rotated = [
+            ev.security_event(SECRET_ROTATED, actor, {"name": c.name, "key_id": c.key_id})
+            for c in changes
+        ]
+        params = {"rows": batch, "events": ev.as_json_rows(rotated)}
         with self._conn() as conn:
             row = conn.execute(S["reseal_secrets"], params).fetchone()
         return int(row[0]) if row else 0
@@ -157,7 +153,7 @@ class PostgresSecurity(PostgresConnection):
         with self._tx() as conn:
             if conn.execute(S["delete_secret"], {"name": name}).fetchone() is None:
                 return False
-            self._security_event(conn, rows.event(SECRET_DELETED, actor, {"name": name}))
+            self._insert_events(conn, [ev.security_event(SECRET_DELETED, actor, {"name": name})])
         return True
 
     # -- idempotency records ------------------------------------------------------------
@@ -195,9 +191,7 @@ class PostgresSecurity(PostgresConnection):
             "window": window,
             "failure": int(denial.kind == "auth"),
             "limit": record_limit,
-            "topic": denial.topic,
-            "actor": denial.agent,
-            "data": codec.dumps(denial.event_data()),
+            **ev.template(ev.security_event(denial.topic, denial.agent, denial.event_data())),
         }
         with self._conn() as conn:
             return rows.tally(conn.execute(S["note_denial"], params).fetchone())
@@ -210,6 +204,17 @@ class PostgresSecurity(PostgresConnection):
 
     def summarize_denials(self) -> int:
         """Delete ended windows, recording ``auth.suppressed`` where denials went unrecorded."""
-        with self._conn() as conn:
-            row = conn.execute(S["summarize_denials"], {"topic": AUTH_SUPPRESSED}).fetchone()
-        return int(row[0]) if row else 0
+        with self._tx() as conn:
+            gone = conn.execute(S["ended_denials"]).fetchall()
+            suppressed = [
+                ev.auth_suppressed(AUTH_SUPPRESSED, address, start, end, denials, recorded)
+                for address, start, end, denials, recorded in sorted(gone, key=_by_window)
+                if denials > recorded
+            ]
+            self._insert_events(conn, suppressed)
+        return len(suppressed)
+
+
+def _by_window(row: Any) -> tuple[Any, str]:
+    """Suppressed windows are recorded in time order, then by address."""
+    return (row[1], row[0])

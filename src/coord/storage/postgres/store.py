@@ -37,21 +37,12 @@ from coord.storage.postgres.ledger import PostgresLedger
 from coord.storage.postgres.mailbox import PostgresMailbox
 from coord.storage.postgres.runs import PostgresRuns
 from coord.storage.postgres.security import PostgresSecurity
+from coord.storage.rows import events as ev
 from coord.storage.rows import tasks as task_rows
 from coord.storage.rows.reader import RowReader
 from coord.storage.sql import read_sql
 
 _READER = RowReader()
-
-
-def _event_records(rows: Sequence[task_rows.EventRow]) -> str:
-    """Event rows as the JSON records ``insert_task_events`` reads."""
-    return codec.dumps(
-        [
-            {"topic": t, "task_id": i, "actor": a, "data": None if d is None else codec.raw(d)}
-            for t, i, a, d in rows
-        ]
-    )
 
 
 class PostgresStore(
@@ -149,6 +140,7 @@ class PostgresStore(
             "limit": limit,
             "lease": lease_seconds,
             "commit": self._commit,
+            **_started_template(owner),
         }
         if len(queues) == 1:
             params["queue"] = queues[0]
@@ -176,7 +168,13 @@ class PostgresStore(
         admitted = self._admit(conn, [Candidate(*row) for row in rows])
         if not admitted:
             return []
-        params = {"ids": admitted, "owner": owner, "lease": lease_seconds, "commit": self._commit}
+        params = {
+            "ids": admitted,
+            "owner": owner,
+            "lease": lease_seconds,
+            "commit": self._commit,
+            **_started_template(owner),
+        }
         return conn.execute(Q["claim_ids"], params).fetchall()
 
     @staticmethod
@@ -208,7 +206,8 @@ class PostgresStore(
         return None if row is None or row[0] is None else max(0.0, row[0])
 
     def renew(self, owner: str, renewals: Sequence[Renewal], lease_seconds: float) -> set[str]:
-        """Extend leases (fenced) with heartbeats and usage, in one statement."""
+        """Extend leases (fenced) with heartbeats and usage, in one statement; heartbeats
+        that report progress add their events in the same transaction."""
         if not renewals:
             return set()
         rows = codec.dumps(
@@ -228,8 +227,15 @@ class PostgresStore(
             ]
         )
         params = {"rows": rows, "owner": owner, "lease": lease_seconds, "commit": self._commit}
-        with self._conn() as conn:
-            return {row[0] for row in conn.execute(Q["renew"], params).fetchall()}
+        if not any(ev.reports_progress(r) for r in renewals):
+            with self._conn() as conn:
+                return {row[0] for row in conn.execute(Q["renew"], params).fetchall()}
+        with self._tx() as conn:
+            renewed = conn.execute(Q["renew"], params).fetchall()
+            accepted = {row[0] for row in renewed}
+            of_runs = {row[0]: (row[1], row[2]) for row in renewed if row[1] is not None}
+            self._insert_events(conn, ev.progress_events(renewals, accepted, owner, of_runs))
+        return accepted
 
     def complete(self, owner: str, outcomes: Sequence[Outcome]) -> set[str]:
         """Record outcomes (fenced) with their events and wake-ups, in one statement."""
@@ -247,7 +253,7 @@ class PostgresStore(
             "attempt": attempt,
             "owner": owner,
             "data": data_json,
-            "event": task_rows.checkpointed_data(data_json),
+            "events": ev.as_json_rows([ev.task_checkpointed(task_id, owner, data_json)]),
         }
         with self._conn() as conn:
             return bool(scalar(conn.execute(Q["save_checkpoint"], params).fetchone()) == 1)
@@ -273,8 +279,9 @@ class PostgresStore(
 
     def recover_expired(self) -> int:
         """Send expired leases back to pending (or dead), with their events."""
-        with self._conn() as conn:
+        with self._tx() as conn:
             rows = conn.execute(Q["recover_expired"], {"commit": self._commit}).fetchall()
+            self._insert_events(conn, ev.recovery_events(rows))
         return len(rows)
 
     # -- operating ------------------------------------------------------------------
@@ -302,7 +309,11 @@ class PostgresStore(
         """Cancel a pending, retrying or running task; True if this call did."""
         with self._conn() as conn:
             return bool(
-                scalar(conn.execute(Q["cancel"], {"id": task_id, "actor": actor}).fetchone())
+                scalar(
+                    conn.execute(
+                        Q["cancel"], {"id": task_id, **ev.template(ev.task_cancelled("", actor))}
+                    ).fetchone()
+                )
             )
 
     def queue_stats(self) -> list[QueueStats]:
@@ -341,7 +352,11 @@ class PostgresStore(
                     Q["delete_steps"],
                     {"task_ids": [p[0] for p in pairs], "names": [p[1] for p in pairs]},
                 )
-            rows = task_rows.replayed_events(retried, reset, deleted, actor)
-            if rows:
-                conn.execute(Q["insert_task_events"], {"rows": _event_records(rows)})
+            self._insert_events(conn, ev.replayed_events(retried, reset, deleted, actor))
         return retried
+
+
+def _started_template(owner: str) -> dict[str, Any]:
+    """The ``task.started`` event a claim binds; the statement fills in the task and
+    the attempt (the template's 0)."""
+    return ev.template(ev.task_started("", 0, owner))

@@ -18,7 +18,6 @@ from coord.domain.runs import (
     NewRun,
     PhaseRecord,
     PhaseState,
-    RunChanges,
     RunRecord,
     RunSnapshot,
     RunState,
@@ -151,19 +150,6 @@ def run_values(run: RunRecord) -> dict[str, Any]:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
     }
-
-
-def event_rows(changes: RunChanges, actor: str | None) -> list[list[Any]]:
-    """``[topic, task_id, actor, data]`` per event; the phase goes into the data."""
-    rows = []
-    for event in changes.events:
-        data: dict[str, Any] = {}
-        if event.phase is not None:
-            data["phase"] = event.phase
-        if event.data:
-            data.update(event.data)
-        rows.append([event.topic, event.task_id, actor, data or None])
-    return rows
 
 
 def content_params(artifact: NewArtifact) -> dict[str, Any]:

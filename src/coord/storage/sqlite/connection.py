@@ -21,6 +21,7 @@ from coord.domain import codec
 from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome, TaskState
 from coord.errors import CoordError, StoreError, StoreUnavailable
 from coord.storage.commit_wakeups import WriteSignals
+from coord.storage.rows import events as ev
 from coord.storage.rows import tasks as task_rows
 from coord.storage.rows.reader import TASK_COLUMNS, json_text_to_value
 from coord.storage.sql import load_queries, specialize
@@ -216,7 +217,8 @@ class SqliteConnection:
             raise StoreError(f"SQLite: {exc}") from exc
 
     @staticmethod
-    def _insert_events(cur: sqlite3.Cursor, rows: list[task_rows.EventRow], now: float) -> None:
+    def _insert_events(cur: sqlite3.Cursor, rows: Sequence[ev.Event], now: float) -> None:
+        """Insert events built by :mod:`coord.storage.rows.events` at ``now``."""
         if rows:
             cur.executemany(Q["insert_event"], [(*row, now) for row in rows])
 
@@ -250,7 +252,7 @@ class SqliteConnection:
         )
         params = {"outcomes": packed, "owner": owner, "now": now, "asked": asked}
         accepted = {row[0] for row in cur.execute(Q["complete"], params).fetchall()}
-        self._insert_events(cur, task_rows.outcome_events(outcomes, accepted, owner), now)
+        self._insert_events(cur, ev.outcome_events(outcomes, accepted, owner), now)
         return accepted
 
     def _signal_outcomes(self, outcomes: Sequence[Outcome], accepted: set[str]) -> None:
@@ -298,7 +300,7 @@ class SqliteConnection:
             inserted, existing = self._split_existing(cur, tasks)
         results = task_rows.resolve_enqueue(tasks, inserted, existing)
         created = [t for t, r in zip(tasks, results, strict=True) if r.created]
-        self._insert_events(cur, task_rows.enqueued_events(created, actor), now)
+        self._insert_events(cur, ev.enqueued_events(created, actor), now)
         return results
 
     @staticmethod

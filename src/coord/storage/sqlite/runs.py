@@ -19,8 +19,8 @@ from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
 from coord.domain.views import EventInfo
 from coord.domain.workflows import parse_workflow
 from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
+from coord.storage.rows import events as ev
 from coord.storage.rows import runs as run_rows
-from coord.storage.rows import tasks as task_rows
 from coord.storage.rows.reader import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import fill, load_queries
 from coord.storage.sqlite.connection import PACKAGE, Q, SqliteConnection, claimed_task
@@ -163,7 +163,7 @@ class SqliteRuns(SqliteConnection):
                     "lease": eager.lease_seconds,
                 }
                 claimed = [claimed_task(r) for r in cur.execute(Q["claim_rows"], params)]
-                started = [task_rows.started_event(t.id, t.attempt, eager.owner) for t in claimed]
+                started = [ev.task_started(t.id, t.attempt, eager.owner) for t in claimed]
                 self._insert_events(cur, started, now)
         self._signal_outcomes([outcome], accepted)
         self._signal_changes(changes)
@@ -204,17 +204,17 @@ class SqliteRuns(SqliteConnection):
                     "finished_seq": values[14],
                 },
             )
-        event_rows = run_rows.event_rows(changes, changes.actor or actor)
+        rows = ev.decision_events(changes, changes.actor or actor, run_id)
         if changes.cancel_tasks:
             ids = codec.dumps(changes.cancel_tasks)
             cancelled = cur.execute(R["cancel_run_tasks"], {"ids": ids, "now": now}).fetchall()
-            event_rows += [["task.cancelled", r[0], actor or "coord:run", None] for r in cancelled]
-        cur.executemany(
-            R["insert_run_event"],
-            [(topic, run_id, task, who, _json(data), now) for topic, task, who, data in event_rows],
-        )
+            rows += [
+                ev.task_cancelled(r[0], actor or ev.RUN_ACTOR)._replace(run_id=run_id)
+                for r in cancelled
+            ]
+        self._insert_events(cur, rows, now)
         if changes.tasks:
-            self._insert_tasks(cur, changes.tasks, "coord:run", now)
+            self._insert_tasks(cur, changes.tasks, ev.RUN_ACTOR, now)
         return changes
 
     def _signal_changes(self, changes: RunChanges) -> None:
@@ -277,23 +277,7 @@ class SqliteRuns(SqliteConnection):
             )
             if cur.rowcount != 1:
                 return False
-            data = {
-                "phase": artifact.phase,
-                "name": artifact.name,
-                "digest": artifact.digest,
-                "size": len(artifact.content),
-            }
-            cur.execute(
-                R["insert_run_event"],
-                (
-                    "artifact.stored",
-                    artifact.run_id,
-                    artifact.task_id,
-                    owner,
-                    codec.dumps(data),
-                    now,
-                ),
-            )
+            self._insert_events(cur, [ev.artifact_stored(artifact, owner)], now)
         return True
 
     def run_artifacts(self, run_id: str) -> list[ArtifactInfo]:

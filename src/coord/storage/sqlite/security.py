@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -30,6 +29,7 @@ from coord.domain.security import (
     SecretInfo,
     StoredResponse,
 )
+from coord.storage.rows import events as ev
 from coord.storage.rows import security as rows
 from coord.storage.rows.reader import epoch_to_datetime, json_text_to_value
 from coord.storage.sql import load_queries
@@ -40,12 +40,6 @@ S = load_queries(PACKAGE, "security.sql")
 
 class SqliteSecurity(SqliteConnection):
     """Security half of the SQLite store (:class:`coord.ports.security.SecurityStore`)."""
-
-    @staticmethod
-    def _security_event(cur: sqlite3.Cursor, row: rows.SecurityEvent, now: float) -> None:
-        topic, task_id, actor, data = row
-        params = {"topic": topic, "task_id": task_id, "actor": actor, "data": data, "now": now}
-        cur.execute(S["insert_event"], params)
 
     # -- API keys -----------------------------------------------------------------------
     def create_key(self, key: NewKey, actor: str | None) -> ApiKeyInfo:
@@ -68,7 +62,7 @@ class SqliteSecurity(SqliteConnection):
             )
             data = {"key_id": key.id, "agent": key.agent, "role": key.role}
             data["expires_at"] = None if info.expires_at is None else info.expires_at.isoformat()
-            self._security_event(cur, rows.event(KEY_CREATED, actor, data), now)
+            self._insert_events(cur, [ev.security_event(KEY_CREATED, actor, data)], now)
         return info
 
     def get_key(self, key_id: str) -> ApiKeyInfo | None:
@@ -91,7 +85,7 @@ class SqliteSecurity(SqliteConnection):
             if changed is None:
                 raise rows.revoke_refused(key_id, exists=found is not None)
             data = {"key_id": key_id, "agent": changed[0]}
-            self._security_event(cur, rows.event(KEY_REVOKED, actor, data), now)
+            self._insert_events(cur, [ev.security_event(KEY_REVOKED, actor, data)], now)
         return rows.key_info(found, epoch_to_datetime)
 
     def key_credentials(self, key_id: str) -> KeyCredentials | None:
@@ -117,7 +111,7 @@ class SqliteSecurity(SqliteConnection):
         with self._errors(), self._tx() as (cur, now):
             row = cur.execute(S["put_secret"], {**params, "now": now}).fetchone()
             data = {"name": name, "key_id": key_id}
-            self._security_event(cur, rows.event(SECRET_SET, actor, data), now)
+            self._insert_events(cur, [ev.security_event(SECRET_SET, actor, data)], now)
         return rows.secret_info(row, epoch_to_datetime)
 
     def open_secret(self, name: str, actor: str | None, task_id: str | None) -> SealedSecret | None:
@@ -128,7 +122,7 @@ class SqliteSecurity(SqliteConnection):
                 return None
             found = rows.sealed(row)
             data = {"name": name, "key_id": found.key_id}
-            self._security_event(cur, rows.event(SECRET_READ, actor, data, task_id), now)
+            self._insert_events(cur, [ev.security_event(SECRET_READ, actor, data, task_id)], now)
         return found
 
     def list_secrets(self) -> list[SecretInfo]:
@@ -158,7 +152,7 @@ class SqliteSecurity(SqliteConnection):
                     continue
                 count += 1
                 data = {"name": change.name, "key_id": change.key_id}
-                self._security_event(cur, rows.event(SECRET_ROTATED, actor, data), now)
+                self._insert_events(cur, [ev.security_event(SECRET_ROTATED, actor, data)], now)
         return count
 
     def delete_secret(self, name: str, actor: str | None) -> bool:
@@ -166,7 +160,9 @@ class SqliteSecurity(SqliteConnection):
         with self._errors(), self._tx() as (cur, now):
             if cur.execute(S["delete_secret"], {"name": name}).fetchone() is None:
                 return False
-            self._security_event(cur, rows.event(SECRET_DELETED, actor, {"name": name}), now)
+            self._insert_events(
+                cur, [ev.security_event(SECRET_DELETED, actor, {"name": name})], now
+            )
         return True
 
     # -- idempotency records ------------------------------------------------------------
@@ -207,8 +203,8 @@ class SqliteSecurity(SqliteConnection):
             }
             found = rows.tally(cur.execute(S["note_denial"], params).fetchone())
             if found.recorded:
-                row = rows.event(denial.topic, denial.agent, denial.event_data())
-                self._security_event(cur, row, now)
+                row = ev.security_event(denial.topic, denial.agent, denial.event_data())
+                self._insert_events(cur, [row], now)
         return found
 
     def denial_tally(self, address: str, *, window: float) -> DenialTally | None:
@@ -229,8 +225,10 @@ class SqliteSecurity(SqliteConnection):
             for address, start, end, denials, recorded in gone:
                 if denials <= recorded:
                     continue
-                data = rows.suppressed_data(address, _utc(start), _utc(end), denials, recorded)
-                self._security_event(cur, rows.event(AUTH_SUPPRESSED, None, data), now)
+                row = ev.auth_suppressed(
+                    AUTH_SUPPRESSED, address, _utc(start), _utc(end), denials, recorded
+                )
+                self._insert_events(cur, [row], now)
                 count += 1
         return count
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from coord.domain import codec, events
+from coord.domain import codec
 from coord.domain.limits import Candidate, admit
 from coord.domain.steps import StepReset
 from coord.domain.tasks import (
@@ -28,6 +28,7 @@ from coord.domain.tasks import (
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.ports.store import SchemaStatus, TaskFilter
 from coord.storage.migrations import migrations_of, split_statements, target_version
+from coord.storage.rows import events as ev
 from coord.storage.rows import tasks as task_rows
 from coord.storage.rows.reader import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import read_sql
@@ -155,9 +156,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                 Q["claim_rows"],
                 {"ids": codec.dumps(ids), "owner": owner, "now": now, "lease": lease_seconds},
             ).fetchall()
-            self._insert_events(
-                cur, [task_rows.started_event(r[0], r[4], owner) for r in claimed], now
-            )
+            self._insert_events(cur, [ev.task_started(r[0], r[4], owner) for r in claimed], now)
         order = {task_id: i for i, task_id in enumerate(ids)}
         claimed.sort(key=lambda r: order[r[0]])
         return [claimed_task(r) for r in claimed]
@@ -214,13 +213,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                     accepted.add(row[0])
                     if row[1] is not None:
                         of_runs[row[0]] = (row[1], row[2])
-            cur.executemany(
-                Q["insert_progress_event"],
-                [
-                    (*event, now)
-                    for event in task_rows.progress_events(renewals, accepted, owner, of_runs)
-                ],
-            )
+            self._insert_events(cur, ev.progress_events(renewals, accepted, owner, of_runs), now)
         return accepted
 
     def complete(self, owner: str, outcomes: Sequence[Outcome]) -> set[str]:
@@ -247,8 +240,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             )
             if cur.rowcount != 1:
                 return False
-            data = task_rows.checkpointed_data(data_json)
-            self._insert_events(cur, [(events.TASK_CHECKPOINTED, task_id, owner, data)], now)
+            self._insert_events(cur, [ev.task_checkpointed(task_id, owner, data_json)], now)
         return True
 
     def load_steps(self, task_id: str) -> dict[str, str]:
@@ -279,7 +271,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         """Send expired leases back to pending (or dead), with their events."""
         with self._errors(), self._tx(durable=False) as (cur, now):
             rows = cur.execute(Q["recover_expired"], {"now": now}).fetchall()
-            self._insert_events(cur, task_rows.recovery_events(rows), now)
+            self._insert_events(cur, ev.recovery_events(rows), now)
         if rows:
             self.signals.fire_due()
             self.signals.fire_done()
@@ -311,7 +303,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         with self._errors(), self._tx() as (cur, now):
             cancelled = cur.execute(Q["cancel"], {"id": task_id, "now": now}).fetchone()
             if cancelled is not None:
-                self._insert_events(cur, [(events.TASK_CANCELLED, task_id, actor, None)], now)
+                self._insert_events(cur, [ev.task_cancelled(task_id, actor)], now)
         if cancelled is not None:
             self.signals.fire_done()
         return cancelled is not None
@@ -351,7 +343,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                 deleted = task_rows.steps_to_reset(reset, recorded.fetchall())
                 pairs = [(task_id, key) for task_id, keys in deleted.items() for key in keys]
                 cur.executemany(Q["delete_step"], pairs)
-            self._insert_events(cur, task_rows.replayed_events(retried, reset, deleted, actor), now)
+            self._insert_events(cur, ev.replayed_events(retried, reset, deleted, actor), now)
         if retried:
             self.signals.fire_due()
         return retried
