@@ -23,11 +23,8 @@ from coord.errors import Conflict, CoordError, NotFound, StoreError
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection, scalar
 from coord.storage.rows import events as ev
 from coord.storage.rows import mailbox as mc
-from coord.storage.rows.reader import RowReader
 from coord.storage.shared.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.sql import load_queries
-
-_READER = RowReader()
 
 M = mailbox_queries(load_queries(PACKAGE, "mailbox.sql"), now="now()")
 
@@ -35,11 +32,7 @@ M = mailbox_queries(load_queries(PACKAGE, "mailbox.sql"), now="now()")
 class PostgresMailbox(PostgresConnection, MailboxReads):
     """Mailbox half of the PostgreSQL store."""
 
-    _reader = _READER
     _mailbox_queries = M
-
-    def _id_list(self, ids: list[str]) -> Any:
-        return ids
 
     # -- agents -----------------------------------------------------------------------
     def add_agent(self, agent: NewAgent, actor: str | None) -> AgentInfo:

@@ -18,10 +18,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from coord.domain import codec
-from coord.domain.run_views import ArtifactInfo, RunInfo, WorkflowInfo
+from coord.domain.run_views import RunInfo
 from coord.domain.runs import EagerClaim, NewRun, RunSnapshot, eager_picks
 from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
-from coord.domain.views import EventInfo
 from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
 from coord.storage.postgres.connection import (
     FENCED_OUTCOMES,
@@ -35,6 +34,7 @@ from coord.storage.rows import events as ev
 from coord.storage.rows import runs as run_rows
 from coord.storage.rows import tasks as task_rows
 from coord.storage.rows.reader import RowReader
+from coord.storage.shared.runs import RunsWrittenOnce
 from coord.storage.sql import fill, load_queries
 
 _READER = RowReader()
@@ -133,30 +133,10 @@ class _RunTx:
         return found
 
 
-class PostgresRuns(PostgresConnection):
+class PostgresRuns(PostgresConnection, RunsWrittenOnce):
     """Run half of the PostgreSQL store."""
 
-    # -- definitions ------------------------------------------------------------------
-    def register_workflows(self, definitions: Sequence[dict[str, Any]]) -> None:
-        """Record workflow definitions by name."""
-        with self._tx() as conn:
-            for definition in definitions:
-                conn.execute(
-                    R["upsert_workflow"],
-                    {"name": definition["name"], "definition": codec.dumps(definition)},
-                )
-
-    def list_workflows(self) -> list[WorkflowInfo]:
-        """Registered workflows by name."""
-        with self._conn() as conn:
-            rows = conn.execute(R["list_workflows"]).fetchall()
-        return [run_rows.workflow_info(r, _READER) for r in rows]
-
-    def get_workflow(self, name: str) -> dict[str, Any] | None:
-        """One registered definition."""
-        with self._conn() as conn:
-            row = conn.execute(R["get_workflow"], {"name": name}).fetchone()
-        return None if row is None else dict(row[0])
+    _run_queries = R
 
     # -- changing runs ----------------------------------------------------------------
     def create_run(self, run: NewRun, decide: Decide) -> tuple[str, bool]:
@@ -262,11 +242,6 @@ class PostgresRuns(PostgresConnection):
             for r in rows
         ]
 
-    def run_events(self, run_id: str, after_id: int = 0) -> list[EventInfo]:
-        """The run's events and its tasks', oldest first."""
-        rows = self._dict_rows(R["run_events"], {"id": run_id, "after": after_id})
-        return [_READER.event(r) for r in rows]
-
     # -- artifacts --------------------------------------------------------------------
     def record_artifact(self, owner: str, artifact: NewArtifact) -> bool:
         """Store an artifact's content (once per digest) and its provenance (fenced)."""
@@ -278,18 +253,6 @@ class PostgresRuns(PostgresConnection):
             }
             recorded = scalar(conn.execute(R["record_artifact"], params).fetchone())
         return bool(recorded)
-
-    def run_artifacts(self, run_id: str) -> list[ArtifactInfo]:
-        """The run's artifacts, oldest first."""
-        with self._conn() as conn:
-            rows = conn.execute(R["run_artifacts"], {"id": run_id}).fetchall()
-        return [run_rows.artifact_info(r, _READER) for r in rows]
-
-    def artifact_content(self, digest: str) -> bytes | None:
-        """An artifact's bytes."""
-        with self._conn() as conn:
-            row = conn.execute(R["artifact_content"], {"digest": digest}).fetchone()
-        return None if row is None else bytes(row[0])
 
 
 def _existing_run(conn: psycopg.Connection[Any], run: NewRun) -> str:

@@ -25,11 +25,10 @@ from coord.domain.tasks import (
     Renewal,
     TaskPolicy,
     TaskState,
-    policy_from_dict,
     policy_to_dict,
 )
-from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
-from coord.ports.store import SchemaStatus, TaskFilter
+from coord.domain.views import QueueStats
+from coord.ports.store import SchemaStatus
 from coord.storage.migrations import migrations_of, split_statements, target_version
 from coord.storage.postgres.connection import PACKAGE, Q, claimed_task, complete_rows, scalar
 from coord.storage.postgres.events import PostgresEvents
@@ -39,16 +38,21 @@ from coord.storage.postgres.runs import PostgresRuns
 from coord.storage.postgres.security import PostgresSecurity
 from coord.storage.rows import events as ev
 from coord.storage.rows import tasks as task_rows
-from coord.storage.rows.reader import RowReader
+from coord.storage.shared.tasks import TaskReadsWrittenOnce
 from coord.storage.sql import read_sql
-
-_READER = RowReader()
 
 
 class PostgresStore(
-    PostgresMailbox, PostgresRuns, PostgresSecurity, PostgresLedger, PostgresEvents
+    PostgresMailbox,
+    PostgresRuns,
+    PostgresSecurity,
+    PostgresLedger,
+    PostgresEvents,
+    TaskReadsWrittenOnce,
 ):
     """A coord database on PostgreSQL, through a psycopg 3 connection pool."""
+
+    _task_queries = Q
 
     dialect = "postgres"
     io_threads = 4
@@ -118,17 +122,6 @@ class PostgresStore(
                         },
                     )
             self._enqueue_handler_backlog(conn, policies)
-
-    def get_policy(self, name: str) -> TaskPolicy | None:
-        """The registered policy of ``name``."""
-        with self._conn() as conn:
-            row = conn.execute(Q["get_policy"], {"name": name}).fetchone()
-        return None if row is None else policy_from_dict(row[0])
-
-    def registered_tasks(self, names: Sequence[str]) -> set[str]:
-        """Which of ``names`` have a registered policy."""
-        with self._conn() as conn:
-            return {r[0] for r in conn.execute(Q["registered_tasks"], {"names": list(names)})}
 
     # -- running --------------------------------------------------------------------
     def claim(
@@ -258,11 +251,6 @@ class PostgresStore(
         with self._conn() as conn:
             return bool(scalar(conn.execute(Q["save_checkpoint"], params).fetchone()) == 1)
 
-    def load_steps(self, task_id: str) -> dict[str, str]:
-        """Recorded step results by step name."""
-        with self._conn() as conn:
-            return dict(conn.execute(Q["load_steps"], {"task_id": task_id}).fetchall())
-
     def record_step(
         self, owner: str, task_id: str, attempt: int, name: str, result_json: str
     ) -> bool:
@@ -285,26 +273,6 @@ class PostgresStore(
         return len(rows)
 
     # -- operating ------------------------------------------------------------------
-    def get_task(self, task_id: str) -> TaskInfo | None:
-        """One task by id."""
-        rows = self._dict_rows(Q["get_task"], {"id": task_id})
-        return _READER.task(rows[0]) if rows else None
-
-    def list_tasks(self, task_filter: TaskFilter) -> list[TaskInfo]:
-        """Tasks matching the filter, newest first."""
-        params = {
-            "state": None if task_filter.state is None else task_filter.state.value,
-            "queue": task_filter.queue,
-            "name": task_filter.name,
-            "limit": task_filter.limit,
-            "before": task_filter.before_id,
-        }
-        return [_READER.task(row) for row in self._dict_rows(Q["list_tasks"], params)]
-
-    def task_events(self, task_id: str) -> list[EventInfo]:
-        """A task's events, oldest first."""
-        return [_READER.event(row) for row in self._dict_rows(Q["task_events"], {"id": task_id})]
-
     def cancel(self, task_id: str, actor: str | None) -> bool:
         """Cancel a pending, retrying or running task; True if this call did."""
         with self._conn() as conn:
@@ -322,10 +290,6 @@ class PostgresStore(
             counts = conn.execute(Q["counts_per_queue"]).fetchall()
             ages = conn.execute(Q["oldest_due_per_queue"]).fetchall()
         return task_rows.queue_stats(counts, ages)
-
-    def dead_letter_groups(self) -> list[DeadLetterGroup]:
-        """Dead tasks grouped by error type and message."""
-        return [_READER.dead_letter_group(r) for r in self._dict_rows(Q["dead_letter_groups"], {})]
 
     def retry_tasks(
         self,

@@ -23,7 +23,13 @@ from coord.errors import CoordError, StoreError, StoreUnavailable
 from coord.storage.commit_wakeups import WriteSignals
 from coord.storage.rows import events as ev
 from coord.storage.rows import tasks as task_rows
-from coord.storage.rows.reader import TASK_COLUMNS, json_text_to_value
+from coord.storage.rows.reader import (
+    TASK_COLUMNS,
+    RowReader,
+    epoch_to_datetime,
+    json_text_to_value,
+)
+from coord.storage.shared.session import Dialect, Params
 from coord.storage.sql import load_queries, specialize
 
 PACKAGE = __package__ or "coord.storage.sqlite"
@@ -67,9 +73,40 @@ def claimed_task(r: Sequence[Any]) -> ClaimedTask:
     )
 
 
-class SqliteConnection:
+class SqliteSession:
+    """A :class:`~coord.storage.shared.session.Session` on the store's cursor, which
+    binds ``now`` (the time of the write, or of the read) into every query."""
+
+    def __init__(self, cur: sqlite3.Cursor, now: float) -> None:
+        self.cur = cur
+        self.now = now
+
+    def _params(self, params: Params | None) -> dict[str, Any]:
+        return {"now": self.now} if params is None else {**params, "now": self.now}
+
+    def one(self, sql: str, params: Params | None = None) -> Sequence[Any] | None:
+        """The first row of ``sql``."""
+        row: Sequence[Any] | None = self.cur.execute(sql, self._params(params)).fetchone()
+        return row
+
+    def all(self, sql: str, params: Params | None = None) -> list[Sequence[Any]]:
+        """Every row of ``sql``."""
+        return self.cur.execute(sql, self._params(params)).fetchall()
+
+    def count(self, sql: str, params: Params | None = None) -> int:
+        """Run a write; the rows it changed."""
+        return self.cur.execute(sql, self._params(params)).rowcount
+
+    def events(self, rows: Sequence[ev.Event]) -> None:
+        """Insert events in this transaction, at its time."""
+        SqliteConnection._insert_events(self.cur, rows, self.now)
+
+
+class SqliteConnection(Dialect):
     """One SQLite connection and the transactions, error wrapping and inserts that
     both halves of the store (tasks, mailboxes) share."""
+
+    _reader = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 
     def __init__(
         self,
@@ -264,10 +301,28 @@ class SqliteConnection:
             self.signals.fire_due()
 
     def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows of a read as dicts by column name."""
         with self._errors(), self._read() as cur:
             cur.execute(sql, params)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    @contextmanager
+    def _reading(self) -> Iterator[SqliteSession]:
+        """A session for reads, under the connection lock (no write lock)."""
+        with self._errors(), self._read() as cur:
+            yield SqliteSession(cur, time.time())
+
+    @contextmanager
+    def _writing(self, *, durable: bool = True, atomic: bool = True) -> Iterator[SqliteSession]:
+        """A write transaction holding the file's write lock (see :meth:`_tx`); every
+        write is atomic here, whatever ``atomic`` says."""
+        with self._errors(), self._tx(durable=durable) as (cur, now):
+            yield SqliteSession(cur, now)
+
+    def _id_list(self, ids: list[str]) -> Any:
+        """Lists travel as JSON text."""
+        return codec.dumps(ids)
 
     def _insert_tasks(
         self, cur: sqlite3.Cursor, tasks: Sequence[NewTask], actor: str | None, now: float

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
 from coord.domain import codec, events
 from coord.domain.messages import NewAgent, NewMessage, SendResult
@@ -15,17 +14,10 @@ from coord.domain.views import AgentInfo, InboxMessage
 from coord.errors import Conflict, NotFound
 from coord.storage.rows import events as ev
 from coord.storage.rows import mailbox as mc
-from coord.storage.rows.reader import (
-    RowReader,
-    epoch_to_datetime,
-    json_text_to_value,
-)
 from coord.storage.shared.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
 from coord.storage.sqlite.sending import send_batch
-
-_READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 
 M = mailbox_queries(load_queries(PACKAGE, "mailbox.sql"), now=":now")
 
@@ -33,11 +25,7 @@ M = mailbox_queries(load_queries(PACKAGE, "mailbox.sql"), now=":now")
 class SqliteMailbox(SqliteConnection, MailboxReads):
     """Mailbox half of the SQLite store."""
 
-    _reader = _READER
     _mailbox_queries = M
-
-    def _id_list(self, ids: list[str]) -> Any:
-        return codec.dumps(ids)
 
     # -- agents -----------------------------------------------------------------------
     def add_agent(self, agent: NewAgent, actor: str | None) -> AgentInfo:

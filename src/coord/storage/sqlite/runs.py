@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from coord.domain import codec
-from coord.domain.run_views import ArtifactInfo, RunInfo, WorkflowInfo
+from coord.domain.run_views import RunInfo
 from coord.domain.runs import TIMER_TASK, EagerClaim, NewRun, RunChanges, RunSnapshot, eager_picks
 from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
-from coord.domain.views import EventInfo
 from coord.domain.workflows import parse_workflow
 from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
 from coord.storage.rows import events as ev
 from coord.storage.rows import runs as run_rows
 from coord.storage.rows.reader import RowReader, epoch_to_datetime, json_text_to_value
+from coord.storage.shared.runs import RunsWrittenOnce
 from coord.storage.sql import fill, load_queries
 from coord.storage.sqlite.connection import PACKAGE, Q, SqliteConnection, claimed_task
 
@@ -74,30 +74,10 @@ class _RunTx:
         return {task_id: json_text_to_value(result) for task_id, result in rows}
 
 
-class SqliteRuns(SqliteConnection):
+class SqliteRuns(SqliteConnection, RunsWrittenOnce):
     """Run half of the SQLite store."""
 
-    # -- definitions ------------------------------------------------------------------
-    def register_workflows(self, definitions: Sequence[dict[str, Any]]) -> None:
-        """Record workflow definitions by name."""
-        with self._errors(), self._tx() as (cur, now):
-            for definition in definitions:
-                cur.execute(
-                    R["upsert_workflow"],
-                    {"name": definition["name"], "definition": codec.dumps(definition), "now": now},
-                )
-
-    def list_workflows(self) -> list[WorkflowInfo]:
-        """Registered workflows by name."""
-        with self._errors(), self._read() as cur:
-            rows = cur.execute(R["list_workflows"]).fetchall()
-        return [run_rows.workflow_info(r, _READER) for r in rows]
-
-    def get_workflow(self, name: str) -> dict[str, Any] | None:
-        """One registered definition."""
-        with self._errors(), self._read() as cur:
-            row = cur.execute(R["get_workflow"], {"name": name}).fetchone()
-        return None if row is None else dict(codec.loads(row[0]))
+    _run_queries = R
 
     # -- changing runs ----------------------------------------------------------------
     def create_run(self, run: NewRun, decide: Decide) -> tuple[str, bool]:
@@ -259,11 +239,6 @@ class SqliteRuns(SqliteConnection):
             run_rows.run_info(r, _READER, run_rows.usage_total(totals.get(r["id"]))) for r in rows
         ]
 
-    def run_events(self, run_id: str, after_id: int = 0) -> list[EventInfo]:
-        """The run's events and its tasks', oldest first."""
-        rows = self._dict_rows(R["run_events"], {"id": run_id, "after": after_id})
-        return [_READER.event(r) for r in rows]
-
     # -- artifacts --------------------------------------------------------------------
     def record_artifact(self, owner: str, artifact: NewArtifact) -> bool:
         """Store an artifact's content (once per digest) and its provenance (fenced)."""
@@ -279,18 +254,6 @@ class SqliteRuns(SqliteConnection):
                 return False
             self._insert_events(cur, [ev.artifact_stored(artifact, owner)], now)
         return True
-
-    def run_artifacts(self, run_id: str) -> list[ArtifactInfo]:
-        """The run's artifacts, oldest first."""
-        with self._errors(), self._read() as cur:
-            rows = cur.execute(R["run_artifacts"], {"id": run_id}).fetchall()
-        return [run_rows.artifact_info(r, _READER) for r in rows]
-
-    def artifact_content(self, digest: str) -> bytes | None:
-        """An artifact's bytes."""
-        with self._errors(), self._read() as cur:
-            row = cur.execute(R["artifact_content"], {"digest": digest}).fetchone()
-        return None if row is None else bytes(row[0])
 
 
 def _existing_run(cur: sqlite3.Cursor, run: NewRun) -> str:

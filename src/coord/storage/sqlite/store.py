@@ -22,15 +22,14 @@ from coord.domain.tasks import (
     Renewal,
     TaskPolicy,
     TaskState,
-    policy_from_dict,
     policy_to_dict,
 )
-from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
-from coord.ports.store import SchemaStatus, TaskFilter
+from coord.domain.views import QueueStats
+from coord.ports.store import SchemaStatus
 from coord.storage.migrations import migrations_of, split_statements, target_version
 from coord.storage.rows import events as ev
 from coord.storage.rows import tasks as task_rows
-from coord.storage.rows.reader import RowReader, epoch_to_datetime, json_text_to_value
+from coord.storage.shared.tasks import TaskReadsWrittenOnce
 from coord.storage.sql import read_sql
 from coord.storage.sqlite.connection import PACKAGE, Q, claimed_task
 from coord.storage.sqlite.events import SqliteEvents
@@ -41,11 +40,13 @@ from coord.storage.sqlite.security import SqliteSecurity
 
 logger = logging.getLogger(__name__)
 
-_READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 
-
-class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, SqliteEvents):
+class SqliteStore(
+    SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, SqliteEvents, TaskReadsWrittenOnce
+):
     """A coord database in one SQLite file (or in memory when ``path`` is None)."""
+
+    _task_queries = Q
 
     dialect = "sqlite"
     io_threads = 1
@@ -120,18 +121,6 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                         },
                     )
             self._enqueue_handler_backlog(cur, policies, now)
-
-    def get_policy(self, name: str) -> TaskPolicy | None:
-        """The registered policy of ``name``."""
-        with self._errors(), self._read() as cur:
-            row = cur.execute(Q["get_policy"], {"name": name}).fetchone()
-        return None if row is None else policy_from_dict(codec.loads(row[0]))
-
-    def registered_tasks(self, names: Sequence[str]) -> set[str]:
-        """Which of ``names`` have a registered policy."""
-        with self._errors(), self._read() as cur:
-            rows = cur.execute(Q["registered_tasks"], {"names": codec.dumps(list(names))})
-            return {r[0] for r in rows.fetchall()}
 
     # -- running --------------------------------------------------------------------
     def claim(
@@ -243,11 +232,6 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             self._insert_events(cur, [ev.task_checkpointed(task_id, owner, data_json)], now)
         return True
 
-    def load_steps(self, task_id: str) -> dict[str, str]:
-        """Recorded step results by step name."""
-        with self._errors(), self._read() as cur:
-            return dict(cur.execute(Q["load_steps"], {"task_id": task_id}).fetchall())
-
     def record_step(
         self, owner: str, task_id: str, attempt: int, name: str, result_json: str
     ) -> bool:
@@ -278,26 +262,6 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         return len(rows)
 
     # -- operating ------------------------------------------------------------------
-    def get_task(self, task_id: str) -> TaskInfo | None:
-        """One task by id."""
-        rows = self._dict_rows(Q["get_task"], {"id": task_id})
-        return _READER.task(rows[0]) if rows else None
-
-    def list_tasks(self, task_filter: TaskFilter) -> list[TaskInfo]:
-        """Tasks matching the filter, newest first."""
-        params = {
-            "state": None if task_filter.state is None else task_filter.state.value,
-            "queue": task_filter.queue,
-            "name": task_filter.name,
-            "limit": task_filter.limit,
-            "before": task_filter.before_id,
-        }
-        return [_READER.task(row) for row in self._dict_rows(Q["list_tasks"], params)]
-
-    def task_events(self, task_id: str) -> list[EventInfo]:
-        """A task's events, oldest first."""
-        return [_READER.event(row) for row in self._dict_rows(Q["task_events"], {"id": task_id})]
-
     def cancel(self, task_id: str, actor: str | None) -> bool:
         """Cancel a pending, retrying or running task; True if this call did."""
         with self._errors(), self._tx() as (cur, now):
@@ -315,10 +279,6 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             counts = cur.execute(Q["counts_per_queue"]).fetchall()
             ages = cur.execute(Q["oldest_due_per_queue"], {"now": now}).fetchall()
         return task_rows.queue_stats(counts, ages)
-
-    def dead_letter_groups(self) -> list[DeadLetterGroup]:
-        """Dead tasks grouped by error type and message."""
-        return [_READER.dead_letter_group(r) for r in self._dict_rows(Q["dead_letter_groups"], {})]
 
     def retry_tasks(
         self,
