@@ -84,3 +84,14 @@ def test_delivery_events_are_the_builders(app: coord.App) -> None:
     _same(read, ev.delivery_changed("message.read", first, "bob"))
     acked = {e.topic: e for e in store.message_events(second)}["message.acked"]
     _same(acked, ev.delivery_changed("message.acked", second, "bob"))
+
+
+def test_expiry_events_are_the_builders(app: coord.App) -> None:
+    app.add_agent("ana")
+    app.add_agent("bob")
+    message_id = app.send("ana", "bob", "brief", ttl=0.05).id
+    time.sleep(0.2)
+    assert app.store.expire_messages() == 1
+    expired = {e.topic: e for e in app.store.message_events(message_id)}["message.expired"]
+    (built,) = ev.expired_events([(message_id, "bob")])
+    _same(expired, built)

@@ -175,10 +175,9 @@ class PostgresMailbox(PostgresConnection, MailboxReads):
 
     def expire_messages(self) -> int:
         """Mark deliveries past their TTL expired, with their events."""
-        with self._tx() as conn:
-            rows = conn.execute(M["expire"]).fetchall()
-            self._insert_events(conn, ev.expired_events(rows))
-        return len(rows)
+        (template,) = ev.expired_events([("", "")])
+        with self._conn() as conn:
+            return int(scalar(conn.execute(M["expire"], ev.template(template)).fetchone()) or 0)
 
 
 def _delivery_template(topic: str, agent: str) -> dict[str, Any]:

@@ -150,10 +150,19 @@ SELECT id, topic, task_id, message_id, actor, data, created_at FROM coord_events
 WHERE message_id = %(id)s::uuid ORDER BY id;
 
 -- name: expire
--- The caller records a message.expired event per delivery in the same transaction.
-UPDATE coord_deliveries SET state = 'expired', expired_at = now()
-WHERE expires_at <= now() AND expires_at IS NOT NULL AND state IN ('delivered', 'read')
-RETURNING message_id, agent;
+-- With a message.expired event per delivery (the template's agent filled in), in one
+-- statement: inbox listings run this sweep first.
+WITH expired AS (
+    UPDATE coord_deliveries SET state = 'expired', expired_at = now()
+    WHERE expires_at <= now() AND expires_at IS NOT NULL AND state IN ('delivered', 'read')
+    RETURNING message_id, agent
+), event AS (
+    INSERT INTO coord_events (topic, message_id, actor, data)
+    SELECT %(event_topic)s, message_id, %(event_actor)s,
+           jsonb_set(%(event_data)s::jsonb, '{agent}', to_jsonb(agent))
+    FROM expired
+)
+SELECT count(*) FROM expired;
 
 -- name: mailbox_sequences
 SELECT seq FROM coord_deliveries WHERE agent = %(agent)s ORDER BY seq;

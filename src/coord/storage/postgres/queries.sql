@@ -299,8 +299,10 @@ ON CONFLICT (task_id, name) DO UPDATE SET
 
 -- name: recover_expired
 -- Running tasks whose lease expired go back to pending (or dead when that was their
--- last attempt) and wake workers; the caller records their task.lease_expired (and
--- task.dead) events in the same transaction.
+-- last attempt), with a task.lease_expired event (and task.dead), and wake workers.
+-- The events are templates (rows.events.recovery_events of a dead task: lease_expired,
+-- then dead) whose attempt, owner and next state the statement fills in, so a sweep
+-- that finds nothing stays one autocommitted statement.
 -- run_at is kept: a recovered task keeps its place in claim order (it was due when it
 -- was claimed), instead of queueing behind everything enqueued since.
 WITH commit_mode AS MATERIALIZED (
@@ -319,11 +321,19 @@ WITH commit_mode AS MATERIALIZED (
             'message', 'the worker running attempt ' || t.attempt || ' stopped renewing its lease')
     FROM expired, commit_mode WHERE t.id = expired.id
     RETURNING t.id, t.state, t.attempt, t.error ->> 'owner' AS previous_owner, t.queue
+), recorded AS (
+    INSERT INTO coord_events (topic, task_id, actor, data)
+    SELECT x.e->>0, r.id, x.e->>4,
+           jsonb_set(jsonb_set(jsonb_set(x.e->5, '{attempt}', to_jsonb(r.attempt)),
+                               '{owner}', coalesce(to_jsonb(r.previous_owner), 'null')),
+                     '{next}', to_jsonb(r.state))
+    FROM recovered AS r, jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS x(e, n)
+    WHERE x.n = 1 OR r.state = 'dead'
+    ORDER BY r.id, x.n
 ), wake AS (
     SELECT pg_notify('coord_due', queue) FROM (SELECT DISTINCT queue FROM recovered) AS q
 )
-SELECT id, state, attempt, previous_owner FROM recovered, (SELECT count(*) FROM wake) AS woken
-ORDER BY id;
+SELECT id, state FROM recovered, (SELECT count(*) FROM wake) AS woken;
 
 -- name: get_task
 SELECT {task_columns} FROM coord_tasks WHERE id = %(id)s;

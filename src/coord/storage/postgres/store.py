@@ -267,9 +267,10 @@ class PostgresStore(
 
     def recover_expired(self) -> int:
         """Send expired leases back to pending (or dead), with their events."""
-        with self._tx() as conn:
-            rows = conn.execute(Q["recover_expired"], {"commit": self._commit}).fetchall()
-            self._insert_events(conn, ev.recovery_events(rows))
+        templates = ev.as_json_rows(ev.recovery_events([("", "dead", 0, "")]))
+        params = {"commit": self._commit, "events": templates}
+        with self._conn() as conn:
+            rows = conn.execute(Q["recover_expired"], params).fetchall()
         return len(rows)
 
     # -- operating ------------------------------------------------------------------
