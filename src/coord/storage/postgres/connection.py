@@ -21,8 +21,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from coord.domain import codec
 from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome
 from coord.errors import CoordError, InvalidInput, StoreError, StoreUnavailable
-from coord.storage import common
-from coord.storage.records import TASK_COLUMNS
+from coord.storage.rows import events as ev
+from coord.storage.rows import tasks as task_rows
+from coord.storage.rows.reader import TASK_COLUMNS, RowReader
+from coord.storage.shared.session import Dialect, Params
 from coord.storage.sql import load_queries, specialize, take_fragment
 
 logger = logging.getLogger(__name__)
@@ -53,9 +55,35 @@ def configure_connection(conn: psycopg.Connection[Any]) -> None:
     set_json_loads(codec.loads, conn)
 
 
-class PostgresConnection:
+class PostgresSession:
+    """A :class:`~coord.storage.shared.session.Session` on one pooled connection
+    (autocommitted, or in the caller's transaction)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def one(self, sql: str, params: Params | None = None) -> Sequence[Any] | None:
+        """The first row of ``sql``."""
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Params | None = None) -> list[Sequence[Any]]:
+        """Every row of ``sql``."""
+        return list(self.conn.execute(sql, params).fetchall())
+
+    def count(self, sql: str, params: Params | None = None) -> int:
+        """Run a write; the rows it changed."""
+        return self.conn.execute(sql, params).rowcount
+
+    def events(self, rows: Sequence[ev.Event]) -> None:
+        """Insert events in this session's transaction."""
+        PostgresConnection._insert_events(self.conn, rows)
+
+
+class PostgresConnection(Dialect):
     """A psycopg 3 connection pool and the transactions, error wrapping and inserts
     that both halves of the store (tasks, mailboxes) share."""
+
+    _reader = RowReader()
 
     def __init__(
         self, conninfo: str, *, min_size: int = 1, max_size: int = 10, fast_claims: bool = True
@@ -140,9 +168,34 @@ class PostgresConnection:
         with self._conn() as conn, conn.transaction():
             yield conn
 
+    @staticmethod
+    def _insert_events(conn: psycopg.Connection[Any], rows: Sequence[ev.Event]) -> None:
+        """Insert events built by :mod:`coord.storage.rows.events` (on ``conn``, in the
+        caller's transaction)."""
+        if rows:
+            conn.execute(Q["insert_events"], {"events": ev.as_json_rows(rows)})
+
     def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows of a read as dicts by column name."""
         with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _reading(self) -> Iterator[PostgresSession]:
+        """A session on an autocommit connection: one transaction per statement."""
+        with self._conn() as conn:
+            yield PostgresSession(conn)
+
+    @contextmanager
+    def _writing(self, *, durable: bool = True, atomic: bool = True) -> Iterator[PostgresSession]:
+        """A session in one transaction (``atomic=False``: autocommitted statements).
+        Durability is the database's: PostgreSQL commits every write to the WAL."""
+        with self._tx() if atomic else self._conn() as conn:
+            yield PostgresSession(conn)
+
+    def _id_list(self, ids: list[str]) -> Any:
+        """Lists travel as arrays."""
+        return ids
 
     def _insert_tasks(
         self, conn: psycopg.Connection[Any], tasks: Sequence[NewTask], actor: str | None
@@ -161,13 +214,12 @@ class PostgresConnection:
                     t.key,
                     t.delay,
                     t.run_at,
-                    *common.policy_columns(t),
-                    raw(common.enqueued_data(t)),
+                    *task_rows.policy_columns(t),
                 ]
                 for t in tasks
             ]
         )
-        params = {"rows": rows, "actor": actor}
+        params = {"rows": rows, "events": ev.as_json_rows(ev.enqueued_events(tasks, actor))}
         inserted = {row[0] for row in conn.execute(Q["enqueue"], params).fetchall()}
         existing: dict[tuple[str, str], tuple[str, Any]] = {}
         if len(inserted) != len(tasks):
@@ -177,7 +229,7 @@ class PostgresConnection:
                 {"names": [t.name for t in skipped], "keys": [t.key for t in skipped]},
             ).fetchall()
             existing = {(name, key): (task_id, payload) for task_id, name, key, payload in found}
-        return common.resolve_enqueue(tasks, inserted, existing)
+        return task_rows.resolve_enqueue(tasks, inserted, existing)
 
 
 def complete_rows(outcomes: Sequence[Outcome]) -> str:

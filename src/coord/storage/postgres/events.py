@@ -7,7 +7,7 @@ import re
 from coord.domain import bounds
 from coord.ports.events import START, EventPage, EventQuery
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection, scalar
-from coord.storage.records import RowReader
+from coord.storage.rows.reader import RowReader
 from coord.storage.sql import load_queries
 
 _READER = RowReader()

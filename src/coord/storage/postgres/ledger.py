@@ -15,17 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coord.domain.ledger import (
-    Backlog,
     CanonicalEvent,
     ChainEntry,
-    LedgerHead,
-    StrayEvent,
     link,
 )
-from coord.domain.sealed_content import ContentRow, ContentTable, topics_of
 from coord.ports.ledger import SEAL_BATCH
-from coord.storage.ledger_rows import content_row, one_row, seal_in_batches
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection
+from coord.storage.rows.ledger import one_row, seal_in_batches
+from coord.storage.shared.ledger import LedgerReadsWrittenOnce
 from coord.storage.sql import load_queries
 
 L = load_queries(PACKAGE, "ledger.sql")
@@ -53,8 +50,10 @@ def canonical_event(r: Sequence[Any]) -> CanonicalEvent:
     )
 
 
-class PostgresLedger(PostgresConnection):
+class PostgresLedger(PostgresConnection, LedgerReadsWrittenOnce):
     """Ledger half of the PostgreSQL store (:class:`coord.ports.ledger.LedgerStore`)."""
+
+    _ledger_queries = L
 
     def seal_ledger(self, *, batch_size: int = SEAL_BATCH, max_batches: int = 1) -> int:
         """Seal the events below the horizon after the head, a batch per transaction."""
@@ -85,14 +84,6 @@ class PostgresLedger(PostgresConnection):
             )
         return len(entries)
 
-    def ledger_head(self) -> LedgerHead:
-        """The head and the highest seq stored."""
-        with self._conn() as conn:
-            seq, head_hash, event_id, sealed_at, max_seq = one_row(
-                conn.execute(L["head"]).fetchone()
-            )
-        return LedgerHead(seq, head_hash, event_id, sealed_at, max_seq)
-
     def ledger_entries(self, after_seq: int, up_to_seq: int, limit: int) -> list[ChainEntry]:
         """Entries in seq order, joined to their events."""
         params = {"after": after_seq, "up_to": up_to_seq, "limit": limit}
@@ -109,34 +100,3 @@ class PostgresLedger(PostgresConnection):
             )
             for r in rows
         ]
-
-    def ledger_backlog(self) -> Backlog:
-        """Events after the head in sealing order."""
-        with self._conn() as conn:
-            count, oldest = one_row(conn.execute(L["backlog"]).fetchone())
-        return Backlog(count, oldest)
-
-    def stray_event(self) -> StrayEvent | None:
-        """The first event up to the head's place that no entry seals."""
-        with self._conn() as conn:
-            row = conn.execute(L["stray_event"]).fetchone()
-        return None if row is None else StrayEvent(row[0], row[1])
-
-    def sealed_content(
-        self, table: ContentTable, after_id: str | None, limit: int
-    ) -> list[ContentRow]:
-        """Rows of ``table`` after ``after_id`` with the events that recorded them."""
-        params = {"after": after_id or _NO_ID, "limit": limit, "topics": topics_of(table)}
-        with self._conn() as conn:
-            rows = conn.execute(L[f"content_{table.value}"], params).fetchall()
-        return [content_row(table, r) for r in rows]
-
-    def artifact_contents(self, after_digest: str | None, limit: int) -> list[tuple[str, bytes]]:
-        """Stored artifacts in digest order."""
-        params = {"after": after_digest or "", "limit": limit}
-        with self._conn() as conn:
-            rows = conn.execute(L["artifact_contents"], params).fetchall()
-        return [(digest, bytes(content)) for digest, content in rows]
-
-
-_NO_ID = "00000000-0000-0000-0000-000000000000"  # below every id (UUIDv7)

@@ -20,13 +20,11 @@ from coord.domain.messages import NewAgent, NewMessage, SendResult
 from coord.domain.tasks import TaskPolicy
 from coord.domain.views import AgentInfo, InboxMessage
 from coord.errors import Conflict, CoordError, NotFound, StoreError
-from coord.storage import mailbox_common as mc
-from coord.storage.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.postgres.connection import PACKAGE, PostgresConnection, scalar
-from coord.storage.records import RowReader
+from coord.storage.rows import events as ev
+from coord.storage.rows import mailbox as mc
+from coord.storage.shared.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.sql import load_queries
-
-_READER = RowReader()
 
 M = mailbox_queries(load_queries(PACKAGE, "mailbox.sql"), now="now()")
 
@@ -34,18 +32,7 @@ M = mailbox_queries(load_queries(PACKAGE, "mailbox.sql"), now="now()")
 class PostgresMailbox(PostgresConnection, MailboxReads):
     """Mailbox half of the PostgreSQL store."""
 
-    _reader = _READER
     _mailbox_queries = M
-
-    def _id_list(self, ids: list[str]) -> Any:
-        return ids
-
-    @staticmethod
-    def _insert_message_events(
-        conn: psycopg.Connection[Any], rows: list[mc.MessageEventRow]
-    ) -> None:
-        if rows:
-            conn.execute(M["insert_message_events"], {"rows": codec.dumps(rows)})
 
     # -- agents -----------------------------------------------------------------------
     def add_agent(self, agent: NewAgent, actor: str | None) -> AgentInfo:
@@ -63,9 +50,7 @@ class PostgresMailbox(PostgresConnection, MailboxReads):
             ).fetchone()
             if added is None:
                 raise Conflict(f"agent {agent.name!r} exists already", agent=agent.name)
-            self._insert_message_events(
-                conn, [mc.agent_event(events.AGENT_ADDED, agent.name, actor)]
-            )
+            self._insert_events(conn, [ev.agent_event(events.AGENT_ADDED, agent.name, actor)])
         found = self.get_agent(agent.name)
         assert found is not None
         return found
@@ -76,7 +61,7 @@ class PostgresMailbox(PostgresConnection, MailboxReads):
             if conn.execute(M["remove_agent"], {"name": name}).fetchone() is None:
                 return False
             conn.execute(M["drop_subscriptions"], {"name": name})
-            self._insert_message_events(conn, [mc.agent_event(events.AGENT_REMOVED, name, actor)])
+            self._insert_events(conn, [ev.agent_event(events.AGENT_REMOVED, name, actor)])
         return True
 
     def subscribe(self, agent: str, topic: str, actor: str | None) -> bool:
@@ -94,7 +79,7 @@ class PostgresMailbox(PostgresConnection, MailboxReads):
             self._require_agents(conn, [agent], "subscribing")
             if conn.execute(sql, {"topic": topic, "agent": agent}).rowcount != 1:
                 return False
-            self._insert_message_events(conn, [mc.agent_event(event, agent, actor, topic=topic)])
+            self._insert_events(conn, [ev.agent_event(event, agent, actor, topic=topic)])
         return True
 
     @staticmethod
@@ -153,14 +138,24 @@ class PostgresMailbox(PostgresConnection, MailboxReads):
         address = None if topic is None else f"topic:{topic}"
         with self._conn() as conn:
             row = conn.execute(
-                M[f"take_{inbox_order(by_priority)}"], {"agent": agent, "address": address}
+                M[f"take_{inbox_order(by_priority)}"],
+                {
+                    "agent": agent,
+                    "address": address,
+                    **_delivery_template(events.MESSAGE_READ, agent),
+                },
             ).fetchone()
         return None if row is None else self._entry(agent, str(row[0]))
 
     def mark_read(self, agent: str, message_id: str) -> InboxMessage | None:
         """Mark one delivery read (the first time) and return it."""
         with self._conn() as conn:
-            conn.execute(M["mark_read"], {"agent": agent, "id": message_id})
+            params = {
+                "agent": agent,
+                "id": message_id,
+                **_delivery_template(events.MESSAGE_READ, agent),
+            }
+            conn.execute(M["mark_read"], params)
         return self._entry(agent, message_id)
 
     def ack(self, agent: str, message_ids: Sequence[str]) -> list[str]:
@@ -175,12 +170,20 @@ class PostgresMailbox(PostgresConnection, MailboxReads):
                 raise NotFound(
                     f"agent {agent!r} has no message {', '.join(missing)}", message_ids=missing
                 )
-            return [str(r[0]) for r in conn.execute(M["ack"], {"agent": agent, "ids": ids})]
+            params = {"agent": agent, "ids": ids, **_delivery_template(events.MESSAGE_ACKED, agent)}
+            return [str(r[0]) for r in conn.execute(M["ack"], params)]
 
     def expire_messages(self) -> int:
-        """Mark deliveries past their TTL expired."""
+        """Mark deliveries past their TTL expired, with their events."""
+        (template,) = ev.expired_events([("", "")])
         with self._conn() as conn:
-            return int(scalar(conn.execute(M["expire"]).fetchone()) or 0)
+            return int(scalar(conn.execute(M["expire"], ev.template(template)).fetchone()) or 0)
+
+
+def _delivery_template(topic: str, agent: str) -> dict[str, Any]:
+    """The event a change of ``agent``'s deliveries binds; the statement fills in the
+    message of each delivery it changed."""
+    return ev.template(ev.delivery_changed(topic, None, agent))
 
 
 def _send_row(m: NewMessage) -> dict[str, Any]:
@@ -197,7 +200,7 @@ def _send_row(m: NewMessage) -> dict[str, Any]:
         "reply_to": m.reply_to,
         "key": m.key,
         "ttl": m.ttl,
-        "content_sha256": mc.content_digest(m),
+        "content_sha256": ev.content_digest(m),
     }
 
 

@@ -1,11 +1,8 @@
 -- Named queries of the PostgreSQL mailbox (agents, topics, messages, deliveries).
 -- Times come from the database clock; lists travel as arrays or JSON arrays.
-
--- name: insert_message_events
--- Rows: [topic, message_id, actor, data (JSON text or null)].
-INSERT INTO coord_events (topic, message_id, actor, data)
-SELECT e->>0, (e->>1)::uuid, e->>2, (e->>3)::jsonb
-FROM jsonb_array_elements(%(rows)s::jsonb) AS e;
+-- Events are built in Python (coord.storage.rows.events); a statement that changes
+-- deliveries binds one as a template (%(event_topic)s, %(event_actor)s,
+-- %(event_data)s) and fills in the message of each delivery it changed.
 
 -- name: add_agent
 -- A removed agent comes back with its mailbox (and sequence) intact; a live one
@@ -70,7 +67,7 @@ WITH first AS (
     RETURNING d.message_id
 ), event AS (
     INSERT INTO coord_events (topic, message_id, actor, data)
-    SELECT 'message.read', message_id, %(agent)s, jsonb_build_object('agent', %(agent)s::text)
+    SELECT %(event_topic)s, message_id, %(event_actor)s, %(event_data)s::jsonb
     FROM taken
 ), seen AS (
     UPDATE coord_agents SET last_seen_at = now()
@@ -91,7 +88,7 @@ WITH changed AS (
     RETURNING message_id
 ), event AS (
     INSERT INTO coord_events (topic, message_id, actor, data)
-    SELECT 'message.read', message_id, %(agent)s, jsonb_build_object('agent', %(agent)s::text)
+    SELECT %(event_topic)s, message_id, %(event_actor)s, %(event_data)s::jsonb
     FROM changed
 ), seen AS (
     UPDATE coord_agents SET last_seen_at = now()
@@ -113,7 +110,7 @@ WITH acked AS (
     RETURNING message_id
 ), event AS (
     INSERT INTO coord_events (topic, message_id, actor, data)
-    SELECT 'message.acked', message_id, %(agent)s, jsonb_build_object('agent', %(agent)s::text)
+    SELECT %(event_topic)s, message_id, %(event_actor)s, %(event_data)s::jsonb
     FROM acked
 ), seen AS (
     UPDATE coord_agents SET last_seen_at = now()
@@ -153,13 +150,16 @@ SELECT id, topic, task_id, message_id, actor, data, created_at FROM coord_events
 WHERE message_id = %(id)s::uuid ORDER BY id;
 
 -- name: expire
+-- With a message.expired event per delivery (the template's agent filled in), in one
+-- statement: inbox listings run this sweep first.
 WITH expired AS (
     UPDATE coord_deliveries SET state = 'expired', expired_at = now()
     WHERE expires_at <= now() AND expires_at IS NOT NULL AND state IN ('delivered', 'read')
     RETURNING message_id, agent
 ), event AS (
     INSERT INTO coord_events (topic, message_id, actor, data)
-    SELECT 'message.expired', message_id, 'coord:expiry', jsonb_build_object('agent', agent)
+    SELECT %(event_topic)s, message_id, %(event_actor)s,
+           jsonb_set(%(event_data)s::jsonb, '{agent}', to_jsonb(agent))
     FROM expired
 )
 SELECT count(*) FROM expired;

@@ -17,6 +17,11 @@
 -- owner imply running, and leaving the state out keeps the planner from walking the
 -- partial lease index (whose statistics are always stale on a busy queue) instead of
 -- the primary key.
+-- Events are built in Python (coord.storage.rows.events): a statement inserts the
+-- rows it is given (%(events)s, [topic, task_id, run_id, message_id, actor, data],
+-- keeping those of the rows it wrote), or, where only the database knows a value,
+-- binds one event as a template (%(event_topic)s, %(event_actor)s, %(event_data)s)
+-- and fills in the row (and that value) itself.
 -- {queue_filter} is replaced when loading by "queue = %(queue)s" (one queue: the
 -- claim index is walked in order) or "queue = ANY(%(queues)s)" (several queues).
 
@@ -47,7 +52,7 @@ INSERT INTO coord_migrations (version, name) VALUES (%(version)s, %(name)s);
 -- Rows whose (name, key) exists already are skipped and resolved by the caller.
 -- Rows: [id, name, queue, priority, payload, key, delay, run_at (epoch or null),
 -- max_attempts, retry_backoff, retry_backoff_max, timeout, heartbeat, stall_after,
--- concurrency_key, concurrency_limit, rate_key, task.enqueued data (the payload's hash)].
+-- concurrency_key, concurrency_limit, rate_key]; events: the task.enqueued of each.
 WITH input AS (
     SELECT (e->>0)::uuid AS id, e->>1 AS name, e->>2 AS queue, (e->>3)::smallint AS priority,
            e->4 AS payload, e->>5 AS idempotency_key, (e->>6)::float8 AS delay,
@@ -55,7 +60,7 @@ WITH input AS (
            (e->>9)::float8 AS retry_backoff, (e->>10)::float8 AS retry_backoff_max,
            (e->>11)::float8 AS timeout_s, (e->>12)::float8 AS heartbeat_s,
            (e->>13)::int AS stall_after, e->>14 AS concurrency_key,
-           (e->>15)::int AS concurrency_limit, e->>16 AS rate_key, e->17 AS event_data
+           (e->>15)::int AS concurrency_limit, e->>16 AS rate_key
     FROM jsonb_array_elements(%(rows)s::jsonb) AS e
 ), inserted AS (
     INSERT INTO coord_tasks (
@@ -71,8 +76,9 @@ WITH input AS (
     RETURNING id, queue, run_at
 ), enqueued AS (
     INSERT INTO coord_events (topic, task_id, actor, data)
-    SELECT 'task.enqueued', n.id, %(actor)s, n.event_data
-    FROM input AS n WHERE n.id IN (SELECT id FROM inserted)
+    SELECT e->>0, (e->>1)::uuid, e->>4, nullif(e->5, 'null')
+    FROM jsonb_array_elements(%(events)s::jsonb) AS e
+    WHERE (e->>1)::uuid IN (SELECT id FROM inserted)
 ), wake AS (
     SELECT pg_notify('coord_due', queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE run_at <= now()) AS due
@@ -110,8 +116,11 @@ WITH commit_mode AS MATERIALIZED (
               t.retry_backoff_max, t.timeout_s, t.heartbeat_s, t.stall_after, t.checkpoint,
               t.priority, t.error, t.run_id, t.phase, t.run_step, t.run_input
 ), started AS (
+    -- task.started, its attempt filled in (rows.events.task_started with attempt 0).
     INSERT INTO coord_events (topic, task_id, actor, data)
-    SELECT 'task.started', id, %(owner)s, jsonb_build_object('attempt', attempt) FROM claimed
+    SELECT %(event_topic)s, id, %(event_actor)s,
+           jsonb_set(%(event_data)s::jsonb, '{attempt}', to_jsonb(attempt))
+    FROM claimed
 )
 SELECT id, name, queue, payload, attempt, max_attempts, retry_backoff, retry_backoff_max,
        timeout_s, heartbeat_s, stall_after, checkpoint, priority, error, run_id, phase,
@@ -166,8 +175,11 @@ WITH commit_mode AS MATERIALIZED (
               t.retry_backoff_max, t.timeout_s, t.heartbeat_s, t.stall_after, t.checkpoint,
               t.priority, t.error, t.run_id, t.phase, t.run_step, t.run_input
 ), started AS (
+    -- task.started, its attempt filled in (rows.events.task_started with attempt 0).
     INSERT INTO coord_events (topic, task_id, actor, data)
-    SELECT 'task.started', id, %(owner)s, jsonb_build_object('attempt', attempt) FROM claimed
+    SELECT %(event_topic)s, id, %(event_actor)s,
+           jsonb_set(%(event_data)s::jsonb, '{attempt}', to_jsonb(attempt))
+    FROM claimed
 )
 SELECT claimed.* FROM claimed, commit_mode;
 
@@ -176,9 +188,8 @@ SELECT extract(epoch FROM min(run_at) - now())::float8 FROM coord_tasks
 WHERE state IN ('pending', 'failed') AND queue = ANY(%(queues)s::text[]);
 
 -- name: renew
--- Extends the leases still held, records heartbeats and usage, and writes a
--- task.progress event (phase.progress, with the run and phase, for a task of a run)
--- for each heartbeat that reported progress or a message.
+-- Extends the leases still held and records heartbeats and usage; returns the run and
+-- phase of each renewed task, which its progress event names (inserted by the caller).
 WITH commit_mode AS MATERIALIZED (
     SELECT set_config('synchronous_commit', coalesce(%(commit)s::text, current_setting('synchronous_commit')), true)
 ), r AS (
@@ -208,16 +219,9 @@ WITH commit_mode AS MATERIALIZED (
     FROM r, held, commit_mode
     WHERE t.id = r.id AND t.id = held.id AND t.attempt = r.attempt AND t.owner = %(owner)s
       AND t.lease_expires_at >= now()
-    RETURNING t.id, r.beat, r.progress, r.message, t.run_id, t.phase
-), progressed AS (
-    INSERT INTO coord_events (topic, task_id, run_id, actor, data)
-    SELECT CASE WHEN run_id IS NULL THEN 'task.progress' ELSE 'phase.progress' END,
-           id, run_id, %(owner)s,
-           jsonb_strip_nulls(jsonb_build_object('phase', phase))
-           || jsonb_build_object('progress', progress, 'message', message)
-    FROM renewed WHERE beat AND (progress IS NOT NULL OR message IS NOT NULL)
+    RETURNING t.id, t.run_id, t.phase
 )
-SELECT id FROM renewed;
+SELECT id, run_id, phase FROM renewed;
 
 -- name: fenced_outcomes
 -- A fragment, not a query: the CTEs o (the outcome rows, as in complete), done
@@ -275,7 +279,8 @@ WITH saved AS (
     RETURNING id
 ), recorded AS (
     INSERT INTO coord_events (topic, task_id, actor, data)
-    SELECT 'task.checkpointed', id, %(owner)s, %(event)s::jsonb FROM saved
+    SELECT e->>0, (e->>1)::uuid, e->>4, nullif(e->5, 'null')
+    FROM jsonb_array_elements(%(events)s::jsonb) AS e WHERE EXISTS (SELECT 1 FROM saved)
 )
 SELECT count(*) FROM saved;
 
@@ -295,6 +300,9 @@ ON CONFLICT (task_id, name) DO UPDATE SET
 -- name: recover_expired
 -- Running tasks whose lease expired go back to pending (or dead when that was their
 -- last attempt), with a task.lease_expired event (and task.dead), and wake workers.
+-- The events are templates (rows.events.recovery_events of a dead task: lease_expired,
+-- then dead) whose attempt, owner and next state the statement fills in, so a sweep
+-- that finds nothing stays one autocommitted statement.
 -- run_at is kept: a recovered task keeps its place in claim order (it was due when it
 -- was claimed), instead of queueing behind everything enqueued since.
 WITH commit_mode AS MATERIALIZED (
@@ -315,11 +323,13 @@ WITH commit_mode AS MATERIALIZED (
     RETURNING t.id, t.state, t.attempt, t.error ->> 'owner' AS previous_owner, t.queue
 ), recorded AS (
     INSERT INTO coord_events (topic, task_id, actor, data)
-    SELECT topic, id, 'coord:recovery',
-           jsonb_build_object('attempt', attempt, 'owner', previous_owner, 'next', state)
-    FROM recovered, LATERAL (VALUES ('task.lease_expired', 1), ('task.dead', 2)) AS e(topic, n)
-    WHERE n = 1 OR state = 'dead'
-    ORDER BY id, n
+    SELECT x.e->>0, r.id, x.e->>4,
+           jsonb_set(jsonb_set(jsonb_set(x.e->5, '{attempt}', to_jsonb(r.attempt)),
+                               '{owner}', coalesce(to_jsonb(r.previous_owner), 'null')),
+                     '{next}', to_jsonb(r.state))
+    FROM recovered AS r, jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS x(e, n)
+    WHERE x.n = 1 OR r.state = 'dead'
+    ORDER BY r.id, x.n
 ), wake AS (
     SELECT pg_notify('coord_due', queue) FROM (SELECT DISTINCT queue FROM recovered) AS q
 )
@@ -347,8 +357,8 @@ WITH cancelled AS (
     WHERE id = %(id)s AND state IN ('pending', 'failed', 'running')
     RETURNING id
 ), recorded AS (
-    INSERT INTO coord_events (topic, task_id, actor)
-    SELECT 'task.cancelled', id, %(actor)s FROM cancelled
+    INSERT INTO coord_events (topic, task_id, actor, data)
+    SELECT %(event_topic)s, id, %(event_actor)s, %(event_data)s::jsonb FROM cancelled
 ), wake AS (
     SELECT pg_notify('coord_done', '') FROM cancelled
 )
@@ -393,11 +403,12 @@ DELETE FROM coord_steps AS s
 USING unnest(%(task_ids)s::uuid[], %(names)s::text[]) AS d (task_id, name)
 WHERE s.task_id = d.task_id AND s.name = d.name;
 
--- name: insert_task_events
-INSERT INTO coord_events (topic, task_id, actor, data)
-SELECT e.topic, e.task_id, e.actor, e.data
-FROM jsonb_to_recordset(%(rows)s::jsonb)
-    AS e (topic text, task_id uuid, actor text, data jsonb);
+-- name: insert_events
+-- Events built by coord.storage.rows.events, in the order given.
+INSERT INTO coord_events (topic, task_id, run_id, message_id, actor, data)
+SELECT e->>0, (e->>1)::uuid, (e->>2)::uuid, (e->>3)::uuid, e->>4, nullif(e->5, 'null')
+FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS x(e, n)
+ORDER BY n;
 
 -- name: upsert_policy
 INSERT INTO coord_task_policies (name, policy) VALUES (%(name)s, %(policy)s::jsonb)

@@ -18,12 +18,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 from coord.domain import codec
-from coord.domain.run_views import ArtifactInfo, RunInfo, WorkflowInfo
+from coord.domain.run_views import RunInfo
 from coord.domain.runs import EagerClaim, NewRun, RunSnapshot, eager_picks
 from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
-from coord.domain.views import EventInfo
 from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
-from coord.storage import common, run_rows
 from coord.storage.postgres.connection import (
     FENCED_OUTCOMES,
     PACKAGE,
@@ -32,7 +30,11 @@ from coord.storage.postgres.connection import (
     complete_rows,
     scalar,
 )
-from coord.storage.records import RowReader
+from coord.storage.rows import events as ev
+from coord.storage.rows import runs as run_rows
+from coord.storage.rows import tasks as task_rows
+from coord.storage.rows.reader import RowReader
+from coord.storage.shared.runs import RunsWrittenOnce
 from coord.storage.sql import fill, load_queries
 
 _READER = RowReader()
@@ -131,30 +133,10 @@ class _RunTx:
         return found
 
 
-class PostgresRuns(PostgresConnection):
+class PostgresRuns(PostgresConnection, RunsWrittenOnce):
     """Run half of the PostgreSQL store."""
 
-    # -- definitions ------------------------------------------------------------------
-    def register_workflows(self, definitions: Sequence[dict[str, Any]]) -> None:
-        """Record workflow definitions by name."""
-        with self._tx() as conn:
-            for definition in definitions:
-                conn.execute(
-                    R["upsert_workflow"],
-                    {"name": definition["name"], "definition": codec.dumps(definition)},
-                )
-
-    def list_workflows(self) -> list[WorkflowInfo]:
-        """Registered workflows by name."""
-        with self._conn() as conn:
-            rows = conn.execute(R["list_workflows"]).fetchall()
-        return [run_rows.workflow_info(r, _READER) for r in rows]
-
-    def get_workflow(self, name: str) -> dict[str, Any] | None:
-        """One registered definition."""
-        with self._conn() as conn:
-            row = conn.execute(R["get_workflow"], {"name": name}).fetchone()
-        return None if row is None else dict(row[0])
+    _run_queries = R
 
     # -- changing runs ----------------------------------------------------------------
     def create_run(self, run: NewRun, decide: Decide) -> tuple[str, bool]:
@@ -260,34 +242,17 @@ class PostgresRuns(PostgresConnection):
             for r in rows
         ]
 
-    def run_events(self, run_id: str, after_id: int = 0) -> list[EventInfo]:
-        """The run's events and its tasks', oldest first."""
-        rows = self._dict_rows(R["run_events"], {"id": run_id, "after": after_id})
-        return [_READER.event(r) for r in rows]
-
     # -- artifacts --------------------------------------------------------------------
     def record_artifact(self, owner: str, artifact: NewArtifact) -> bool:
         """Store an artifact's content (once per digest) and its provenance (fenced)."""
         with self._tx() as conn:
             conn.execute(R["save_artifact_content"], run_rows.content_params(artifact))
-            recorded = scalar(
-                conn.execute(
-                    R["record_artifact"], run_rows.artifact_params(owner, artifact)
-                ).fetchone()
-            )
+            params = {
+                **run_rows.artifact_params(owner, artifact),
+                "events": ev.as_json_rows([ev.artifact_stored(artifact, owner)]),
+            }
+            recorded = scalar(conn.execute(R["record_artifact"], params).fetchone())
         return bool(recorded)
-
-    def run_artifacts(self, run_id: str) -> list[ArtifactInfo]:
-        """The run's artifacts, oldest first."""
-        with self._conn() as conn:
-            rows = conn.execute(R["run_artifacts"], {"id": run_id}).fetchall()
-        return [run_rows.artifact_info(r, _READER) for r in rows]
-
-    def artifact_content(self, digest: str) -> bytes | None:
-        """An artifact's bytes."""
-        with self._conn() as conn:
-            row = conn.execute(R["artifact_content"], {"digest": digest}).fetchone()
-        return None if row is None else bytes(row[0])
 
 
 def _existing_run(conn: psycopg.Connection[Any], run: NewRun) -> str:
@@ -328,16 +293,18 @@ def _decide(
             raw(t.payload_json),
             t.key,
             t.run_at,
-            *common.policy_columns(t),
+            *task_rows.policy_columns(t),
             t.run_id,
             t.phase,
             raw(t.run_step_json),
             raw(t.run_input_json),
             t.id in picks,
-            raw(common.enqueued_data(t)),
         ]
         for t in changes.tasks
     ]
+    # Eager tasks are inserted leased, at their first attempt.
+    owner = None if eager is None else eager.owner
+    started = [ev.task_started(t.id, 1, owner) for t in changes.tasks if owner and t.id in picks]
     rows = conn.execute(
         R["apply"],
         {
@@ -345,10 +312,12 @@ def _decide(
             "run": run.id,
             "phases": codec.dumps([run_rows.phase_values(p) for p in changes.phases.values()]),
             "cancel": changes.cancel_tasks,
-            "cancel_actor": actor or "coord:run",
+            **ev.template(ev.task_cancelled("", actor or ev.RUN_ACTOR)),
             "tasks": codec.dumps(tasks),
-            "events": codec.dumps(run_rows.event_rows(changes, changes.actor or actor)),
-            "owner": None if eager is None else eager.owner,
+            "events": ev.as_json_rows(ev.decision_events(changes, changes.actor or actor, run.id)),
+            "enqueued": ev.as_json_rows(ev.enqueued_events(changes.tasks, ev.RUN_ACTOR)),
+            "started": ev.as_json_rows(started),
+            "owner": owner,
             "lease": None if eager is None else eager.lease_seconds,
         },
     ).fetchall()

@@ -75,10 +75,12 @@ SELECT id, result FROM coord_tasks WHERE run_id = %(run)s AND id = ANY(%(ids)s::
 -- times as epoch), tasks to cancel, tasks to enqueue (rows: [id, name, queue,
 -- priority, payload, key, run_at, max_attempts, retry_backoff, retry_backoff_max,
 -- timeout, heartbeat, stall_after, concurrency_key, concurrency_limit, rate_key,
--- run_id, phase, run_step, run_input, eager, task.enqueued data]; an eager one is
--- stored leased to %(owner)s), and the events: the decision's own (rows: [topic, task_id, actor,
--- data]), then one per cancelled, enqueued and eagerly started task; then the
--- wake-ups. Returns the eagerly claimed tasks (the columns of a claim).
+-- run_id, phase, run_step, run_input, eager]; an eager one is stored leased to
+-- %(owner)s), and the events, built in Python (coord.storage.rows.events): the
+-- decision's own (%(events)s), then the cancellation of each task cancelled (a
+-- template the statement fills in), the task.enqueued of each task inserted
+-- (%(enqueued)s) and the task.started of each eagerly claimed one (%(started)s); then
+-- the wake-ups. Returns the eagerly claimed tasks (the columns of a claim).
 WITH run_row AS (
     UPDATE coord_runs
     SET state = %(state)s, reason = %(reason)s, detail = %(detail)s::jsonb,
@@ -107,8 +109,7 @@ WITH run_row AS (
            (e->>9)::float8 AS retry_backoff_max, (e->>10)::float8 AS timeout_s,
            (e->>11)::float8 AS heartbeat_s, (e->>12)::int AS stall_after,
            e->>13 AS concurrency_key, (e->>14)::int AS concurrency_limit, e->>15 AS rate_key,
-           e->>17 AS phase, e->18 AS run_step, e->19 AS run_input, (e->>20)::bool AS eager,
-           e->21 AS event_data
+           e->>17 AS phase, e->18 AS run_step, e->19 AS run_input, (e->>20)::bool AS eager
     FROM jsonb_array_elements(%(tasks)s::jsonb) AS e
 ), inserted AS (
     INSERT INTO coord_tasks (
@@ -132,16 +133,18 @@ WITH run_row AS (
     INSERT INTO coord_events (topic, run_id, task_id, actor, data)
     SELECT topic, %(run)s, task_id, actor, data FROM (
         SELECT 0 AS part, e.ordinality AS n, e.value->>0 AS topic, (e.value->>1)::uuid AS task_id,
-               e.value->>2 AS actor, nullif(e.value->3, 'null') AS data
+               e.value->>4 AS actor, nullif(e.value->5, 'null') AS data
         FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e
         UNION ALL
-        SELECT 1, 0, 'task.cancelled', id, %(cancel_actor)s, NULL FROM cancelled
+        SELECT 1, 0, %(event_topic)s, id, %(event_actor)s, %(event_data)s::jsonb FROM cancelled
         UNION ALL
-        SELECT 2, 0, 'task.enqueued', n.id, 'coord:run', n.event_data
-        FROM input AS n WHERE n.id IN (SELECT id FROM inserted)
+        SELECT 2, 0, e->>0, (e->>1)::uuid, e->>4, nullif(e->5, 'null')
+        FROM jsonb_array_elements(%(enqueued)s::jsonb) AS e
+        WHERE (e->>1)::uuid IN (SELECT id FROM inserted)
         UNION ALL
-        SELECT 3, 0, 'task.started', id, %(owner)s::text, '{"attempt": 1}'::jsonb
-        FROM inserted WHERE state = 'running'
+        SELECT 3, 0, e->>0, (e->>1)::uuid, e->>4, nullif(e->5, 'null')
+        FROM jsonb_array_elements(%(started)s::jsonb) AS e
+        WHERE (e->>1)::uuid IN (SELECT id FROM inserted WHERE state = 'running')
     ) AS all_events
     ORDER BY part, n, task_id
 ), wake AS (
@@ -221,11 +224,9 @@ WITH recorded AS (
           AND lease_expires_at >= now())
     RETURNING id
 ), stored AS (
-    INSERT INTO coord_events (topic, run_id, task_id, actor, data)
-    SELECT 'artifact.stored', %(run)s, %(task)s, %(owner)s,
-           jsonb_build_object('phase', %(phase)s::text, 'name', %(name)s::text,
-                              'digest', %(digest)s::text, 'size', %(size)s::bigint)
-    FROM recorded
+    INSERT INTO coord_events (topic, task_id, run_id, actor, data)
+    SELECT e->>0, (e->>1)::uuid, (e->>2)::uuid, e->>4, nullif(e->5, 'null')
+    FROM jsonb_array_elements(%(events)s::jsonb) AS e WHERE EXISTS (SELECT 1 FROM recorded)
 )
 SELECT count(*) FROM recorded;
 

@@ -1,9 +1,8 @@
 -- Named queries of the PostgreSQL security store: API keys, secrets, idempotency
 -- records. Times come from the database clock (now()), like everywhere in this store.
-
--- name: insert_event
-INSERT INTO coord_events (topic, task_id, actor, data)
-VALUES (%(topic)s, %(task_id)s::uuid, %(actor)s, %(data)s::jsonb);
+-- Events are built in Python (coord.storage.rows.events) and bound as %(events)s
+-- (rows [topic, task_id, run_id, message_id, actor, data]) or as one template
+-- (%(event_topic)s, %(event_actor)s, %(event_data)s).
 
 -- name: create_key
 -- Only for a live agent: no row means the agent is unknown or removed.
@@ -70,7 +69,8 @@ SELECT name, ciphertext, key_id FROM coord_secrets ORDER BY name;
 
 -- name: reseal_secrets
 -- Rows: [name, old_ciphertext, ciphertext, key_id]. Guarded by the old ciphertext: a
--- secret set again since it was read is left alone. One event per re-encrypted secret.
+-- secret set again since it was read is left alone. The event of each re-encrypted
+-- secret (events: one per row, each naming its secret in its data).
 WITH c AS (
     SELECT e->>0 AS name, e->>1 AS old_ciphertext, e->>2 AS ciphertext, e->>3 AS key_id
     FROM jsonb_array_elements(%(rows)s::jsonb) AS e
@@ -81,7 +81,8 @@ WITH c AS (
     RETURNING s.name, s.key_id
 ), ev AS (
     INSERT INTO coord_events (topic, actor, data)
-    SELECT %(topic)s, %(actor)s, jsonb_build_object('name', name, 'key_id', key_id) FROM done
+    SELECT e->>0, e->>4, e->5 FROM jsonb_array_elements(%(events)s::jsonb) AS e
+    WHERE e->5->>'name' IN (SELECT name FROM done)
 )
 SELECT count(*) FROM done;
 
@@ -117,7 +118,7 @@ WITH w AS (
               d.window_end
 ), ev AS (
     INSERT INTO coord_events (topic, actor, data)
-    SELECT %(topic)s, %(actor)s, %(data)s::jsonb FROM noted WHERE logged
+    SELECT %(event_topic)s, %(event_actor)s, %(event_data)s::jsonb FROM noted WHERE logged
 )
 SELECT denials, failures, logged, extract(epoch FROM window_end - now())::float8 FROM noted;
 
@@ -127,20 +128,8 @@ FROM coord_denials
 WHERE address = %(address)s AND window_end > now()
 ORDER BY window_start DESC LIMIT 1;
 
--- name: summarize_denials
--- Windows that have ended go; each that counted denials it did not record leaves one
--- auth.suppressed event saying how many.
-WITH gone AS (
-    DELETE FROM coord_denials WHERE window_end <= now()
-    RETURNING address, window_start, window_end, denials, recorded
-), ev AS (
-    INSERT INTO coord_events (topic, data)
-    SELECT %(topic)s,
-           jsonb_build_object('address', address, 'window_start', window_start,
-                              'window_end', window_end, 'denials', denials,
-                              'recorded', recorded, 'suppressed', denials - recorded)
-    FROM gone WHERE denials > recorded
-    ORDER BY window_start, address
-    RETURNING 1
-)
-SELECT count(*) FROM ev;
+-- name: ended_denials
+-- Windows that have ended go; the caller records an auth.suppressed event for each
+-- that counted denials it did not record, in the same transaction.
+DELETE FROM coord_denials WHERE window_end <= now()
+RETURNING address, window_start, window_end, denials, recorded;

@@ -25,12 +25,10 @@ from coord.domain.tasks import (
     Renewal,
     TaskPolicy,
     TaskState,
-    policy_from_dict,
     policy_to_dict,
 )
-from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
-from coord.ports.store import SchemaStatus, TaskFilter
-from coord.storage import common
+from coord.domain.views import QueueStats
+from coord.ports.store import SchemaStatus
 from coord.storage.migrations import migrations_of, split_statements, target_version
 from coord.storage.postgres.connection import PACKAGE, Q, claimed_task, complete_rows, scalar
 from coord.storage.postgres.events import PostgresEvents
@@ -38,26 +36,23 @@ from coord.storage.postgres.ledger import PostgresLedger
 from coord.storage.postgres.mailbox import PostgresMailbox
 from coord.storage.postgres.runs import PostgresRuns
 from coord.storage.postgres.security import PostgresSecurity
-from coord.storage.records import RowReader
+from coord.storage.rows import events as ev
+from coord.storage.rows import tasks as task_rows
+from coord.storage.shared.tasks import TaskReadsWrittenOnce
 from coord.storage.sql import read_sql
-
-_READER = RowReader()
-
-
-def _event_records(rows: Sequence[common.EventRow]) -> str:
-    """Event rows as the JSON records ``insert_task_events`` reads."""
-    return codec.dumps(
-        [
-            {"topic": t, "task_id": i, "actor": a, "data": None if d is None else codec.raw(d)}
-            for t, i, a, d in rows
-        ]
-    )
 
 
 class PostgresStore(
-    PostgresMailbox, PostgresRuns, PostgresSecurity, PostgresLedger, PostgresEvents
+    PostgresMailbox,
+    PostgresRuns,
+    PostgresSecurity,
+    PostgresLedger,
+    PostgresEvents,
+    TaskReadsWrittenOnce,
 ):
     """A coord database on PostgreSQL, through a psycopg 3 connection pool."""
+
+    _task_queries = Q
 
     dialect = "postgres"
     io_threads = 4
@@ -128,17 +123,6 @@ class PostgresStore(
                     )
             self._enqueue_handler_backlog(conn, policies)
 
-    def get_policy(self, name: str) -> TaskPolicy | None:
-        """The registered policy of ``name``."""
-        with self._conn() as conn:
-            row = conn.execute(Q["get_policy"], {"name": name}).fetchone()
-        return None if row is None else policy_from_dict(row[0])
-
-    def registered_tasks(self, names: Sequence[str]) -> set[str]:
-        """Which of ``names`` have a registered policy."""
-        with self._conn() as conn:
-            return {r[0] for r in conn.execute(Q["registered_tasks"], {"names": list(names)})}
-
     # -- running --------------------------------------------------------------------
     def claim(
         self, owner: str, queues: Sequence[str], limit: int, lease_seconds: float
@@ -149,6 +133,7 @@ class PostgresStore(
             "limit": limit,
             "lease": lease_seconds,
             "commit": self._commit,
+            **_started_template(owner),
         }
         if len(queues) == 1:
             params["queue"] = queues[0]
@@ -176,13 +161,19 @@ class PostgresStore(
         admitted = self._admit(conn, [Candidate(*row) for row in rows])
         if not admitted:
             return []
-        params = {"ids": admitted, "owner": owner, "lease": lease_seconds, "commit": self._commit}
+        params = {
+            "ids": admitted,
+            "owner": owner,
+            "lease": lease_seconds,
+            "commit": self._commit,
+            **_started_template(owner),
+        }
         return conn.execute(Q["claim_ids"], params).fetchall()
 
     @staticmethod
     def _admit(conn: psycopg.Connection[Any], candidates: list[Candidate]) -> list[str]:
         """Admission while holding the keys' transaction locks and the bucket rows."""
-        keys, rate_keys = common.limited_keys(candidates)
+        keys, rate_keys = task_rows.limited_keys(candidates)
         running: dict[str, int] = {}
         if keys:
             conn.execute(Q["lock_keys"], {"keys": keys})
@@ -208,7 +199,8 @@ class PostgresStore(
         return None if row is None or row[0] is None else max(0.0, row[0])
 
     def renew(self, owner: str, renewals: Sequence[Renewal], lease_seconds: float) -> set[str]:
-        """Extend leases (fenced) with heartbeats and usage, in one statement."""
+        """Extend leases (fenced) with heartbeats and usage, in one statement; heartbeats
+        that report progress add their events in the same transaction."""
         if not renewals:
             return set()
         rows = codec.dumps(
@@ -228,8 +220,15 @@ class PostgresStore(
             ]
         )
         params = {"rows": rows, "owner": owner, "lease": lease_seconds, "commit": self._commit}
-        with self._conn() as conn:
-            return {row[0] for row in conn.execute(Q["renew"], params).fetchall()}
+        if not any(ev.reports_progress(r) for r in renewals):
+            with self._conn() as conn:
+                return {row[0] for row in conn.execute(Q["renew"], params).fetchall()}
+        with self._tx() as conn:
+            renewed = conn.execute(Q["renew"], params).fetchall()
+            accepted = {row[0] for row in renewed}
+            of_runs = {row[0]: (row[1], row[2]) for row in renewed if row[1] is not None}
+            self._insert_events(conn, ev.progress_events(renewals, accepted, owner, of_runs))
+        return accepted
 
     def complete(self, owner: str, outcomes: Sequence[Outcome]) -> set[str]:
         """Record outcomes (fenced) with their events and wake-ups, in one statement."""
@@ -247,15 +246,10 @@ class PostgresStore(
             "attempt": attempt,
             "owner": owner,
             "data": data_json,
-            "event": common.checkpointed_data(data_json),
+            "events": ev.as_json_rows([ev.task_checkpointed(task_id, owner, data_json)]),
         }
         with self._conn() as conn:
             return bool(scalar(conn.execute(Q["save_checkpoint"], params).fetchone()) == 1)
-
-    def load_steps(self, task_id: str) -> dict[str, str]:
-        """Recorded step results by step name."""
-        with self._conn() as conn:
-            return dict(conn.execute(Q["load_steps"], {"task_id": task_id}).fetchall())
 
     def record_step(
         self, owner: str, task_id: str, attempt: int, name: str, result_json: str
@@ -273,36 +267,22 @@ class PostgresStore(
 
     def recover_expired(self) -> int:
         """Send expired leases back to pending (or dead), with their events."""
+        templates = ev.as_json_rows(ev.recovery_events([("", "dead", 0, "")]))
+        params = {"commit": self._commit, "events": templates}
         with self._conn() as conn:
-            rows = conn.execute(Q["recover_expired"], {"commit": self._commit}).fetchall()
+            rows = conn.execute(Q["recover_expired"], params).fetchall()
         return len(rows)
 
     # -- operating ------------------------------------------------------------------
-    def get_task(self, task_id: str) -> TaskInfo | None:
-        """One task by id."""
-        rows = self._dict_rows(Q["get_task"], {"id": task_id})
-        return _READER.task(rows[0]) if rows else None
-
-    def list_tasks(self, task_filter: TaskFilter) -> list[TaskInfo]:
-        """Tasks matching the filter, newest first."""
-        params = {
-            "state": None if task_filter.state is None else task_filter.state.value,
-            "queue": task_filter.queue,
-            "name": task_filter.name,
-            "limit": task_filter.limit,
-            "before": task_filter.before_id,
-        }
-        return [_READER.task(row) for row in self._dict_rows(Q["list_tasks"], params)]
-
-    def task_events(self, task_id: str) -> list[EventInfo]:
-        """A task's events, oldest first."""
-        return [_READER.event(row) for row in self._dict_rows(Q["task_events"], {"id": task_id})]
-
     def cancel(self, task_id: str, actor: str | None) -> bool:
         """Cancel a pending, retrying or running task; True if this call did."""
         with self._conn() as conn:
             return bool(
-                scalar(conn.execute(Q["cancel"], {"id": task_id, "actor": actor}).fetchone())
+                scalar(
+                    conn.execute(
+                        Q["cancel"], {"id": task_id, **ev.template(ev.task_cancelled("", actor))}
+                    ).fetchone()
+                )
             )
 
     def queue_stats(self) -> list[QueueStats]:
@@ -310,11 +290,7 @@ class PostgresStore(
         with self._conn() as conn:
             counts = conn.execute(Q["counts_per_queue"]).fetchall()
             ages = conn.execute(Q["oldest_due_per_queue"]).fetchall()
-        return common.queue_stats(counts, ages)
-
-    def dead_letter_groups(self) -> list[DeadLetterGroup]:
-        """Dead tasks grouped by error type and message."""
-        return [_READER.dead_letter_group(r) for r in self._dict_rows(Q["dead_letter_groups"], {})]
+        return task_rows.queue_stats(counts, ages)
 
     def retry_tasks(
         self,
@@ -335,13 +311,17 @@ class PostgresStore(
             deleted: dict[str, list[str]] = {}
             if reset is not None and retried:
                 recorded = conn.execute(Q["steps_of_tasks"], {"ids": retried}).fetchall()
-                deleted = common.steps_to_reset(reset, recorded)
+                deleted = task_rows.steps_to_reset(reset, recorded)
                 pairs = [(task_id, key) for task_id, keys in deleted.items() for key in keys]
                 conn.execute(
                     Q["delete_steps"],
                     {"task_ids": [p[0] for p in pairs], "names": [p[1] for p in pairs]},
                 )
-            rows = common.replayed_events(retried, reset, deleted, actor)
-            if rows:
-                conn.execute(Q["insert_task_events"], {"rows": _event_records(rows)})
+            self._insert_events(conn, ev.replayed_events(retried, reset, deleted, actor))
         return retried
+
+
+def _started_template(owner: str) -> dict[str, Any]:
+    """The ``task.started`` event a claim binds; the statement fills in the task and
+    the attempt (the template's 0)."""
+    return ev.template(ev.task_started("", 0, owner))

@@ -20,9 +20,16 @@ from typing import Any
 from coord.domain import codec
 from coord.domain.tasks import ClaimedTask, EnqueueResult, NewTask, Outcome, TaskState
 from coord.errors import CoordError, StoreError, StoreUnavailable
-from coord.storage import common
 from coord.storage.commit_wakeups import WriteSignals
-from coord.storage.records import TASK_COLUMNS, json_text_to_value
+from coord.storage.rows import events as ev
+from coord.storage.rows import tasks as task_rows
+from coord.storage.rows.reader import (
+    TASK_COLUMNS,
+    RowReader,
+    epoch_to_datetime,
+    json_text_to_value,
+)
+from coord.storage.shared.session import Dialect, Params
 from coord.storage.sql import load_queries, specialize
 
 PACKAGE = __package__ or "coord.storage.sqlite"
@@ -66,9 +73,40 @@ def claimed_task(r: Sequence[Any]) -> ClaimedTask:
     )
 
 
-class SqliteConnection:
+class SqliteSession:
+    """A :class:`~coord.storage.shared.session.Session` on the store's cursor, which
+    binds ``now`` (the time of the write, or of the read) into every query."""
+
+    def __init__(self, cur: sqlite3.Cursor, now: float) -> None:
+        self.cur = cur
+        self.now = now
+
+    def _params(self, params: Params | None) -> dict[str, Any]:
+        return {"now": self.now} if params is None else {**params, "now": self.now}
+
+    def one(self, sql: str, params: Params | None = None) -> Sequence[Any] | None:
+        """The first row of ``sql``."""
+        row: Sequence[Any] | None = self.cur.execute(sql, self._params(params)).fetchone()
+        return row
+
+    def all(self, sql: str, params: Params | None = None) -> list[Sequence[Any]]:
+        """Every row of ``sql``."""
+        return self.cur.execute(sql, self._params(params)).fetchall()
+
+    def count(self, sql: str, params: Params | None = None) -> int:
+        """Run a write; the rows it changed."""
+        return self.cur.execute(sql, self._params(params)).rowcount
+
+    def events(self, rows: Sequence[ev.Event]) -> None:
+        """Insert events in this transaction, at its time."""
+        SqliteConnection._insert_events(self.cur, rows, self.now)
+
+
+class SqliteConnection(Dialect):
     """One SQLite connection and the transactions, error wrapping and inserts that
     both halves of the store (tasks, mailboxes) share."""
+
+    _reader = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 
     def __init__(
         self,
@@ -216,7 +254,8 @@ class SqliteConnection:
             raise StoreError(f"SQLite: {exc}") from exc
 
     @staticmethod
-    def _insert_events(cur: sqlite3.Cursor, rows: list[common.EventRow], now: float) -> None:
+    def _insert_events(cur: sqlite3.Cursor, rows: Sequence[ev.Event], now: float) -> None:
+        """Insert events built by :mod:`coord.storage.rows.events` at ``now``."""
         if rows:
             cur.executemany(Q["insert_event"], [(*row, now) for row in rows])
 
@@ -250,7 +289,7 @@ class SqliteConnection:
         )
         params = {"outcomes": packed, "owner": owner, "now": now, "asked": asked}
         accepted = {row[0] for row in cur.execute(Q["complete"], params).fetchall()}
-        self._insert_events(cur, common.outcome_events(outcomes, accepted, owner), now)
+        self._insert_events(cur, ev.outcome_events(outcomes, accepted, owner), now)
         return accepted
 
     def _signal_outcomes(self, outcomes: Sequence[Outcome], accepted: set[str]) -> None:
@@ -262,10 +301,28 @@ class SqliteConnection:
             self.signals.fire_due()
 
     def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows of a read as dicts by column name."""
         with self._errors(), self._read() as cur:
             cur.execute(sql, params)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    @contextmanager
+    def _reading(self) -> Iterator[SqliteSession]:
+        """A session for reads, under the connection lock (no write lock)."""
+        with self._errors(), self._read() as cur:
+            yield SqliteSession(cur, time.time())
+
+    @contextmanager
+    def _writing(self, *, durable: bool = True, atomic: bool = True) -> Iterator[SqliteSession]:
+        """A write transaction holding the file's write lock (see :meth:`_tx`); every
+        write is atomic here, whatever ``atomic`` says."""
+        with self._errors(), self._tx(durable=durable) as (cur, now):
+            yield SqliteSession(cur, now)
+
+    def _id_list(self, ids: list[str]) -> Any:
+        """Lists travel as JSON text."""
+        return codec.dumps(ids)
 
     def _insert_tasks(
         self, cur: sqlite3.Cursor, tasks: Sequence[NewTask], actor: str | None, now: float
@@ -282,7 +339,7 @@ class SqliteConnection:
                 t.key,
                 t.run_at if t.run_at is not None else now + t.delay,
                 now,
-                *common.policy_columns(t),
+                *task_rows.policy_columns(t),
                 t.run_id,
                 t.phase,
                 t.run_step_json,
@@ -296,9 +353,9 @@ class SqliteConnection:
             existing: dict[tuple[str, str], tuple[str, Any]] = {}
         else:
             inserted, existing = self._split_existing(cur, tasks)
-        results = common.resolve_enqueue(tasks, inserted, existing)
+        results = task_rows.resolve_enqueue(tasks, inserted, existing)
         created = [t for t, r in zip(tasks, results, strict=True) if r.created]
-        self._insert_events(cur, common.enqueued_events(created, actor), now)
+        self._insert_events(cur, ev.enqueued_events(created, actor), now)
         return results
 
     @staticmethod

@@ -6,7 +6,7 @@ import re
 
 from coord.domain import bounds
 from coord.ports.events import START, EventPage, EventQuery
-from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
+from coord.storage.rows.reader import RowReader, epoch_to_datetime, json_text_to_value
 from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
 

@@ -10,19 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from coord.domain import codec
 from coord.domain.ledger import (
-    Backlog,
     CanonicalEvent,
     ChainEntry,
-    LedgerHead,
-    StrayEvent,
     link,
 )
-from coord.domain.sealed_content import ContentRow, ContentTable, topics_of
 from coord.ports.ledger import SEAL_BATCH
-from coord.storage.ledger_rows import content_row, one_row, seal_in_batches
-from coord.storage.records import epoch_to_datetime
+from coord.storage.rows.ledger import one_row, seal_in_batches
+from coord.storage.shared.ledger import LedgerReadsWrittenOnce
 from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
 
@@ -45,8 +40,10 @@ def canonical_event(r: Sequence[Any]) -> CanonicalEvent:
     )
 
 
-class SqliteLedger(SqliteConnection):
+class SqliteLedger(SqliteConnection, LedgerReadsWrittenOnce):
     """Ledger half of the SQLite store (:class:`coord.ports.ledger.LedgerStore`)."""
+
+    _ledger_queries = L
 
     def seal_ledger(self, *, batch_size: int = SEAL_BATCH, max_batches: int = 1) -> int:
         """Seal the events after the head, a batch per transaction."""
@@ -69,14 +66,6 @@ class SqliteLedger(SqliteConnection):
             )
         return len(entries)
 
-    def ledger_head(self) -> LedgerHead:
-        """The head and the highest seq stored."""
-        with self._errors(), self._read() as cur:
-            seq, head_hash, event_id, sealed_at, max_seq = one_row(
-                cur.execute(L["head"]).fetchone()
-            )
-        return LedgerHead(seq, head_hash, event_id, epoch_to_datetime(sealed_at), max_seq)
-
     def ledger_entries(self, after_seq: int, up_to_seq: int, limit: int) -> list[ChainEntry]:
         """Entries in seq order, joined to their events."""
         params = {"after": after_seq, "up_to": up_to_seq, "limit": limit}
@@ -93,31 +82,3 @@ class SqliteLedger(SqliteConnection):
             )
             for r in rows
         ]
-
-    def ledger_backlog(self) -> Backlog:
-        """Events after the head's event id."""
-        with self._errors(), self._read() as cur:
-            count, oldest = cur.execute(L["backlog"]).fetchone()
-        return Backlog(count, epoch_to_datetime(oldest))
-
-    def stray_event(self) -> StrayEvent | None:
-        """The first event up to the head's event id that no entry seals."""
-        with self._errors(), self._read() as cur:
-            row = cur.execute(L["stray_event"]).fetchone()
-        return None if row is None else StrayEvent(row[0], row[1])
-
-    def sealed_content(
-        self, table: ContentTable, after_id: str | None, limit: int
-    ) -> list[ContentRow]:
-        """Rows of ``table`` after ``after_id`` with the events that recorded them."""
-        params = {"after": after_id or "", "limit": limit, "topics": codec.dumps(topics_of(table))}
-        with self._errors(), self._read() as cur:
-            rows = cur.execute(L[f"content_{table.value}"], params).fetchall()
-        return [content_row(table, r) for r in rows]
-
-    def artifact_contents(self, after_digest: str | None, limit: int) -> list[tuple[str, bytes]]:
-        """Stored artifacts in digest order."""
-        params = {"after": after_digest or "", "limit": limit}
-        with self._errors(), self._read() as cur:
-            rows = cur.execute(L["artifact_contents"], params).fetchall()
-        return [(digest, bytes(content)) for digest, content in rows]

@@ -6,25 +6,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
 from coord.domain import codec, events
 from coord.domain.messages import NewAgent, NewMessage, SendResult
 from coord.domain.tasks import TaskPolicy
 from coord.domain.views import AgentInfo, InboxMessage
 from coord.errors import Conflict, NotFound
-from coord.storage import mailbox_common as mc
-from coord.storage.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
-from coord.storage.records import (
-    RowReader,
-    epoch_to_datetime,
-    json_text_to_value,
-)
+from coord.storage.rows import events as ev
+from coord.storage.rows import mailbox as mc
+from coord.storage.shared.mailbox_reads import MailboxReads, inbox_order, mailbox_queries
 from coord.storage.sql import load_queries
 from coord.storage.sqlite.connection import PACKAGE, SqliteConnection
 from coord.storage.sqlite.sending import send_batch
-
-_READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 
 M = mailbox_queries(load_queries(PACKAGE, "mailbox.sql"), now=":now")
 
@@ -32,18 +25,7 @@ M = mailbox_queries(load_queries(PACKAGE, "mailbox.sql"), now=":now")
 class SqliteMailbox(SqliteConnection, MailboxReads):
     """Mailbox half of the SQLite store."""
 
-    _reader = _READER
     _mailbox_queries = M
-
-    def _id_list(self, ids: list[str]) -> Any:
-        return codec.dumps(ids)
-
-    @staticmethod
-    def _insert_message_events(
-        cur: sqlite3.Cursor, rows: list[mc.MessageEventRow], now: float
-    ) -> None:
-        if rows:
-            cur.executemany(M["insert_message_event"], [(*row, now) for row in rows])
 
     # -- agents -----------------------------------------------------------------------
     def add_agent(self, agent: NewAgent, actor: str | None) -> AgentInfo:
@@ -62,8 +44,8 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
             ).fetchone()
             if added is None:
                 raise Conflict(f"agent {agent.name!r} exists already", agent=agent.name)
-            event = mc.agent_event(events.AGENT_ADDED, agent.name, actor)
-            self._insert_message_events(cur, [event], now)
+            event = ev.agent_event(events.AGENT_ADDED, agent.name, actor)
+            self._insert_events(cur, [event], now)
         found = self.get_agent(agent.name)
         assert found is not None
         return found
@@ -74,9 +56,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
             if cur.execute(M["remove_agent"], {"name": name, "now": now}).fetchone() is None:
                 return False
             cur.execute(M["drop_subscriptions"], {"name": name})
-            self._insert_message_events(
-                cur, [mc.agent_event(events.AGENT_REMOVED, name, actor)], now
-            )
+            self._insert_events(cur, [ev.agent_event(events.AGENT_REMOVED, name, actor)], now)
         return True
 
     def subscribe(self, agent: str, topic: str, actor: str | None) -> bool:
@@ -86,8 +66,8 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
             cur.execute(M["subscribe"], {"topic": topic, "agent": agent, "now": now})
             if cur.rowcount != 1:
                 return False
-            event = mc.agent_event(events.AGENT_SUBSCRIBED, agent, actor, topic=topic)
-            self._insert_message_events(cur, [event], now)
+            event = ev.agent_event(events.AGENT_SUBSCRIBED, agent, actor, topic=topic)
+            self._insert_events(cur, [event], now)
         return True
 
     def unsubscribe(self, agent: str, topic: str, actor: str | None) -> bool:
@@ -97,8 +77,8 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
             cur.execute(M["unsubscribe"], {"topic": topic, "agent": agent})
             if cur.rowcount != 1:
                 return False
-            event = mc.agent_event(events.AGENT_UNSUBSCRIBED, agent, actor, topic=topic)
-            self._insert_message_events(cur, [event], now)
+            event = ev.agent_event(events.AGENT_UNSUBSCRIBED, agent, actor, topic=topic)
+            self._insert_events(cur, [event], now)
         return True
 
     @staticmethod
@@ -112,7 +92,8 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
         if not messages:
             return []
         with self._errors(), self._tx() as (cur, now):
-            results, tasks, delivered = send_batch(cur, M, messages, now)
+            results, sent, tasks, delivered = send_batch(cur, M, messages, now)
+            self._insert_events(cur, sent, now)
             senders = {m.id: m.sender for m in messages}
             for task in tasks:  # a handler task's key is its message id
                 assert task.key is not None
@@ -147,9 +128,7 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
                 M["mark_read_seq"], {"agent": agent, "seq": row[0], "now": now}
             ).fetchone()
             cur.execute(M["touch_agent"], {"name": agent, "now": now})
-            self._insert_message_events(
-                cur, mc.state_events(events.MESSAGE_READ, [message_id], agent), now
-            )
+            self._insert_events(cur, ev.state_events(events.MESSAGE_READ, [message_id], agent), now)
         return self._entry(agent, message_id)
 
     def mark_read(self, agent: str, message_id: str) -> InboxMessage | None:
@@ -160,8 +139,8 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
             ).fetchone()
             if changed is not None:
                 cur.execute(M["touch_agent"], {"name": agent, "now": now})
-                self._insert_message_events(
-                    cur, mc.state_events(events.MESSAGE_READ, [message_id], agent), now
+                self._insert_events(
+                    cur, ev.state_events(events.MESSAGE_READ, [message_id], agent), now
                 )
         return self._entry(agent, message_id)
 
@@ -178,14 +157,12 @@ class SqliteMailbox(SqliteConnection, MailboxReads):
             acked = [r[0] for r in cur.execute(M["ack"], {"agent": agent, "ids": ids, "now": now})]
             if acked:
                 cur.execute(M["touch_agent"], {"name": agent, "now": now})
-            self._insert_message_events(
-                cur, mc.state_events(events.MESSAGE_ACKED, acked, agent), now
-            )
+            self._insert_events(cur, ev.state_events(events.MESSAGE_ACKED, acked, agent), now)
         return acked
 
     def expire_messages(self) -> int:
         """Mark deliveries past their TTL expired."""
         with self._errors(), self._tx(durable=False) as (cur, now):
             rows = cur.execute(M["expire"], {"now": now}).fetchall()
-            self._insert_message_events(cur, mc.expired_events(rows), now)
+            self._insert_events(cur, ev.expired_events(rows), now)
         return len(rows)

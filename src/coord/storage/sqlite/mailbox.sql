@@ -1,9 +1,6 @@
 -- Named queries of the SQLite mailbox (agents, topics, messages, deliveries).
 -- Times are epoch seconds bound as :now; lists travel as JSON arrays.
 
--- name: insert_message_event
-INSERT INTO coord_events (topic, message_id, actor, data, created_at) VALUES (?, ?, ?, ?, ?);
-
 -- name: add_agent
 -- A removed agent comes back with its mailbox (and sequence) intact; a live one
 -- is left alone and the caller reports the conflict.

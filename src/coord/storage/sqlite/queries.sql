@@ -38,7 +38,9 @@ WHERE idempotency_key IS NOT NULL
       SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:pairs));
 
 -- name: insert_event
-INSERT INTO coord_events (topic, task_id, actor, data, created_at) VALUES (?, ?, ?, ?, ?);
+-- One event built by coord.storage.rows.events, with its time.
+INSERT INTO coord_events (topic, task_id, run_id, message_id, actor, data, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?);
 
 -- name: claim_candidates
 SELECT id, concurrency_key, concurrency_limit, rate_key FROM coord_tasks AS t
@@ -88,10 +90,6 @@ SET lease_expires_at = :now + :lease,
 WHERE id = :id AND attempt = :attempt AND owner = :owner AND state = 'running'
   AND lease_expires_at >= :asked
 RETURNING id, run_id, phase;
-
--- name: insert_progress_event
-INSERT INTO coord_events (topic, task_id, run_id, actor, data, created_at)
-VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: complete
 -- Outcomes arrive as [[id, attempt, state, result, error, delay, extra_attempts,

@@ -13,14 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from coord.domain import codec
-from coord.domain.run_views import ArtifactInfo, RunInfo, WorkflowInfo
+from coord.domain.run_views import RunInfo
 from coord.domain.runs import TIMER_TASK, EagerClaim, NewRun, RunChanges, RunSnapshot, eager_picks
 from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
-from coord.domain.views import EventInfo
 from coord.domain.workflows import parse_workflow
 from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
-from coord.storage import common, run_rows
-from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
+from coord.storage.rows import events as ev
+from coord.storage.rows import runs as run_rows
+from coord.storage.rows.reader import RowReader, epoch_to_datetime, json_text_to_value
+from coord.storage.shared.runs import RunsWrittenOnce
 from coord.storage.sql import fill, load_queries
 from coord.storage.sqlite.connection import PACKAGE, Q, SqliteConnection, claimed_task
 
@@ -73,30 +74,10 @@ class _RunTx:
         return {task_id: json_text_to_value(result) for task_id, result in rows}
 
 
-class SqliteRuns(SqliteConnection):
+class SqliteRuns(SqliteConnection, RunsWrittenOnce):
     """Run half of the SQLite store."""
 
-    # -- definitions ------------------------------------------------------------------
-    def register_workflows(self, definitions: Sequence[dict[str, Any]]) -> None:
-        """Record workflow definitions by name."""
-        with self._errors(), self._tx() as (cur, now):
-            for definition in definitions:
-                cur.execute(
-                    R["upsert_workflow"],
-                    {"name": definition["name"], "definition": codec.dumps(definition), "now": now},
-                )
-
-    def list_workflows(self) -> list[WorkflowInfo]:
-        """Registered workflows by name."""
-        with self._errors(), self._read() as cur:
-            rows = cur.execute(R["list_workflows"]).fetchall()
-        return [run_rows.workflow_info(r, _READER) for r in rows]
-
-    def get_workflow(self, name: str) -> dict[str, Any] | None:
-        """One registered definition."""
-        with self._errors(), self._read() as cur:
-            row = cur.execute(R["get_workflow"], {"name": name}).fetchone()
-        return None if row is None else dict(codec.loads(row[0]))
+    _run_queries = R
 
     # -- changing runs ----------------------------------------------------------------
     def create_run(self, run: NewRun, decide: Decide) -> tuple[str, bool]:
@@ -162,9 +143,8 @@ class SqliteRuns(SqliteConnection):
                     "lease": eager.lease_seconds,
                 }
                 claimed = [claimed_task(r) for r in cur.execute(Q["claim_rows"], params)]
-                self._insert_events(
-                    cur, [common.started_event(t.id, t.attempt, eager.owner) for t in claimed], now
-                )
+                started = [ev.task_started(t.id, t.attempt, eager.owner) for t in claimed]
+                self._insert_events(cur, started, now)
         self._signal_outcomes([outcome], accepted)
         self._signal_changes(changes)
         return RunOutcomeStored(accepted=True, claimed=claimed)
@@ -204,17 +184,17 @@ class SqliteRuns(SqliteConnection):
                     "finished_seq": values[14],
                 },
             )
-        event_rows = run_rows.event_rows(changes, changes.actor or actor)
+        rows = ev.decision_events(changes, changes.actor or actor, run_id)
         if changes.cancel_tasks:
             ids = codec.dumps(changes.cancel_tasks)
             cancelled = cur.execute(R["cancel_run_tasks"], {"ids": ids, "now": now}).fetchall()
-            event_rows += [["task.cancelled", r[0], actor or "coord:run", None] for r in cancelled]
-        cur.executemany(
-            R["insert_run_event"],
-            [(topic, run_id, task, who, _json(data), now) for topic, task, who, data in event_rows],
-        )
+            rows += [
+                ev.task_cancelled(r[0], actor or ev.RUN_ACTOR)._replace(run_id=run_id)
+                for r in cancelled
+            ]
+        self._insert_events(cur, rows, now)
         if changes.tasks:
-            self._insert_tasks(cur, changes.tasks, "coord:run", now)
+            self._insert_tasks(cur, changes.tasks, ev.RUN_ACTOR, now)
         return changes
 
     def _signal_changes(self, changes: RunChanges) -> None:
@@ -259,11 +239,6 @@ class SqliteRuns(SqliteConnection):
             run_rows.run_info(r, _READER, run_rows.usage_total(totals.get(r["id"]))) for r in rows
         ]
 
-    def run_events(self, run_id: str, after_id: int = 0) -> list[EventInfo]:
-        """The run's events and its tasks', oldest first."""
-        rows = self._dict_rows(R["run_events"], {"id": run_id, "after": after_id})
-        return [_READER.event(r) for r in rows]
-
     # -- artifacts --------------------------------------------------------------------
     def record_artifact(self, owner: str, artifact: NewArtifact) -> bool:
         """Store an artifact's content (once per digest) and its provenance (fenced)."""
@@ -277,36 +252,8 @@ class SqliteRuns(SqliteConnection):
             )
             if cur.rowcount != 1:
                 return False
-            data = {
-                "phase": artifact.phase,
-                "name": artifact.name,
-                "digest": artifact.digest,
-                "size": len(artifact.content),
-            }
-            cur.execute(
-                R["insert_run_event"],
-                (
-                    "artifact.stored",
-                    artifact.run_id,
-                    artifact.task_id,
-                    owner,
-                    codec.dumps(data),
-                    now,
-                ),
-            )
+            self._insert_events(cur, [ev.artifact_stored(artifact, owner)], now)
         return True
-
-    def run_artifacts(self, run_id: str) -> list[ArtifactInfo]:
-        """The run's artifacts, oldest first."""
-        with self._errors(), self._read() as cur:
-            rows = cur.execute(R["run_artifacts"], {"id": run_id}).fetchall()
-        return [run_rows.artifact_info(r, _READER) for r in rows]
-
-    def artifact_content(self, digest: str) -> bytes | None:
-        """An artifact's bytes."""
-        with self._errors(), self._read() as cur:
-            row = cur.execute(R["artifact_content"], {"digest": digest}).fetchone()
-        return None if row is None else bytes(row[0])
 
 
 def _existing_run(cur: sqlite3.Cursor, run: NewRun) -> str:

@@ -77,10 +77,6 @@ SET state = 'cancelled', finished_at = :now, owner = NULL, lease_expires_at = NU
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('pending', 'failed', 'running')
 RETURNING id;
 
--- name: insert_run_event
-INSERT INTO coord_events (topic, run_id, task_id, actor, data, created_at)
-VALUES (?, ?, ?, ?, ?, ?);
-
 -- name: runs_to_reconcile
 SELECT r.id FROM coord_runs AS r
 WHERE r.state IN ('running', 'compensating') AND r.updated_at < :before

@@ -1,10 +1,6 @@
 -- Named queries of the SQLite security store: API keys, secrets, idempotency records.
 -- Times are epoch seconds bound as :now.
 
--- name: insert_event
-INSERT INTO coord_events (topic, task_id, actor, data, created_at)
-VALUES (:topic, :task_id, :actor, :data, :now);
-
 -- name: create_key
 -- Only for a live agent: no row means the agent is unknown or removed.
 INSERT INTO coord_api_keys (id, agent, role, secret_hash, created_by, created_at, expires_at)

@@ -12,7 +12,8 @@ from typing import Any
 from coord.domain import codec
 from coord.domain.messages import AddressKind, NewMessage, SendResult
 from coord.domain.tasks import NewTask
-from coord.storage import mailbox_common as mc
+from coord.storage.rows import events as ev
+from coord.storage.rows import mailbox as mc
 
 
 class SendBatch:
@@ -30,7 +31,7 @@ class SendBatch:
         self._threads: dict[str, str] = {}  # messages of this batch: id -> thread
         self._message_rows: list[tuple[Any, ...]] = []
         self._delivery_rows: list[tuple[Any, ...]] = []
-        self._events: list[mc.MessageEventRow] = []
+        self._events: list[ev.Event] = []
         self._handled: list[tuple[str, str, int]] = []
         self._senders: set[str] = set()
 
@@ -67,14 +68,15 @@ class SendBatch:
             (name, seq, message.id, message.priority, self._now, expires_at) for name, seq in rows
         ]
         result = mc.send_result(message.id, True, thread_id, rows)
-        self._events += mc.sent_events(message, thread_id, result.recipients)
+        self._events += ev.sent_events(message, thread_id, result.recipients)
         self._handled += [(name, message.id, message.priority) for name in names]
         self._threads[message.id] = thread_id
         self._senders.add(message.sender)
         return result
 
     def write(self) -> list[NewTask]:
-        """Insert everything planned; return the handler tasks to enqueue."""
+        """Insert everything planned but the events (:attr:`events`, which the caller
+        inserts); return the handler tasks to enqueue."""
         cur, q, now = self._cur, self._q, self._now
         cur.executemany(q["insert_message_row"], self._message_rows)
         cur.executemany(q["insert_delivery"], self._delivery_rows)
@@ -82,7 +84,6 @@ class SendBatch:
             q["set_last_seq"], [(seq, name) for name, seq in sorted(self._last_seq.items())]
         )
         cur.executemany(q["touch_agent_row"], [(now, name) for name in sorted(self._senders)])
-        cur.executemany(q["insert_message_event"], [(*row, now) for row in self._events])
         names = {name for name, _, _ in self._handled}
         missing = [n for n in mc.handler_policy_names(names) if n not in self._policies]
         if missing:
@@ -90,6 +91,11 @@ class SendBatch:
             self._policies.update({name: found.get(name) for name in missing})
         rows = [(name, policy) for name, policy in self._policies.items() if policy is not None]
         return mc.handler_tasks(rows, self._handled)
+
+    @property
+    def events(self) -> list[ev.Event]:
+        """The events of the messages planned, in order."""
+        return self._events
 
     @property
     def delivered(self) -> bool:
@@ -159,9 +165,10 @@ class SendBatch:
 
 def send_batch(
     cur: sqlite3.Cursor, queries: Mapping[str, str], messages: Sequence[NewMessage], now: float
-) -> tuple[list[SendResult], list[NewTask], bool]:
-    """Plan and write a batch: its results, the handler tasks to enqueue, and whether
-    anything was delivered."""
+) -> tuple[list[SendResult], list[ev.Event], list[NewTask], bool]:
+    """Plan and write a batch: its results, its events (to insert), the handler tasks
+    to enqueue, and whether anything was delivered."""
     batch = SendBatch(cur, queries, now)
     results = [batch.add(m) for m in messages]
-    return results, batch.write(), batch.delivered
+    tasks = batch.write()
+    return results, batch.events, tasks, batch.delivered

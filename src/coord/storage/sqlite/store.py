@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from coord.domain import codec, events
+from coord.domain import codec
 from coord.domain.limits import Candidate, admit
 from coord.domain.steps import StepReset
 from coord.domain.tasks import (
@@ -22,14 +22,14 @@ from coord.domain.tasks import (
     Renewal,
     TaskPolicy,
     TaskState,
-    policy_from_dict,
     policy_to_dict,
 )
-from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
-from coord.ports.store import SchemaStatus, TaskFilter
-from coord.storage import common
+from coord.domain.views import QueueStats
+from coord.ports.store import SchemaStatus
 from coord.storage.migrations import migrations_of, split_statements, target_version
-from coord.storage.records import RowReader, epoch_to_datetime, json_text_to_value
+from coord.storage.rows import events as ev
+from coord.storage.rows import tasks as task_rows
+from coord.storage.shared.tasks import TaskReadsWrittenOnce
 from coord.storage.sql import read_sql
 from coord.storage.sqlite.connection import PACKAGE, Q, claimed_task
 from coord.storage.sqlite.events import SqliteEvents
@@ -40,11 +40,13 @@ from coord.storage.sqlite.security import SqliteSecurity
 
 logger = logging.getLogger(__name__)
 
-_READER = RowReader(json_value=json_text_to_value, when=epoch_to_datetime)
 
-
-class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, SqliteEvents):
+class SqliteStore(
+    SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, SqliteEvents, TaskReadsWrittenOnce
+):
     """A coord database in one SQLite file (or in memory when ``path`` is None)."""
+
+    _task_queries = Q
 
     dialect = "sqlite"
     io_threads = 1
@@ -120,18 +122,6 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                     )
             self._enqueue_handler_backlog(cur, policies, now)
 
-    def get_policy(self, name: str) -> TaskPolicy | None:
-        """The registered policy of ``name``."""
-        with self._errors(), self._read() as cur:
-            row = cur.execute(Q["get_policy"], {"name": name}).fetchone()
-        return None if row is None else policy_from_dict(codec.loads(row[0]))
-
-    def registered_tasks(self, names: Sequence[str]) -> set[str]:
-        """Which of ``names`` have a registered policy."""
-        with self._errors(), self._read() as cur:
-            rows = cur.execute(Q["registered_tasks"], {"names": codec.dumps(list(names))})
-            return {r[0] for r in rows.fetchall()}
-
     # -- running --------------------------------------------------------------------
     def claim(
         self, owner: str, queues: Sequence[str], limit: int, lease_seconds: float
@@ -147,7 +137,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             if not rows:
                 return []
             candidates = [Candidate(*row) for row in rows]
-            if any(common.is_limited(c) for c in candidates):
+            if any(task_rows.is_limited(c) for c in candidates):
                 ids = self._admit(cur, candidates, now)
             else:
                 ids = [c.id for c in candidates]
@@ -155,9 +145,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                 Q["claim_rows"],
                 {"ids": codec.dumps(ids), "owner": owner, "now": now, "lease": lease_seconds},
             ).fetchall()
-            self._insert_events(
-                cur, [common.started_event(r[0], r[4], owner) for r in claimed], now
-            )
+            self._insert_events(cur, [ev.task_started(r[0], r[4], owner) for r in claimed], now)
         order = {task_id: i for i, task_id in enumerate(ids)}
         claimed.sort(key=lambda r: order[r[0]])
         return [claimed_task(r) for r in claimed]
@@ -165,7 +153,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
     @staticmethod
     def _admit(cur: sqlite3.Cursor, candidates: list[Candidate], now: float) -> list[str]:
         """Admission under the write lock: counts and tokens cannot change under us."""
-        keys, rate_keys = common.limited_keys(candidates)
+        keys, rate_keys = task_rows.limited_keys(candidates)
         running = dict(cur.execute(Q["running_per_key"], {"keys": codec.dumps(keys)}).fetchall())
         tokens = dict(
             cur.execute(Q["bucket_tokens"], {"keys": codec.dumps(rate_keys), "now": now}).fetchall()
@@ -214,13 +202,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
                     accepted.add(row[0])
                     if row[1] is not None:
                         of_runs[row[0]] = (row[1], row[2])
-            cur.executemany(
-                Q["insert_progress_event"],
-                [
-                    (*event, now)
-                    for event in common.progress_events(renewals, accepted, owner, of_runs)
-                ],
-            )
+            self._insert_events(cur, ev.progress_events(renewals, accepted, owner, of_runs), now)
         return accepted
 
     def complete(self, owner: str, outcomes: Sequence[Outcome]) -> set[str]:
@@ -247,14 +229,8 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             )
             if cur.rowcount != 1:
                 return False
-            data = common.checkpointed_data(data_json)
-            self._insert_events(cur, [(events.TASK_CHECKPOINTED, task_id, owner, data)], now)
+            self._insert_events(cur, [ev.task_checkpointed(task_id, owner, data_json)], now)
         return True
-
-    def load_steps(self, task_id: str) -> dict[str, str]:
-        """Recorded step results by step name."""
-        with self._errors(), self._read() as cur:
-            return dict(cur.execute(Q["load_steps"], {"task_id": task_id}).fetchall())
 
     def record_step(
         self, owner: str, task_id: str, attempt: int, name: str, result_json: str
@@ -279,39 +255,19 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         """Send expired leases back to pending (or dead), with their events."""
         with self._errors(), self._tx(durable=False) as (cur, now):
             rows = cur.execute(Q["recover_expired"], {"now": now}).fetchall()
-            self._insert_events(cur, common.recovery_events(rows), now)
+            self._insert_events(cur, ev.recovery_events(rows), now)
         if rows:
             self.signals.fire_due()
             self.signals.fire_done()
         return len(rows)
 
     # -- operating ------------------------------------------------------------------
-    def get_task(self, task_id: str) -> TaskInfo | None:
-        """One task by id."""
-        rows = self._dict_rows(Q["get_task"], {"id": task_id})
-        return _READER.task(rows[0]) if rows else None
-
-    def list_tasks(self, task_filter: TaskFilter) -> list[TaskInfo]:
-        """Tasks matching the filter, newest first."""
-        params = {
-            "state": None if task_filter.state is None else task_filter.state.value,
-            "queue": task_filter.queue,
-            "name": task_filter.name,
-            "limit": task_filter.limit,
-            "before": task_filter.before_id,
-        }
-        return [_READER.task(row) for row in self._dict_rows(Q["list_tasks"], params)]
-
-    def task_events(self, task_id: str) -> list[EventInfo]:
-        """A task's events, oldest first."""
-        return [_READER.event(row) for row in self._dict_rows(Q["task_events"], {"id": task_id})]
-
     def cancel(self, task_id: str, actor: str | None) -> bool:
         """Cancel a pending, retrying or running task; True if this call did."""
         with self._errors(), self._tx() as (cur, now):
             cancelled = cur.execute(Q["cancel"], {"id": task_id, "now": now}).fetchone()
             if cancelled is not None:
-                self._insert_events(cur, [(events.TASK_CANCELLED, task_id, actor, None)], now)
+                self._insert_events(cur, [ev.task_cancelled(task_id, actor)], now)
         if cancelled is not None:
             self.signals.fire_done()
         return cancelled is not None
@@ -322,11 +278,7 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
         with self._errors(), self._read() as cur:
             counts = cur.execute(Q["counts_per_queue"]).fetchall()
             ages = cur.execute(Q["oldest_due_per_queue"], {"now": now}).fetchall()
-        return common.queue_stats(counts, ages)
-
-    def dead_letter_groups(self) -> list[DeadLetterGroup]:
-        """Dead tasks grouped by error type and message."""
-        return [_READER.dead_letter_group(r) for r in self._dict_rows(Q["dead_letter_groups"], {})]
+        return task_rows.queue_stats(counts, ages)
 
     def retry_tasks(
         self,
@@ -348,10 +300,10 @@ class SqliteStore(SqliteMailbox, SqliteRuns, SqliteSecurity, SqliteLedger, Sqlit
             deleted: dict[str, list[str]] = {}
             if reset is not None and retried:
                 recorded = cur.execute(Q["steps_of_tasks"], {"ids": codec.dumps(retried)})
-                deleted = common.steps_to_reset(reset, recorded.fetchall())
+                deleted = task_rows.steps_to_reset(reset, recorded.fetchall())
                 pairs = [(task_id, key) for task_id, keys in deleted.items() for key in keys]
                 cur.executemany(Q["delete_step"], pairs)
-            self._insert_events(cur, common.replayed_events(retried, reset, deleted, actor), now)
+            self._insert_events(cur, ev.replayed_events(retried, reset, deleted, actor), now)
         if retried:
             self.signals.fire_due()
         return retried

@@ -18,7 +18,6 @@ from coord.domain.runs import (
     NewRun,
     PhaseRecord,
     PhaseState,
-    RunChanges,
     RunRecord,
     RunSnapshot,
     RunState,
@@ -29,7 +28,7 @@ from coord.domain.tasks import Outcome, TaskState, Usage
 from coord.domain.workflows import parse_workflow
 from coord.errors import IdempotencyConflict
 from coord.ports.runs import NewArtifact
-from coord.storage.records import RowReader
+from coord.storage.rows.reader import RowReader
 
 RUN_COLUMNS = (
     "id, workflow, definition, state, reason, detail, input, idempotency_key, created_at, "
@@ -151,19 +150,6 @@ def run_values(run: RunRecord) -> dict[str, Any]:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
     }
-
-
-def event_rows(changes: RunChanges, actor: str | None) -> list[list[Any]]:
-    """``[topic, task_id, actor, data]`` per event; the phase goes into the data."""
-    rows = []
-    for event in changes.events:
-        data: dict[str, Any] = {}
-        if event.phase is not None:
-            data["phase"] = event.phase
-        if event.data:
-            data.update(event.data)
-        rows.append([event.topic, event.task_id, actor, data or None])
-    return rows
 
 
 def content_params(artifact: NewArtifact) -> dict[str, Any]:

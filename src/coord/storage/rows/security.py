@@ -1,7 +1,6 @@
-"""Rows of the security tables as records and read models, and the events their
-changes record, shared by both stores (they differ in how JSON and times come back).
-
-Event data names keys and secrets by id and name only: never a key secret, a hash of
+"""Rows of the security tables as records and read models, shared by both stores
+(they differ in how JSON and times come back). Their events are built in
+:mod:`coord.storage.rows.events`: by id and name only, never a key secret, a hash of
 one, a secret value or a ciphertext.
 """
 
@@ -11,7 +10,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from coord.domain import codec
 from coord.domain.security import (
     ApiKeyInfo,
     DenialTally,
@@ -24,8 +22,6 @@ from coord.domain.security import (
 from coord.errors import Conflict, NotFound, StoreError
 
 When = Callable[[Any], datetime | None]
-# (topic, task_id, actor, data_json)
-SecurityEvent = tuple[str, str | None, str | None, str]
 
 
 def _present(row: Sequence[Any] | None) -> Sequence[Any]:
@@ -99,13 +95,6 @@ def stored_response(
     return StoredResponse(request_hash=row[0], status=int(row[1]), body=json_value(row[2]))
 
 
-def event(
-    topic: str, actor: str | None, data: dict[str, Any], task_id: str | None = None
-) -> SecurityEvent:
-    """One event row of a security change."""
-    return (topic, task_id, actor, codec.dumps(data))
-
-
 def unknown_agent(agent: str) -> NotFound:
     """A key was asked for an agent that does not exist (or was removed)."""
     return NotFound(f"no agent {agent!r}", agent=agent)
@@ -127,17 +116,3 @@ def tally(found: Sequence[Any] | None) -> DenialTally:
         retry_after=max(0.0, float(row[3])),
         recorded=bool(row[2]),
     )
-
-
-def suppressed_data(
-    address: str, start: datetime, end: datetime, denials: int, recorded: int
-) -> dict[str, Any]:
-    """The data of an ``auth.suppressed`` event (a window's denials not recorded)."""
-    return {
-        "address": address,
-        "window_start": start.isoformat(),
-        "window_end": end.isoformat(),
-        "denials": denials,
-        "recorded": recorded,
-        "suppressed": denials - recorded,
-    }

@@ -3,7 +3,7 @@ the rows of sealed content."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from coord.domain import codec
@@ -18,7 +18,7 @@ CONTENT_COLUMNS: dict[ContentTable, tuple[str, ...]] = {
 }
 
 
-def one_row(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
+def one_row(row: Sequence[Any] | None) -> Sequence[Any]:
     """The row of a query that always returns one (the head row always exists, unless
     someone deleted it)."""
     if row is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from coord.domain import codec, events, sealed_content
+from coord.domain import codec
 from coord.domain.ids import new_ids
 from coord.domain.messages import (
     NewMessage,
@@ -24,60 +24,6 @@ from coord.errors import (
     unknown_parent,
     unknown_thread,
 )
-
-# (topic, message_id, actor, data_json)
-MessageEventRow = tuple[str, str | None, str | None, str | None]
-
-
-def agent_event(event: str, name: str, actor: str | None, **data: Any) -> MessageEventRow:
-    """An event about an agent (added, removed, subscribed...)."""
-    return (event, None, actor, codec.dumps({"agent": name, **data}))
-
-
-def sent_events(
-    message: NewMessage, thread_id: str, recipients: Sequence[Recipient]
-) -> list[MessageEventRow]:
-    """``message.sent`` (with the hash of the message's content) and one
-    ``message.delivered`` per recipient."""
-    sent = codec.dumps(
-        {
-            "to": str(message.to),
-            "thread_id": thread_id,
-            "recipients": len(recipients),
-            sealed_content.CONTENT_SHA256: content_digest(message),
-        }
-    )
-    rows: list[MessageEventRow] = [(events.MESSAGE_SENT, message.id, message.sender, sent)]
-    rows += [
-        (
-            events.MESSAGE_DELIVERED,
-            message.id,
-            message.sender,
-            codec.dumps({"agent": r.agent, "seq": r.seq}),
-        )
-        for r in recipients
-    ]
-    return rows
-
-
-def content_digest(message: NewMessage) -> str:
-    """The hash of a message's subject and body that its ``message.sent`` event
-    carries, so that the ledger seals the content with the event."""
-    return sealed_content.message_digest(message.subject, message.body_json)
-
-
-def state_events(topic: str, message_ids: Iterable[str], agent: str) -> list[MessageEventRow]:
-    """``message.read`` / ``message.acked`` for each changed delivery of ``agent``."""
-    data = codec.dumps({"agent": agent})
-    return [(topic, message_id, agent, data) for message_id in message_ids]
-
-
-def expired_events(rows: Iterable[tuple[Any, str]]) -> list[MessageEventRow]:
-    """``message.expired`` for each expired ``(message_id, agent)``."""
-    return [
-        (events.MESSAGE_EXPIRED, str(message_id), "coord:expiry", codec.dumps({"agent": agent}))
-        for message_id, agent in rows
-    ]
 
 
 def same_message(

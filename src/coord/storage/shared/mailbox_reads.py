@@ -1,4 +1,4 @@
-"""Mailbox reads both stores share: the same named queries, differing only in how a
+"""Mailbox reads written once for both stores: the same named queries, differing only in how a
 list of ids is bound and how rows are read (:class:`RowReader`)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 
 from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
 from coord.ports.mailbox import InboxQuery
-from coord.storage.records import DELIVERY_COLUMNS, INBOX_COLUMNS, MESSAGE_COLUMNS, RowReader
+from coord.storage.rows.reader import DELIVERY_COLUMNS, INBOX_COLUMNS, MESSAGE_COLUMNS
+from coord.storage.shared.session import Dialect
 from coord.storage.sql import specialize
 
 _INBOX_ORDERS = {"by_seq": "d.seq", "by_priority": "d.priority DESC, d.seq"}
@@ -32,18 +33,10 @@ def inbox_order(by_priority: bool) -> str:
     return "by_priority" if by_priority else "by_seq"
 
 
-class MailboxReads:
+class MailboxReads(Dialect):
     """Read methods of the mailbox port over a store's ``_dict_rows``."""
 
-    _reader: RowReader
     _mailbox_queries: Mapping[str, str]
-
-    def _dict_rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        raise NotImplementedError  # provided by the store's connection class
-
-    def _id_list(self, ids: list[str]) -> Any:
-        """``ids`` as the dialect binds a list."""
-        raise NotImplementedError
 
     def _agents(self, name: str | None) -> list[AgentInfo]:
         q = self._mailbox_queries
