@@ -182,7 +182,7 @@ CASES = [
         "POST",
         fixed("/api/v1/dead-letters/retry"),
         MANAGERS,
-        body=lambda _o: {},
+        body=lambda _o: {"all": True},
     ),
     Case("listWorkflows", "GET", fixed("/api/v1/workflows"), ALL),
     Case("planRun", "POST", fixed("/api/v1/workflows/flow/plan"), ALL, body=lambda _o: {}),

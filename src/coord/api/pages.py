@@ -1,9 +1,12 @@
-"""Cursor pagination: every list answers ``{data, next_cursor, has_more}``.
+"""Cursor pagination: every list answers ``{data, next_cursor, has_more}``, paged
+with ``limit`` and ``cursor``.
 
 A cursor is opaque to clients (base64 of a small JSON object): the key of the last
 item of the page for lists that page by key, so that items added meanwhile neither
-repeat nor go missing. The first page has no cursor; a cursor the API did not give
-(or whose key is out of range) answers 422 naming ``cursor``.
+repeat nor go missing; a position for the small lists computed whole (queues, dead
+letter groups, workflows, keys, a thread), and an event id for histories. The first
+page has no cursor; a cursor the API did not give (or whose key is out of range)
+answers 422 naming ``cursor``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import orjson
 from fastapi import Query
 from pydantic import BaseModel
 
+from coord.domain import bounds
+from coord.domain.views import EventInfo
 from coord.errors import InvalidInput
 
 T = TypeVar("T")
@@ -90,3 +95,17 @@ def page(items: Sequence[T], limit: int, key: Callable[[T], Any]) -> Page[T]:
         next_cursor=encode(key(shown[-1])) if more and shown else None,
         has_more=more,
     )
+
+
+def of_list(items: Sequence[T], limit: int, cursor: str | None) -> Page[T]:
+    """A page of a list computed whole (small: queues, dead letter groups, workflows,
+    keys, a thread), in its own order, paged by position."""
+    start = decode_position(cursor, bounds.MAX_ID)
+    return page(items[start : start + limit + 1], limit, lambda _item: start + limit)
+
+
+def of_history(events: Sequence[EventInfo], limit: int, cursor: str | None) -> Page[EventInfo]:
+    """A page of a history (events oldest first), paged by event id: events recorded
+    meanwhile come on a later page, none repeats."""
+    after = decode_position(cursor, bounds.MAX_ID)
+    return page([e for e in events if e.id > after][: limit + 1], limit, lambda e: e.id)

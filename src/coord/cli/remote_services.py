@@ -231,7 +231,7 @@ def replay_dead(
     actor: str | None = None,
 ) -> list[str]:
     """Retry dead tasks."""
-    return client.replay_dead(task_ids, reset_steps=reset_steps)
+    return client.replay_dead(task_ids, all=task_ids is None, reset_steps=reset_steps)
 
 
 @twin_of(tasks.retry_task)

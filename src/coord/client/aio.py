@@ -69,7 +69,7 @@ class AsyncClient(AsyncWork):
 
     async def agents(self) -> list[AgentInfo]:
         """Every registered agent, by name."""
-        return await self._t.collect(calls.agents_page, None)
+        return await self._t.collect(calls.agents_pager(), None)
 
     async def agent(self, name: str) -> AgentInfo:
         """One agent."""
@@ -167,11 +167,11 @@ class AsyncClient(AsyncWork):
 
     async def message_events(self, message_id: str) -> list[EventInfo]:
         """A message's events, oldest first."""
-        return await self._t.do(calls.message_events(message_id))
+        return await self._t.collect(calls.message_events(message_id), None)
 
     async def thread(self, thread_id: str) -> list[MessageInfo]:
         """The messages of a thread (or of the thread of a message), oldest first."""
-        return await self._t.do(calls.thread(thread_id))
+        return await self._t.collect(calls.thread(thread_id), None)
 
     # -- events ----------------------------------------------------------------------
     def events(

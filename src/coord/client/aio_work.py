@@ -67,7 +67,7 @@ class AsyncWork:
 
     async def task_events(self, task_id: str) -> list[EventInfo]:
         """A task's history, oldest first."""
-        return await self._t.do(work.task_events(task_id))
+        return await self._t.collect(work.task_events(task_id), None)
 
     async def cancel_task(self, task_id: str) -> TaskInfo:
         """Cancel a task that has not finished."""
@@ -82,23 +82,29 @@ class AsyncWork:
 
     async def queues(self) -> list[QueueStats]:
         """Per queue: counts by state and the age of the oldest due task."""
-        return await self._t.do(work.queues())
+        return await self._t.collect(work.queues(), None)
 
     async def dead_letters(self) -> list[DeadLetterGroup]:
         """Dead tasks grouped by error."""
-        return await self._t.do(work.dead_letters())
+        return await self._t.collect(work.dead_letters(), None)
 
     async def replay_dead(
-        self, task_ids: Sequence[str] | None = None, *, reset_steps: bool | Sequence[str] = False
+        self,
+        task_ids: Sequence[str] | None = None,
+        *,
+        all: bool = False,
+        reset_steps: bool | Sequence[str] = False,
     ) -> list[str]:
-        """Retry dead tasks (those named, or all) with fresh attempts; ``reset_steps``
-        (True, or step names) forgets their recorded steps first, so they run again."""
-        return await self._t.do(work.replay_dead(task_ids, reset_steps))
+        """Retry dead tasks, those named or with ``all=True`` every one, with fresh
+        attempts (naming none without ``all``, or some with it, raises
+        ``InvalidInput``); ``reset_steps`` (True, or step names) forgets their
+        recorded steps first, so they run again."""
+        return await self._t.do(work.replay_dead(task_ids, every=all, reset_steps=reset_steps))
 
     # -- workflows and runs ----------------------------------------------------------
     async def workflows(self) -> list[WorkflowInfo]:
         """The workflows registered on the server."""
-        return await self._t.do(work.workflows())
+        return await self._t.collect(work.workflows(), None)
 
     async def plan(self, workflow: str, input: Any = None) -> RunPlan:
         """What a run of a registered workflow would do; runs nothing."""
@@ -122,7 +128,7 @@ class AsyncWork:
 
     async def run_events(self, run_id: str, after: int = 0) -> list[EventInfo]:
         """A run's history (after event id ``after``), oldest first."""
-        return await self._t.do(work.run_events(run_id, after))
+        return await self._t.collect(work.run_events(run_id, after), None)
 
     async def run_cost(self, run_id: str) -> RunCost:
         """A run's usage per phase against each budget."""

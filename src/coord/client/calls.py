@@ -41,6 +41,17 @@ class Call(Generic[T]):
 Pager = Callable[[int, "str | None"], Call[Page[T]]]  # (page size, cursor) -> the call
 
 
+def pager(path: str, cls: type[M], **filters: Any) -> Pager[M]:
+    """Pages of ``GET path`` (with these filters), items read as ``cls``."""
+    fixed = query(**filters)
+    parse = page_of(cls)
+
+    def page(size: int, cursor: str | None) -> Call[Page[M]]:
+        return Call("GET", path, parse, {**fixed, **query(limit=size, cursor=cursor)}, retry=True)
+
+    return page
+
+
 def model(cls: type[M]) -> Callable[[Any], M]:
     """Read an answer as one ``cls``."""
     return cls.model_validate
@@ -72,9 +83,9 @@ def whoami() -> Call[Me]:
     return Call("GET", "/me", model(Me), retry=True)
 
 
-def agents_page(size: int, cursor: str | None) -> Call[Page[AgentInfo]]:
-    """One page of ``GET /agents``."""
-    return Call("GET", "/agents", page_of(AgentInfo), query(limit=size, cursor=cursor), retry=True)
+def agents_pager() -> Pager[AgentInfo]:
+    """Pages of ``GET /agents``, by name."""
+    return pager("/agents", AgentInfo)
 
 
 def agent(name: str) -> Call[AgentInfo]:
@@ -113,15 +124,16 @@ def inbox_pager(
     topic: str | None,
 ) -> Pager[InboxMessage]:
     """Pages of ``GET /agents/{agent}/inbox`` with these filters."""
-    filters = query(
-        unread=unread, by_priority=by_priority, thread_id=thread_id, topic=topic, **{"from": sender}
+    filters = {"from": sender}
+    return pager(
+        f"/agents/{seg(agent)}/inbox",
+        InboxMessage,
+        unread=unread,
+        by_priority=by_priority,
+        thread_id=thread_id,
+        topic=topic,
+        **filters,
     )
-
-    def page(size: int, cursor: str | None) -> Call[Page[InboxMessage]]:
-        params = {**filters, **query(limit=size, cursor=cursor)}
-        return Call("GET", f"/agents/{seg(agent)}/inbox", page_of(InboxMessage), params, retry=True)
-
-    return page
 
 
 def read(agent: str, message_id: str) -> Call[InboxMessage]:
@@ -156,14 +168,14 @@ def message(message_id: str) -> Call[MessageInfo]:
     return Call("GET", f"/messages/{seg(message_id)}", model(MessageInfo), retry=True)
 
 
-def message_events(message_id: str) -> Call[list[EventInfo]]:
-    """``GET /messages/{id}/events``."""
-    return Call("GET", f"/messages/{seg(message_id)}/events", models(EventInfo), retry=True)
+def message_events(message_id: str) -> Pager[EventInfo]:
+    """Pages of ``GET /messages/{id}/events``, oldest first."""
+    return pager(f"/messages/{seg(message_id)}/events", EventInfo)
 
 
-def thread(thread_id: str) -> Call[list[MessageInfo]]:
-    """``GET /threads/{id}``."""
-    return Call("GET", f"/threads/{seg(thread_id)}", models(MessageInfo), retry=True)
+def thread(thread_id: str) -> Pager[MessageInfo]:
+    """Pages of ``GET /threads/{id}``, oldest first."""
+    return pager(f"/threads/{seg(thread_id)}", MessageInfo)
 
 
 # -- events --------------------------------------------------------------------------
@@ -174,9 +186,9 @@ def event_filters(
     return query(topic=topic, run=run, agent=agent)
 
 
-def event_page(filters: dict[str, Any], after: str | None, limit: int) -> Call[EventPage]:
-    """``GET /events/list``."""
-    params = {**filters, **query(after=after, limit=limit)}
+def event_page(filters: dict[str, Any], cursor: str | None, limit: int) -> Call[EventPage]:
+    """``GET /events/list``: events after ``cursor`` (from the first without)."""
+    params = {**filters, **query(cursor=cursor, limit=limit)}
     return Call("GET", "/events/list", model(EventPage), params, retry=True)
 
 

@@ -70,7 +70,7 @@ class Client(SyncWork):
 
     def agents(self) -> list[AgentInfo]:
         """Every registered agent, by name."""
-        return self._t.collect(calls.agents_page, None)
+        return self._t.collect(calls.agents_pager(), None)
 
     def agent(self, name: str) -> AgentInfo:
         """One agent."""
@@ -166,11 +166,11 @@ class Client(SyncWork):
 
     def message_events(self, message_id: str) -> list[EventInfo]:
         """A message's events, oldest first."""
-        return self._t.do(calls.message_events(message_id))
+        return self._t.collect(calls.message_events(message_id), None)
 
     def thread(self, thread_id: str) -> list[MessageInfo]:
         """The messages of a thread (or of the thread of a message), oldest first."""
-        return self._t.do(calls.thread(thread_id))
+        return self._t.collect(calls.thread(thread_id), None)
 
     # -- events ----------------------------------------------------------------------
     def events(

@@ -15,7 +15,7 @@ from coord.api.models import Body, Duration, IdPath, Key, TaskName
 from coord.domain.steps import MAX_NAME_LENGTH, MAX_RESET_NAMES
 from coord.domain.tasks import TaskState
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
-from coord.errors import Forbidden
+from coord.errors import Forbidden, InvalidInput
 from coord.services import tasks as service
 
 router = APIRouter(tags=["tasks"])
@@ -81,9 +81,25 @@ class RetryBody(Body):
 
 
 class ReplayBody(RetryBody):
-    """Dead tasks to retry; none named: all of them."""
+    """Dead tasks to retry: those named, or every one with ``all: true`` (an empty
+    body retries nothing: it is refused, naming ``task_ids``)."""
 
-    task_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=10_000)
+    task_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, min_length=1, max_length=10_000, description="The dead tasks to retry."
+    )
+    all: bool = Field(False, description="Retry every dead task (instead of task_ids).")
+
+    def chosen(self) -> list[str] | None:
+        """The task ids to retry (None: every dead task), or ``InvalidInput`` when the
+        body names none and does not say ``all``, or names some and says ``all``."""
+        if self.all and self.task_ids is not None:
+            raise InvalidInput("all: name task_ids or say all: true, not both", field="all")
+        if not self.all and self.task_ids is None:
+            raise InvalidInput(
+                "task_ids: name the dead tasks to retry, or say all: true to retry every one",
+                field="task_ids",
+            )
+        return self.task_ids
 
 
 class Replayed(BaseModel):
@@ -175,11 +191,15 @@ def get_task(who: Authenticated, task_id: IdPath) -> TaskInfo:
     return service.get_task(who.store, task_id)
 
 
-@router.get("/tasks/{task_id}/events", operation_id="taskEvents", response_model=list[EventInfo])
-def task_events(who: Authenticated, task_id: IdPath) -> list[EventInfo]:
+@router.get(
+    "/tasks/{task_id}/events", operation_id="taskEvents", response_model=pages.Page[EventInfo]
+)
+def task_events(
+    who: Authenticated, task_id: IdPath, limit: pages.Limit = 100, cursor: pages.Cursor = None
+) -> pages.Page[EventInfo]:
     """A task's history, oldest first."""
     require(who, "read_tasks")
-    return service.task_events(who.store, task_id)
+    return pages.of_history(service.task_events(who.store, task_id), limit, cursor)
 
 
 @router.post("/tasks/{task_id}/cancel", operation_id="cancelTask", response_model=TaskInfo)
@@ -196,18 +216,24 @@ def retry(who: Authenticated, task_id: IdPath, body: RetryBody) -> TaskInfo:
     return service.retry_task(who.store, task_id, reset_steps=body.reset_steps, actor=who.agent)
 
 
-@router.get("/queues", operation_id="listQueues", response_model=list[QueueStats])
-def queues(who: Authenticated) -> list[QueueStats]:
+@router.get("/queues", operation_id="listQueues", response_model=pages.Page[QueueStats])
+def queues(
+    who: Authenticated, limit: pages.Limit = 100, cursor: pages.Cursor = None
+) -> pages.Page[QueueStats]:
     """Per queue: counts by state and the age of the oldest due task."""
     require(who, "read_tasks")
-    return service.queue_stats(who.store)
+    return pages.of_list(service.queue_stats(who.store), limit, cursor)
 
 
-@router.get("/dead-letters", operation_id="listDeadLetters", response_model=list[DeadLetterGroup])
-def dead_letters(who: Authenticated) -> list[DeadLetterGroup]:
+@router.get(
+    "/dead-letters", operation_id="listDeadLetters", response_model=pages.Page[DeadLetterGroup]
+)
+def dead_letters(
+    who: Authenticated, limit: pages.Limit = 100, cursor: pages.Cursor = None
+) -> pages.Page[DeadLetterGroup]:
     """Dead tasks grouped by error."""
     require(who, "read_tasks")
-    return service.dead_letters(who.store)
+    return pages.of_list(service.dead_letters(who.store), limit, cursor)
 
 
 @router.post("/dead-letters/retry", operation_id="retryDeadLetters", response_model=Replayed)
@@ -215,6 +241,6 @@ def replay(who: Authenticated, body: ReplayBody) -> Replayed:
     """Retry dead tasks (those named, or all) with fresh attempts."""
     require(who, "manage_tasks")
     replayed = service.replay_dead(
-        who.store, body.task_ids, reset_steps=body.reset_steps, actor=who.agent
+        who.store, body.chosen(), reset_steps=body.reset_steps, actor=who.agent
     )
     return Replayed(replayed=replayed)
