@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from coord.api import problems
+from coord.api import docs_page, problems
 from coord.api.body_limit import BodyLimit
 from coord.api.deps import Server, access_denial, server_of
 from coord.api.headers import SecurityHeaders
@@ -102,6 +102,11 @@ def create_app(
         summary="Durable tasks, agent mailboxes and workflow runs for teams of AI agents.",
         lifespan=lifespan,
         responses=problems.PROBLEM_RESPONSES,
+        # /docs is coord's own page over vendored assets (FastAPI's loads a CDN);
+        # ReDoc, which only exists on a CDN, is not served.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     # coord's own body limit, not FastAPI's max_body_size (which answers text/plain).
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
@@ -111,6 +116,7 @@ def create_app(
     problems.install(app)
     app.add_exception_handler(Forbidden, _forbidden)
     app.include_router(health.router)
+    app.include_router(docs_page.router)
     for router in (agents, messages, tasks, runs, events, audit, keys):
         app.include_router(router.router, prefix=PREFIX)
     _document_problems(app)
