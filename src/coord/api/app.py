@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from coord.api import docs_page, problems
+from coord.api import docs_page, problem_pages, problems
 from coord.api.body_limit import BodyLimit
 from coord.api.deps import Server, access_denial, server_of
 from coord.api.headers import SecurityHeaders
@@ -117,6 +117,7 @@ def create_app(
     app.add_exception_handler(Forbidden, _forbidden)
     app.include_router(health.router)
     app.include_router(docs_page.router)
+    app.include_router(problem_pages.router, prefix=PREFIX)
     for router in (agents, messages, tasks, runs, events, audit, keys):
         app.include_router(router.router, prefix=PREFIX)
     _document_problems(app)
