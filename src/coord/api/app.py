@@ -20,6 +20,7 @@ from coord.api.body_limit import BodyLimit
 from coord.api.deps import Server, access_denial, server_of
 from coord.api.headers import SecurityHeaders
 from coord.api.routes import agents, audit, events, health, keys, messages, runs, tasks
+from coord.api.versioning import DeprecationHeaders
 from coord.app import connect
 from coord.errors import ConfigError, CoordError, Forbidden
 from coord.ports.store import Store
@@ -110,6 +111,8 @@ def create_app(
     )
     # coord's own body limit, not FastAPI's max_body_size (which answers text/plain).
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    # Deprecated operations say so in every answer (Deprecation, Sunset).
+    app.add_middleware(DeprecationHeaders)
     # Outermost: every answer carries the security headers (the 500 handler, which
     # runs outside every middleware, adds them itself).
     app.add_middleware(SecurityHeaders)
