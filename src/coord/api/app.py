@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from coord.api import docs_page, problem_pages, problems
+from coord.api import docs_page, openapi_docs, problem_pages, problems
 from coord.api.body_limit import BodyLimit
 from coord.api.deps import Server, access_denial, server_of
 from coord.api.headers import SecurityHeaders
@@ -128,12 +128,13 @@ def create_app(
 
 
 def _document_problems(app: FastAPI) -> None:
-    """Build the OpenAPI document once, with errors as problem+json."""
+    """Build the OpenAPI document once, with errors as problem+json, and what
+    :mod:`coord.api.openapi_docs` adds for people (summaries, errors, examples)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problems.document_problems(build())
+            app.openapi_schema = openapi_docs.describe(problems.document_problems(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
