@@ -178,7 +178,8 @@ def _uuid(schema: dict[str, Any]) -> None:
 
 def _describe_operation(operation: dict[str, Any]) -> None:
     operation_id = operation["operationId"]
-    operation["summary"] = SUMMARIES[operation_id]
+    # An operation added without a summary here keeps FastAPI's (a test fails on it).
+    operation["summary"] = SUMMARIES.get(operation_id, operation.get("summary", ""))
     for parameter in operation.get("parameters", []):
         if parameter["name"] in _UUID_PARAMETERS:
             _uuid(parameter["schema"])
