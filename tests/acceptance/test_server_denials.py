@@ -19,7 +19,7 @@ def _from(address: str, headers: dict[str, str] | None = None) -> dict[str, str]
 def _denied(url: str, admin: str) -> list[dict[str, object]]:
     answer = httpx.get(
         url + "/api/v1/events/list",
-        params={"topic": "auth.denied", "after": "0", "limit": 1000},
+        params={"topic": "auth.denied", "cursor": "0", "limit": 1000},
         headers={"Authorization": f"Bearer {admin}"},
     )
     assert answer.status_code == 200, answer.text

@@ -83,9 +83,10 @@ def test_the_largest_budget_is_accepted(api: Api) -> None:
 def test_event_ids_and_cursors_beyond_64_bits_are_a_422(api: Api) -> None:
     run_id = start_run(api)
     huge = str(10**30)
-    refused(api.call("root", "GET", "/api/v1/events/list", params={"after": huge}), "after")
+    refused(api.call("root", "GET", "/api/v1/events/list", params={"cursor": huge}), "cursor")
     refused(
-        api.call("root", "GET", f"/api/v1/runs/{run_id}/events", params={"after": huge}), "after"
+        api.call("root", "GET", f"/api/v1/runs/{run_id}/events", params={"after_id": huge}),
+        "after_id",
     )
     refused(
         api.call("root", "GET", "/api/v1/events", headers={"Last-Event-ID": huge}), "Last-Event-ID"
@@ -102,6 +103,13 @@ def test_event_ids_and_cursors_beyond_64_bits_are_a_422(api: Api) -> None:
             refused(answer, "cursor")
     for path in ("/api/v1/tasks", "/api/v1/runs"):
         refused(api.call("root", "GET", path, params={"cursor": _cursor("not-an-id")}), "cursor")
+    # Lists computed whole page by position, histories by event id: neither takes
+    # a key beyond 64 bits, a negative one, or one that is not a whole number.
+    paged = ["/api/v1/queues", "/api/v1/dead-letters", "/api/v1/workflows", "/api/v1/keys"]
+    paged.append(f"/api/v1/runs/{run_id}/events")
+    for path in paged:
+        for junk in (2**63, -1, "1", 1.5, True):
+            refused(api.call("root", "GET", path, params={"cursor": _cursor(junk)}), "cursor")
 
 
 def _cursor(key: object) -> str:
@@ -162,22 +170,22 @@ def test_the_client_refuses_nan_itself_naming_the_field() -> None:
 
 
 # -- cursors (item 12) -----------------------------------------------------------------
-def test_after_0_reads_the_event_feed_from_the_first_event_on_both_backends(api: Api) -> None:
+def test_cursor_0_reads_the_event_feed_from_the_first_event_on_both_backends(api: Api) -> None:
     start_run(api)
     # PostgreSQL shows an event once every older transaction has ended: wait for it.
     deadline = time.monotonic() + 30
     while not (first := api.call("root", "GET", "/api/v1/events/list").json())["data"]:
         assert time.monotonic() < deadline, "the feed showed no event"
         time.sleep(0.05)
-    zero = api.call("root", "GET", "/api/v1/events/list", params={"after": "0"})
+    zero = api.call("root", "GET", "/api/v1/events/list", params={"cursor": "0"})
     assert zero.status_code == 200, zero.text
     assert zero.json()["data"][: len(first["data"])] == first["data"]
     page = api.call("root", "GET", "/api/v1/events/list", params={"limit": 1}).json()
-    rest = api.call("root", "GET", "/api/v1/events/list", params={"after": page["next_cursor"]})
+    rest = api.call("root", "GET", "/api/v1/events/list", params={"cursor": page["next_cursor"]})
     after_first = [e["id"] for e in rest.json()["data"]]
     assert after_first[: len(first["data"]) - 1] == [e["id"] for e in first["data"][1:]]
     for junk in ("-1", "abc", "1.5", "0:0:0", ""):
-        refused(api.call("root", "GET", "/api/v1/events/list", params={"after": junk}), "after")
+        refused(api.call("root", "GET", "/api/v1/events/list", params={"cursor": junk}), "cursor")
 
 
 # -- a missing setting (item 3) ---------------------------------------------------------

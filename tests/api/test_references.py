@@ -39,7 +39,7 @@ def _same(foreign: Any, unknown: Any, foreign_id: str, unknown_id: str) -> None:
 
 def _history(api: Api, thread: str, database_url: str) -> tuple[list[str], Any]:
     """The ids of a thread, and how many messages, deliveries and events exist."""
-    messages = api.call("root", "GET", f"/api/v1/threads/{thread}").json()
+    messages = api.call("root", "GET", f"/api/v1/threads/{thread}").json()["data"]
     return [m["id"] for m in messages], mailbox_rows(database_url)
 
 
@@ -104,7 +104,7 @@ def test_a_message_of_someone_elses_thread_is_no_thread_to_show(api: Api) -> Non
     reply = _send(api, "bob", to="hugo", reply_to=root).json()["id"]
     unknown = str(uuid.uuid4())
     shown = api.call("alice", "GET", f"/api/v1/threads/{root}")
-    assert [m["id"] for m in shown.json()] == [root]
+    assert [m["id"] for m in shown.json()["data"]] == [root]
     _same(
         api.call("alice", "GET", f"/api/v1/threads/{reply}"),
         api.call("alice", "GET", f"/api/v1/threads/{unknown}"),

@@ -15,11 +15,12 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from coord.api import problems
+from coord.api import docs_page, openapi_docs, problem_pages, problems
 from coord.api.body_limit import BodyLimit
 from coord.api.deps import Server, access_denial, server_of
 from coord.api.headers import SecurityHeaders
 from coord.api.routes import agents, audit, events, health, keys, messages, runs, tasks
+from coord.api.versioning import DeprecationHeaders
 from coord.connection import connect
 from coord.errors import ConfigError, CoordError, Forbidden
 from coord.operations.local_parts import LocalParts
@@ -108,15 +109,24 @@ def create_app(
         summary="Durable tasks, agent mailboxes and workflow runs for teams of AI agents.",
         lifespan=lifespan,
         responses=problems.PROBLEM_RESPONSES,
+        # /docs is coord's own page over vendored assets (FastAPI's loads a CDN);
+        # ReDoc, which only exists on a CDN, is not served.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     # coord's own body limit, not FastAPI's max_body_size (which answers text/plain).
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    # Deprecated operations say so in every answer (Deprecation, Sunset).
+    app.add_middleware(DeprecationHeaders)
     # Outermost: every answer carries the security headers (the 500 handler, which
     # runs outside every middleware, adds them itself).
     app.add_middleware(SecurityHeaders)
     problems.install(app)
     app.add_exception_handler(Forbidden, _forbidden)
     app.include_router(health.router)
+    app.include_router(docs_page.router)
+    app.include_router(problem_pages.router, prefix=PREFIX)
     for router in (agents, messages, tasks, runs, events, audit, keys):
         app.include_router(router.router, prefix=PREFIX)
     _document_problems(app)
@@ -124,12 +134,13 @@ def create_app(
 
 
 def _document_problems(app: FastAPI) -> None:
-    """Build the OpenAPI document once, with errors as problem+json."""
+    """Build the OpenAPI document once, with errors as problem+json, and what
+    :mod:`coord.api.openapi_docs` adds for people (summaries, errors, examples)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problems.document_problems(build())
+            app.openapi_schema = openapi_docs.describe(problems.document_problems(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from coord.api.headers import secure
+from coord.api.problem_pages import type_uri
 from coord.domain.content import ContentInvalid
 from coord.errors import CoordError, RateLimited
 
@@ -50,6 +51,12 @@ _HTTP_CODES = {
 }
 
 
+# Codes the API layer answers itself (the others are those of coord.errors).
+API_CODES = frozenset(
+    {*_HTTP_CODES.values(), "http_error", "malformed_json", "internal_error", "not_ready"}
+)
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem: what went wrong, for people (``detail``) and programs
     (``code``, and the named ``field`` for bad input)."""
@@ -75,7 +82,7 @@ def status_of(exc: CoordError) -> int:
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     """A problem+json response."""
     body = {
-        "type": f"https://coord.dev/problems/{code}",
+        "type": type_uri(code),
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,

@@ -20,7 +20,7 @@ from coord.client.models import EventPage
 from coord.domain.messages import SendResult
 from coord.domain.pages import Page
 from coord.domain.views import AgentInfo, EventInfo, InboxMessage, MessageInfo
-from coord.operations.queries import Draft, InboxQuery
+from coord.operations.queries import Draft
 from coord.operations.results import Me, Subscription
 
 T = TypeVar("T")
@@ -45,6 +45,17 @@ class Call(Generic[T]):
 
 
 Pager = Callable[[int, "str | None"], Call[Page[T]]]  # (page size, cursor) -> the call
+
+
+def pager(path: str, cls: type[M], **filters: Any) -> Pager[M]:
+    """Pages of ``GET path`` (with these filters), items read as ``cls``."""
+    fixed = query(**filters)
+    parse = page_of(cls)
+
+    def page(size: int, cursor: str | None) -> Call[Page[M]]:
+        return Call("GET", path, parse, {**fixed, **query(limit=size, cursor=cursor)}, retry=True)
+
+    return page
 
 
 def model(cls: type[M]) -> Callable[[Any], M]:
@@ -83,9 +94,9 @@ def whoami() -> Call[Me]:
     return Call("GET", "/me", model(Me), retry=True)
 
 
-def agents_page(size: int, cursor: str | None) -> Call[Page[AgentInfo]]:
-    """One page of ``GET /agents``."""
-    return Call("GET", "/agents", page_of(AgentInfo), query(limit=size, cursor=cursor), retry=True)
+def agents_pager() -> Pager[AgentInfo]:
+    """Pages of ``GET /agents``, by name."""
+    return pager("/agents", AgentInfo)
 
 
 def agent(name: str) -> Call[AgentInfo]:
@@ -145,20 +156,26 @@ def send_many(drafts: Sequence[Draft]) -> Call[list[SendResult]]:
     return Call("POST", "/messages/batch", values(list[SendResult]), body=body, retry=keyed)
 
 
-def inbox_page(
-    agent: str, q: InboxQuery, size: int, cursor: str | None
-) -> Call[Page[InboxMessage]]:
-    """One page of ``GET /agents/{agent}/inbox``."""
-    params = query(
-        unread=q.unread,
-        by_priority=q.by_priority,
-        thread_id=q.thread_id,
-        topic=q.topic,
-        limit=size,
-        cursor=cursor,
-        **{"from": q.sender},
+def inbox_pager(
+    agent: str,
+    *,
+    unread: bool,
+    by_priority: bool,
+    thread_id: str | None,
+    sender: str | None,
+    topic: str | None,
+) -> Pager[InboxMessage]:
+    """Pages of ``GET /agents/{agent}/inbox`` with these filters."""
+    filters = {"from": sender}
+    return pager(
+        f"/agents/{seg(agent)}/inbox",
+        InboxMessage,
+        unread=unread,
+        by_priority=by_priority,
+        thread_id=thread_id,
+        topic=topic,
+        **filters,
     )
-    return Call("GET", f"/agents/{seg(agent)}/inbox", page_of(InboxMessage), params, retry=True)
 
 
 def read(agent: str, message_id: str) -> Call[InboxMessage]:
@@ -193,14 +210,14 @@ def message(message_id: str) -> Call[MessageInfo]:
     return Call("GET", f"/messages/{seg(message_id)}", model(MessageInfo), retry=True)
 
 
-def message_events(message_id: str) -> Call[list[EventInfo]]:
-    """``GET /messages/{id}/events``."""
-    return Call("GET", f"/messages/{seg(message_id)}/events", models(EventInfo), retry=True)
+def message_events(message_id: str) -> Pager[EventInfo]:
+    """Pages of ``GET /messages/{id}/events``, oldest first."""
+    return pager(f"/messages/{seg(message_id)}/events", EventInfo)
 
 
-def thread(thread_id: str) -> Call[list[MessageInfo]]:
-    """``GET /threads/{id}``."""
-    return Call("GET", f"/threads/{seg(thread_id)}", models(MessageInfo), retry=True)
+def thread(thread_id: str) -> Pager[MessageInfo]:
+    """Pages of ``GET /threads/{id}``, oldest first."""
+    return pager(f"/threads/{seg(thread_id)}", MessageInfo)
 
 
 # -- events --------------------------------------------------------------------------
@@ -211,9 +228,9 @@ def event_filters(
     return query(topic=topic, run=run, agent=agent)
 
 
-def event_page(filters: dict[str, Any], after: str | None, limit: int) -> Call[EventPage]:
-    """``GET /events/list``."""
-    params = {**filters, **query(after=after, limit=limit)}
+def event_page(filters: dict[str, Any], cursor: str | None, limit: int) -> Call[EventPage]:
+    """``GET /events/list``: events after ``cursor`` (from the first without)."""
+    params = {**filters, **query(cursor=cursor, limit=limit)}
     return Call("GET", "/events/list", model(EventPage), params, retry=True)
 
 

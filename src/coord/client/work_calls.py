@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from coord.client.calls import Call, Pager, model, models, page_of, query, seg
-from coord.domain.pages import Page
+from coord.client.calls import Call, Pager, model, models, pager, query, seg
 from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.errors import InvalidInput
@@ -49,10 +48,9 @@ def enqueue_many(
     return Call("POST", "/tasks/batch", models(Enqueued), body=body, retry=keyed)
 
 
-def tasks_page(q: TaskFilter, size: int, cursor: str | None) -> Call[Page[TaskInfo]]:
-    """One page of ``GET /tasks``, newest first."""
-    params = query(state=q.state, queue=q.queue, name=q.name, limit=size, cursor=cursor)
-    return Call("GET", "/tasks", page_of(TaskInfo), params, retry=True)
+def tasks_pager(q: TaskFilter) -> Pager[TaskInfo]:
+    """Pages of ``GET /tasks``, newest first."""
+    return pager("/tasks", TaskInfo, state=q.state, queue=q.queue, name=q.name)
 
 
 def task(task_id: str) -> Call[TaskInfo]:
@@ -60,9 +58,9 @@ def task(task_id: str) -> Call[TaskInfo]:
     return Call("GET", f"/tasks/{seg(task_id)}", model(TaskInfo), retry=True)
 
 
-def task_events(task_id: str) -> Call[list[EventInfo]]:
-    """``GET /tasks/{id}/events``."""
-    return Call("GET", f"/tasks/{seg(task_id)}/events", models(EventInfo), retry=True)
+def task_events(task_id: str) -> Pager[EventInfo]:
+    """Pages of ``GET /tasks/{id}/events``, oldest first."""
+    return pager(f"/tasks/{seg(task_id)}/events", EventInfo)
 
 
 def cancel_task(task_id: str) -> Call[TaskInfo]:
@@ -80,36 +78,37 @@ def _steps(reset_steps: bool | Sequence[str]) -> bool | list[str]:
     return reset_steps if isinstance(reset_steps, bool) else list(reset_steps)
 
 
-def queues() -> Call[list[QueueStats]]:
-    """``GET /queues``."""
-    return Call("GET", "/queues", models(QueueStats), retry=True)
+def queues() -> Pager[QueueStats]:
+    """Pages of ``GET /queues``."""
+    return pager("/queues", QueueStats)
 
 
-def dead_letters() -> Call[list[DeadLetterGroup]]:
-    """``GET /dead-letters``."""
-    return Call("GET", "/dead-letters", models(DeadLetterGroup), retry=True)
+def dead_letters() -> Pager[DeadLetterGroup]:
+    """Pages of ``GET /dead-letters``."""
+    return pager("/dead-letters", DeadLetterGroup)
 
 
 def replay_dead(
-    task_ids: Sequence[str] | None, every: bool, reset_steps: bool | Sequence[str] = False
+    task_ids: Sequence[str] | None, *, every: bool, reset_steps: bool | Sequence[str] = False
 ) -> Call[list[str]]:
-    """``POST /dead-letters/retry``: those named, or all of them with ``every``."""
+    """``POST /dead-letters/retry``: the tasks named, or with ``every`` all dead tasks
+    (the server refuses a call that does neither, or both)."""
 
     def parse(data: Any) -> list[str]:
         return [str(i) for i in data["replayed"]]
 
-    body = {
-        "task_ids": None if task_ids is None else list(task_ids),
-        "all": every,
-        "reset_steps": _steps(reset_steps),
-    }
+    body: dict[str, Any] = {"reset_steps": _steps(reset_steps)}
+    if task_ids is not None:
+        body["task_ids"] = list(task_ids)
+    if every:
+        body["all"] = True
     return Call("POST", "/dead-letters/retry", parse, body=body)
 
 
 # -- workflows and runs ----------------------------------------------------------------
-def workflows() -> Call[list[WorkflowInfo]]:
-    """``GET /workflows``."""
-    return Call("GET", "/workflows", models(WorkflowInfo), retry=True)
+def workflows() -> Pager[WorkflowInfo]:
+    """Pages of ``GET /workflows``."""
+    return pager("/workflows", WorkflowInfo)
 
 
 def plan(workflow: str, run_input: Any) -> Call[RunPlan]:
@@ -126,13 +125,7 @@ def start_run(workflow: str, run_input: Any, key: str | None) -> Call[Started]:
 
 def runs_pager(state: str | None, workflow: str | None) -> Pager[RunInfo]:
     """Pages of ``GET /runs``, newest first."""
-    filters = query(state=state, workflow=workflow)
-
-    def page(size: int, cursor: str | None) -> Call[Page[RunInfo]]:
-        params = {**filters, **query(limit=size, cursor=cursor)}
-        return Call("GET", "/runs", page_of(RunInfo), params, retry=True)
-
-    return page
+    return pager("/runs", RunInfo, state=state, workflow=workflow)
 
 
 def run(run_id: str) -> Call[RunInfo]:
@@ -140,10 +133,9 @@ def run(run_id: str) -> Call[RunInfo]:
     return Call("GET", f"/runs/{seg(run_id)}", model(RunInfo), retry=True)
 
 
-def run_events(run_id: str, after: int) -> Call[list[EventInfo]]:
-    """``GET /runs/{id}/events``."""
-    path = f"/runs/{seg(run_id)}/events"
-    return Call("GET", path, models(EventInfo), query(after=after or None), retry=True)
+def run_events(run_id: str, after: int) -> Pager[EventInfo]:
+    """Pages of ``GET /runs/{id}/events``, oldest first (events after id ``after``)."""
+    return pager(f"/runs/{seg(run_id)}/events", EventInfo, after_id=after or None)
 
 
 def run_cost(run_id: str) -> Call[RunCost]:

@@ -33,7 +33,7 @@ RunFilter = Annotated[str | None, Query(max_length=64, description="Events of on
 AgentFilter = Annotated[
     str | None, Query(max_length=64, description="What an agent did and was sent.")
 ]
-After = Annotated[
+EventCursor = Annotated[
     str | None,
     Query(
         max_length=64,
@@ -44,7 +44,9 @@ After = Annotated[
 
 
 class EventList(BaseModel):
-    """Events after a cursor, and the cursor to continue from."""
+    """Events after a cursor, and the cursor to continue from: the shape of every
+    list (``{data, next_cursor, has_more}``), except that the feed never ends, so
+    ``next_cursor`` is always given (where to look again later for newer events)."""
 
     data: list[EventInfo]
     next_cursor: str
@@ -62,7 +64,7 @@ def _query(
     return EventQuery(topic=topic, run_id=run, agent=agent, limit=limit)
 
 
-def _read(who: Caller, cursor: str | None, query: EventQuery, field: str = "after") -> EventPage:
+def _read(who: Caller, cursor: str | None, query: EventQuery, field: str = "cursor") -> EventPage:
     try:
         return who.store.events_after(cursor, query)
     except ValueError:
@@ -79,11 +81,11 @@ def list_events(
     topic: Topic = None,
     run: RunFilter = None,
     agent: AgentFilter = None,
-    after: After = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: EventCursor = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
 ) -> EventList:
     """Events in feed order after a cursor (from the first event without one)."""
-    found = _read(who, after, _query(who, topic, run, agent, limit + 1))
+    found = _read(who, cursor, _query(who, topic, run, agent, limit + 1))
     if len(found.events) > limit:
         return EventList(
             data=found.events[:limit], next_cursor=found.cursors[limit - 1], has_more=True
@@ -96,18 +98,18 @@ def _stream_start(
     topic: Topic = None,
     run: RunFilter = None,
     agent: AgentFilter = None,
-    after: After = None,
+    cursor: EventCursor = None,
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> tuple[Caller, EventQuery, str]:
     """Everything checked before the stream starts (once it has, its status is 200):
     who may see what, and the cursor to start from."""
     query = _query(who, topic, run, agent, 100)
-    cursor = last_event_id or after
-    if cursor is None:
+    start = last_event_id or cursor
+    if start is None:
         return who, query, who.store.event_cursor_now()
-    field = "Last-Event-ID" if last_event_id else "after"
-    _read(who, cursor, EventQuery(limit=1), field)  # a cursor this server never gave: 422
-    return who, query, cursor
+    field = "Last-Event-ID" if last_event_id else "cursor"
+    _read(who, start, EventQuery(limit=1), field)  # a cursor this server never gave: 422
+    return who, query, start
 
 
 @router.get(
@@ -120,9 +122,9 @@ async def stream(
     start: Annotated[tuple[Caller, EventQuery, str], Depends(_stream_start)],
 ) -> AsyncIterator[ServerSentEvent]:
     """Stream events as they happen. Each event's SSE id is a cursor: reconnecting
-    with ``Last-Event-ID`` (or ``after``) resumes right after it, losing nothing.
+    with ``Last-Event-ID`` (or ``cursor``) resumes right after it, losing nothing.
     Without either, the stream starts with the events that happen from now on;
-    ``after=0`` starts it from the first event."""
+    ``cursor=0`` starts it from the first event."""
     who, query, cursor = start
     while True:
         found = await run_in_threadpool(_read, who, cursor, query)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
+from coord.api import pages
 from coord.api.deps import Authenticated, require
 from coord.api.models import AgentName, Body, Duration
 from coord.domain.security import ApiKeyInfo, CreatedKey
@@ -37,13 +38,16 @@ def create_key(who: Authenticated, body: NewKeyBody) -> CreatedKey:
     )
 
 
-@router.get("/keys", operation_id="listKeys", response_model=list[ApiKeyInfo])
+@router.get("/keys", operation_id="listKeys", response_model=pages.Page[ApiKeyInfo])
 def list_keys(
-    who: Authenticated, agent: Annotated[str | None, Query(max_length=64)] = None
-) -> list[ApiKeyInfo]:
-    """Keys (never their secrets), of one agent or all."""
+    who: Authenticated,
+    agent: Annotated[str | None, Query(max_length=64)] = None,
+    limit: pages.Limit = 100,
+    cursor: pages.Cursor = None,
+) -> pages.Page[ApiKeyInfo]:
+    """Keys (never their secrets), of one agent or all, oldest first."""
     require(who, "manage_keys")
-    return service.list_keys(who.store, agent)
+    return pages.of_list(service.list_keys(who.store, agent), limit, cursor)
 
 
 @router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=ApiKeyInfo)

@@ -171,15 +171,21 @@ def get_message(who: Authenticated, message_id: IdPath) -> MessageInfo:
 @router.get(
     "/messages/{message_id}/events",
     operation_id="messageEvents",
-    response_model=list[EventInfo],
+    response_model=pages.Page[EventInfo],
 )
-def message_events(who: Authenticated, message_id: IdPath) -> list[EventInfo]:
+def message_events(
+    who: Authenticated, message_id: IdPath, limit: pages.Limit = 100, cursor: pages.Cursor = None
+) -> pages.Page[EventInfo]:
     """A message's events, oldest first (whose message: as for getMessage)."""
-    return who.ops.mail.message_events(message_id)
+    return pages.of_history(who.ops.mail.message_events(message_id), limit, cursor)
 
 
-@router.get("/threads/{thread_id}", operation_id="getThread", response_model=list[MessageInfo])
-def thread(who: Authenticated, thread_id: IdPath) -> list[MessageInfo]:
+@router.get(
+    "/threads/{thread_id}", operation_id="getThread", response_model=pages.Page[MessageInfo]
+)
+def thread(
+    who: Authenticated, thread_id: IdPath, limit: pages.Limit = 100, cursor: pages.Cursor = None
+) -> pages.Page[MessageInfo]:
     """The messages of a thread the caller sent or received (all of them with
     read_all_inboxes), oldest first."""
-    return who.ops.mail.thread(thread_id)
+    return pages.of_list(who.ops.mail.thread(thread_id), limit, cursor)

@@ -121,11 +121,13 @@ def _approver(who: Caller, run_id: str) -> RunInfo:
     return run
 
 
-@router.get("/workflows", operation_id="listWorkflows", response_model=list[WorkflowInfo])
-def workflows(who: Authenticated) -> list[WorkflowInfo]:
+@router.get("/workflows", operation_id="listWorkflows", response_model=pages.Page[WorkflowInfo])
+def workflows(
+    who: Authenticated, limit: pages.Limit = 100, cursor: pages.Cursor = None
+) -> pages.Page[WorkflowInfo]:
     """Workflows registered in the database."""
     require(who, "read_runs")
-    return service.list_workflows(who.store)
+    return pages.of_list(service.list_workflows(who.store), limit, cursor)
 
 
 @router.post("/workflows/{name}/plan", operation_id="planRun", response_model=RunPlan)
@@ -184,15 +186,19 @@ def get_run(who: Authenticated, run_id: IdPath) -> RunInfo:
     return _readable(who, run_id)
 
 
-@router.get("/runs/{run_id}/events", operation_id="runEvents", response_model=list[EventInfo])
+@router.get("/runs/{run_id}/events", operation_id="runEvents", response_model=pages.Page[EventInfo])
 def run_events(
     who: Authenticated,
     run_id: IdPath,
-    after: Annotated[int, Query(ge=0, le=bounds.MAX_ID, description="An event id; 0: all.")] = 0,
-) -> list[EventInfo]:
-    """The run's history, oldest first (after event id ``after``)."""
+    after_id: Annotated[
+        int, Query(ge=0, le=bounds.MAX_ID, description="Only events with a greater id; 0: all.")
+    ] = 0,
+    limit: pages.Limit = 100,
+    cursor: pages.Cursor = None,
+) -> pages.Page[EventInfo]:
+    """The run's history, oldest first (of the events after event id ``after_id``)."""
     _readable(who, run_id)
-    return service.run_events(who.store, run_id, after)
+    return pages.of_history(service.run_events(who.store, run_id, after_id), limit, cursor)
 
 
 @router.get("/runs/{run_id}/cost", operation_id="runCost", response_model=RunCost)

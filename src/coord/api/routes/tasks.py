@@ -72,11 +72,13 @@ class RetryBody(Body):
 
 
 class ReplayBody(RetryBody):
-    """Dead tasks to retry: those named, or every one with ``all: true`` (naming none
-    without it is refused, so that an empty request never retries everything)."""
+    """Dead tasks to retry: those named, or every one with ``all: true`` (an empty
+    body retries nothing: it is refused, naming ``task_ids``)."""
 
-    task_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=10_000)
-    all: StrictBool = False
+    task_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, min_length=1, max_length=10_000, description="The dead tasks to retry."
+    )
+    all: bool = Field(False, description="Retry every dead task (instead of task_ids).")
 
 
 class Replayed(BaseModel):
@@ -150,10 +152,14 @@ def get_task(who: Authenticated, task_id: IdPath) -> TaskInfo:
     return who.ops.tasks.get(task_id)
 
 
-@router.get("/tasks/{task_id}/events", operation_id="taskEvents", response_model=list[EventInfo])
-def task_events(who: Authenticated, task_id: IdPath) -> list[EventInfo]:
+@router.get(
+    "/tasks/{task_id}/events", operation_id="taskEvents", response_model=pages.Page[EventInfo]
+)
+def task_events(
+    who: Authenticated, task_id: IdPath, limit: pages.Limit = 100, cursor: pages.Cursor = None
+) -> pages.Page[EventInfo]:
     """A task's history, oldest first."""
-    return who.ops.tasks.events(task_id)
+    return pages.of_history(who.ops.tasks.events(task_id), limit, cursor)
 
 
 @router.post("/tasks/{task_id}/cancel", operation_id="cancelTask", response_model=TaskInfo)
@@ -169,16 +175,22 @@ def retry(who: Authenticated, task_id: IdPath, body: RetryBody) -> TaskInfo:
     return who.ops.tasks.retry(task_id, reset_steps=body.reset_steps)
 
 
-@router.get("/queues", operation_id="listQueues", response_model=list[QueueStats])
-def queues(who: Authenticated) -> list[QueueStats]:
+@router.get("/queues", operation_id="listQueues", response_model=pages.Page[QueueStats])
+def queues(
+    who: Authenticated, limit: pages.Limit = 100, cursor: pages.Cursor = None
+) -> pages.Page[QueueStats]:
     """Per queue: counts by state and the age of the oldest due task."""
-    return who.ops.queues.stats()
+    return pages.of_list(who.ops.queues.stats(), limit, cursor)
 
 
-@router.get("/dead-letters", operation_id="listDeadLetters", response_model=list[DeadLetterGroup])
-def dead_letters(who: Authenticated) -> list[DeadLetterGroup]:
+@router.get(
+    "/dead-letters", operation_id="listDeadLetters", response_model=pages.Page[DeadLetterGroup]
+)
+def dead_letters(
+    who: Authenticated, limit: pages.Limit = 100, cursor: pages.Cursor = None
+) -> pages.Page[DeadLetterGroup]:
     """Dead tasks grouped by error."""
-    return who.ops.dead_letters.groups()
+    return pages.of_list(who.ops.dead_letters.groups(), limit, cursor)
 
 
 @router.post("/dead-letters/retry", operation_id="retryDeadLetters", response_model=Replayed)

@@ -65,7 +65,7 @@ class AsyncRemoteAgents:
 
     async def page(self, limit: int = 50, cursor: str | None = None) -> Page[AgentInfo]:
         """One page of the agents, by name."""
-        return await self._t.do(calls.agents_page(page_size(limit), cursor))
+        return await self._t.do(calls.agents_pager()(page_size(limit), cursor))
 
     async def all(self) -> list[AgentInfo]:
         """Every agent, by name."""
@@ -141,7 +141,15 @@ class AsyncRemoteMail:
         """One page of an inbox."""
         q = query or InboxQuery()
         name = await self._caller.agent(agent)
-        return await self._t.do(calls.inbox_page(name, q, page_size(q.limit), cursor))
+        pages = calls.inbox_pager(
+            name,
+            unread=q.unread,
+            by_priority=q.by_priority,
+            thread_id=q.thread_id,
+            sender=q.sender,
+            topic=q.topic,
+        )
+        return await self._t.do(pages(page_size(q.limit), cursor))
 
     async def inbox(
         self, agent: str | None = None, query: InboxQuery | None = None
@@ -191,11 +199,11 @@ class AsyncRemoteMail:
 
     async def message_events(self, message_id: str) -> list[EventInfo]:
         """A message's events."""
-        return await self._t.do(calls.message_events(message_id))
+        return await self._t.collect(calls.message_events(message_id), None)
 
     async def thread(self, thread_id: str) -> list[MessageInfo]:
         """A thread's messages."""
-        return await self._t.do(calls.thread(thread_id))
+        return await self._t.collect(calls.thread(thread_id), None)
 
 
 class AsyncRemoteTasks:
@@ -232,7 +240,7 @@ class AsyncRemoteTasks:
     ) -> Page[TaskInfo]:
         """One page of the tasks, newest first."""
         q = query or TaskFilter()
-        return await self._t.do(work.tasks_page(q, page_size(q.limit), cursor))
+        return await self._t.do(work.tasks_pager(q)(page_size(q.limit), cursor))
 
     async def find(self, query: TaskFilter | None = None) -> list[TaskInfo]:
         """Tasks, newest first."""
@@ -247,7 +255,7 @@ class AsyncRemoteTasks:
 
     async def events(self, task_id: str) -> list[EventInfo]:
         """A task's history."""
-        return await self._t.do(work.task_events(task_id))
+        return await self._t.collect(work.task_events(task_id), None)
 
     async def cancel(self, task_id: str) -> TaskInfo:
         """Cancel a task."""
@@ -266,7 +274,7 @@ class AsyncRemoteQueues:
 
     async def stats(self) -> list[QueueStats]:
         """Per queue: counts by state and the age of the oldest due task."""
-        return await self._t.do(work.queues())
+        return await self._t.collect(work.queues(), None)
 
 
 class AsyncRemoteDeadLetters:
@@ -277,7 +285,7 @@ class AsyncRemoteDeadLetters:
 
     async def groups(self) -> list[DeadLetterGroup]:
         """Dead tasks grouped by error."""
-        return await self._t.do(work.dead_letters())
+        return await self._t.collect(work.dead_letters(), None)
 
     async def retry(
         self,
@@ -287,7 +295,7 @@ class AsyncRemoteDeadLetters:
         reset_steps: StepsToReset = False,
     ) -> list[str]:
         """Send dead tasks back to the queue: those named, or every one with ``all``."""
-        return await self._t.do(work.replay_dead(task_ids, all, reset_steps))
+        return await self._t.do(work.replay_dead(task_ids, every=all, reset_steps=reset_steps))
 
 
 class AsyncRemoteSurface:

@@ -20,7 +20,7 @@ class AsyncWork:
     # -- workflows and runs ----------------------------------------------------------
     async def workflows(self) -> list[WorkflowInfo]:
         """The workflows registered on the server."""
-        return await self._t.do(work.workflows())
+        return await self._t.collect(work.workflows(), None)
 
     async def plan(self, workflow: str, input: Any = None) -> RunPlan:
         """What a run of a registered workflow would do; runs nothing."""
@@ -44,7 +44,7 @@ class AsyncWork:
 
     async def run_events(self, run_id: str, after: int = 0) -> list[EventInfo]:
         """A run's history (after event id ``after``), oldest first."""
-        return await self._t.do(work.run_events(run_id, after))
+        return await self._t.collect(work.run_events(run_id, after), None)
 
     async def run_cost(self, run_id: str) -> RunCost:
         """A run's usage per phase against each budget."""

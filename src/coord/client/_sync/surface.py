@@ -65,7 +65,7 @@ class RemoteAgents:
 
     def page(self, limit: int = 50, cursor: str | None = None) -> Page[AgentInfo]:
         """One page of the agents, by name."""
-        return self._t.do(calls.agents_page(page_size(limit), cursor))
+        return self._t.do(calls.agents_pager()(page_size(limit), cursor))
 
     def all(self) -> list[AgentInfo]:
         """Every agent, by name."""
@@ -141,7 +141,15 @@ class RemoteMail:
         """One page of an inbox."""
         q = query or InboxQuery()
         name = self._caller.agent(agent)
-        return self._t.do(calls.inbox_page(name, q, page_size(q.limit), cursor))
+        pages = calls.inbox_pager(
+            name,
+            unread=q.unread,
+            by_priority=q.by_priority,
+            thread_id=q.thread_id,
+            sender=q.sender,
+            topic=q.topic,
+        )
+        return self._t.do(pages(page_size(q.limit), cursor))
 
     def inbox(
         self, agent: str | None = None, query: InboxQuery | None = None
@@ -191,11 +199,11 @@ class RemoteMail:
 
     def message_events(self, message_id: str) -> list[EventInfo]:
         """A message's events."""
-        return self._t.do(calls.message_events(message_id))
+        return self._t.collect(calls.message_events(message_id), None)
 
     def thread(self, thread_id: str) -> list[MessageInfo]:
         """A thread's messages."""
-        return self._t.do(calls.thread(thread_id))
+        return self._t.collect(calls.thread(thread_id), None)
 
 
 class RemoteTasks:
@@ -230,7 +238,7 @@ class RemoteTasks:
     def page(self, query: TaskFilter | None = None, cursor: str | None = None) -> Page[TaskInfo]:
         """One page of the tasks, newest first."""
         q = query or TaskFilter()
-        return self._t.do(work.tasks_page(q, page_size(q.limit), cursor))
+        return self._t.do(work.tasks_pager(q)(page_size(q.limit), cursor))
 
     def find(self, query: TaskFilter | None = None) -> list[TaskInfo]:
         """Tasks, newest first."""
@@ -245,7 +253,7 @@ class RemoteTasks:
 
     def events(self, task_id: str) -> list[EventInfo]:
         """A task's history."""
-        return self._t.do(work.task_events(task_id))
+        return self._t.collect(work.task_events(task_id), None)
 
     def cancel(self, task_id: str) -> TaskInfo:
         """Cancel a task."""
@@ -264,7 +272,7 @@ class RemoteQueues:
 
     def stats(self) -> list[QueueStats]:
         """Per queue: counts by state and the age of the oldest due task."""
-        return self._t.do(work.queues())
+        return self._t.collect(work.queues(), None)
 
 
 class RemoteDeadLetters:
@@ -275,7 +283,7 @@ class RemoteDeadLetters:
 
     def groups(self) -> list[DeadLetterGroup]:
         """Dead tasks grouped by error."""
-        return self._t.do(work.dead_letters())
+        return self._t.collect(work.dead_letters(), None)
 
     def retry(
         self,
@@ -285,7 +293,7 @@ class RemoteDeadLetters:
         reset_steps: StepsToReset = False,
     ) -> list[str]:
         """Send dead tasks back to the queue: those named, or every one with ``all``."""
-        return self._t.do(work.replay_dead(task_ids, all, reset_steps))
+        return self._t.do(work.replay_dead(task_ids, every=all, reset_steps=reset_steps))
 
 
 class RemoteSurface:

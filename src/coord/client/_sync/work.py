@@ -20,7 +20,7 @@ class SyncWork:
     # -- workflows and runs ----------------------------------------------------------
     def workflows(self) -> list[WorkflowInfo]:
         """The workflows registered on the server."""
-        return self._t.do(work.workflows())
+        return self._t.collect(work.workflows(), None)
 
     def plan(self, workflow: str, input: Any = None) -> RunPlan:
         """What a run of a registered workflow would do; runs nothing."""
@@ -42,7 +42,7 @@ class SyncWork:
 
     def run_events(self, run_id: str, after: int = 0) -> list[EventInfo]:
         """A run's history (after event id ``after``), oldest first."""
-        return self._t.do(work.run_events(run_id, after))
+        return self._t.collect(work.run_events(run_id, after), None)
 
     def run_cost(self, run_id: str) -> RunCost:
         """A run's usage per phase against each budget."""

@@ -443,7 +443,7 @@ def retry_choice(task_ids: Sequence[str] | None, every: bool) -> list[str] | Non
     unless ``all`` says so: an empty request must not retry everything by accident."""
     if every:
         if task_ids:
-            raise InvalidInput("task_ids: name tasks or ask for all, not both", field="task_ids")
+            raise InvalidInput("all: name task_ids or ask for all, not both", field="all")
         return None
     if not task_ids:
         raise InvalidInput(
