@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from coord.errors import InvalidInput
+from coord.operations import EnqueueOptions
 from tests.api.harness import Api, running_api
 from tests.api.test_client import Live, serving
 
@@ -101,10 +102,10 @@ def test_histories_page_by_event_id(api: Api) -> None:
 def test_the_client_follows_every_page_and_still_returns_lists(live: Live) -> None:
     with live.client("root") as root:
         for n in range(3):
-            root.enqueue("work", {"n": n}, queue=f"queue-{n}")
-        assert {"queue-0", "queue-1", "queue-2"} <= {q.queue for q in root.queues()}
+            root.tasks.enqueue("work", {"n": n}, options=EnqueueOptions(queue=f"queue-{n}"))
+        assert {"queue-0", "queue-1", "queue-2"} <= {q.queue for q in root.queues.stats()}
         assert isinstance(root.workflows(), list)
-        assert root.dead_letters() == []
+        assert root.dead_letters.groups() == []
 
 
 # -- retrying dead letters --------------------------------------------------------------
@@ -142,6 +143,6 @@ def test_all_true_retries_every_dead_task(api: Api) -> None:
 def test_the_client_retries_every_dead_task_only_when_told_all(live: Live) -> None:
     with live.client("root") as root:
         with pytest.raises(InvalidInput) as caught:
-            root.replay_dead()
+            root.dead_letters.retry()
         assert caught.value.data["field"] == "task_ids"
-        assert root.replay_dead(all=True) == []
+        assert root.dead_letters.retry(all=True) == []

@@ -126,7 +126,7 @@ _UUID_FIELDS: dict[str, set[str]] = {
     "InboxMessage": {"id", "thread_id", "reply_to"},
     "RunInfo": {"id"},
     "RunCost": {"run_id"},
-    "Sent": {"id", "thread_id"},
+    "SendResult": {"id", "thread_id"},
     "Enqueued": {"id"},
     "Started": {"id"},
     "SendBody": {"thread_id", "reply_to"},

@@ -451,7 +451,7 @@ def retry_choice(task_ids: Sequence[str] | None, every: bool) -> list[str] | Non
         return None
     if not task_ids:
         raise InvalidInput(
-            "task_ids: name the dead tasks to retry, or ask for all of them (all=true)",
+            "task_ids: name the dead tasks to retry, or say all: true to retry every one",
             field="task_ids",
         )
     return list(task_ids)
