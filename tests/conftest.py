@@ -4,6 +4,11 @@ PostgreSQL comes from ``COORD_TEST_POSTGRES_URL`` (default: the local server). T
 session creates its own database and drops it at the end. When the server cannot be
 reached the PostgreSQL tests are skipped loudly, unless ``COORD_REQUIRE_POSTGRES=1``
 (CI sets it), in which case they fail.
+
+The suite runs in parallel (pytest-xdist): every xdist worker is a session of its own,
+so it has its own session database (named after the worker, ``coord_test_gw0_...``),
+and every database a test makes has a unique name; SQLite files live in ``tmp_path``,
+which xdist keeps apart per worker.
 """
 
 from __future__ import annotations
@@ -58,11 +63,18 @@ def postgres_server() -> str:
     return ADMIN_URL
 
 
-def create_database(admin_url: str) -> str:
-    """Create an empty database; return its URL."""
-    name = f"coord_test_{uuid.uuid4().hex[:12]}"
+def _worker() -> str:
+    """The xdist worker running this process (``gw0``, ``gw1``...; ``main`` when serial)."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def create_database(admin_url: str, *, template: str | None = None) -> str:
+    """Create a database with a unique name, empty or a copy of the database at the URL
+    ``template`` (which nobody may be connected to); return its URL."""
+    name = f"coord_test_{_worker()}_{uuid.uuid4().hex[:12]}"
+    copy = "" if template is None else f' TEMPLATE "{template.rpartition("/")[2]}"'
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     return _database_url(admin_url, name)
 
 
@@ -133,3 +145,29 @@ def app(database_url: str, settings_env: None) -> Iterator[coord.App]:
         yield instance
     finally:
         instance.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests that share a module-scoped fixture on one xdist worker.
+
+    Under ``--dist loadgroup`` every other test is scheduled on its own, so the tests of
+    a module fixture (a history built once, a batch of tasks run once...) would spread
+    over the workers, each building it again. They are put in one ``xdist_group`` per
+    fixture and parameter (``ledger=sqlite``, ``ledger=postgres``: two groups), which
+    builds it once. (tryfirst: before xdist turns the groups into scheduling units; a
+    group name holds no ``]`` or ``@``, which xdist would misread.)"""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if info is None:
+            continue
+        shared = sorted(
+            f"{name}={params[name]}" if name in params else name
+            for name, defs in info.name2fixturedefs.items()
+            if defs and defs[-1].scope in ("module", "class", "package")
+        )
+        if shared:
+            group = f"{item.nodeid.partition('::')[0]}::{'+'.join(shared)}"
+            group = group.replace("]", ")").replace("[", "(").replace("@", "_")
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -312,6 +313,63 @@ def open_workspace(request: pytest.FixtureRequest, cwd: Path, backend: str) -> I
         yield Workspace(cwd, "postgres", url)
     finally:
         drop_database(admin_url, url)
+
+
+class Templates:
+    """Workspaces built once (by ``coord`` commands) and copied for each test that starts
+    from them: a copy holds exactly what the commands wrote, and costs no process.
+
+    A template is made the first time a test asks for it, in a directory of its own:
+    on SQLite the copy is the whole directory (the database under ``.coord/`` and the
+    files the build wrote); on PostgreSQL the files, and a new database created from
+    the template's (``CREATE DATABASE ... TEMPLATE``: no session may be connected to
+    it then, and none is, since every ``coord`` process of the build has exited)."""
+
+    def __init__(self, request: pytest.FixtureRequest, root: Path) -> None:
+        self._request = request
+        self._root = root
+        self._made: dict[tuple[str, str], Workspace] = {}
+        self._admin: str | None = None
+
+    def template(self, name: str, backend: str, build: Callable[[Workspace], object]) -> Workspace:
+        """The template ``name`` on ``backend``, built by ``build`` the first time."""
+        key = (name, backend)
+        if key not in self._made:
+            cwd = self._root / f"{name}-{backend}"
+            url = create_database(self._admin_url()) if backend == "postgres" else None
+            self._made[key] = ws = Workspace(cwd, backend, url)  # dropped even if build fails
+            build(ws)
+        return self._made[key]
+
+    @contextmanager
+    def copy(
+        self, name: str, backend: str, cwd: Path, build: Callable[[Workspace], object]
+    ) -> Iterator[Workspace]:
+        """A copy of the template ``name`` on ``backend`` in ``cwd`` (dropped afterwards)."""
+        template = self.template(name, backend, build)
+        shutil.copytree(template.cwd, cwd)
+        if template.database_url is None:
+            yield Workspace(cwd, backend)
+            return
+        admin_url = self._admin_url()
+        url = create_database(admin_url, template=template.database_url)
+        try:
+            yield Workspace(cwd, backend, url)
+        finally:
+            drop_database(admin_url, url)
+
+    def close(self) -> None:
+        """Drop the templates' PostgreSQL databases."""
+        for ws in self._made.values():
+            if ws.database_url is not None:
+                drop_database(self._admin_url(), ws.database_url)
+
+    def _admin_url(self) -> str:
+        # Asked for once (the first PostgreSQL template) and kept: at the end of the
+        # session the fixture may be torn down before this one is.
+        if self._admin is None:
+            self._admin = str(self._request.getfixturevalue("postgres_server"))
+        return self._admin
 
 
 def is_task_id(text: str) -> bool:

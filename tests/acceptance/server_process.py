@@ -30,29 +30,58 @@ def keyed_agent(ws: Workspace, name: str, role: str) -> str:
 
 @contextmanager
 def serving(ws: Workspace, *options: str, timeout: float = 30.0) -> Iterator[str]:
-    """Start ``coord server`` in ``ws``; yield its base URL once /readyz answers 200."""
-    port = free_port()
-    proc = ws.popen("server", "--port", str(port), *options)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                out, err = proc.communicate()
-                raise AssertionError(f"coord server exited {proc.returncode}:\n{out}\n{err}")
-            try:
-                if httpx.get(url + "/readyz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("coord server did not become ready")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
+    """Start ``coord server`` in ``ws``; yield its base URL once /readyz answers 200.
+
+    The port is a free one picked just before the start; tests run in parallel (and other
+    suites may run on the machine), so another process can take it in between: a server
+    that exits saying its address is in use is started again on another port."""
+    for attempt in range(PORT_ATTEMPTS):
+        port = free_port()
+        proc = ws.popen("server", "--port", str(port), *options)
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if _ready(proc, url, timeout, last=attempt == PORT_ATTEMPTS - 1):
+                yield url
+                return
+        finally:
+            _end(proc)
+    raise AssertionError("unreachable")  # _ready raises on the last attempt
+
+
+PORT_ATTEMPTS = 3
+
+
+def _ready(proc: subprocess.Popen[str], url: str, timeout: float, *, last: bool) -> bool:
+    """Wait for the server at ``url`` (started as ``proc``) to answer /readyz 200; False
+    when it exited because its port was taken (and this was not the last attempt)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            if not last and "address already in use" in err.lower():
+                return False
+            raise AssertionError(f"coord server exited {proc.returncode}:\n{out}\n{err}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1.0).status_code == 200:
+                # Answered by this process, not by whichever took the port first: a
+                # server that lost the race exits at once.
+                time.sleep(0.05)
+                if proc.poll() is None:
+                    return True
+                continue
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("coord server did not become ready")
+        time.sleep(0.1)
+
+
+def _end(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -14,24 +14,32 @@ import queue
 import signal
 import subprocess
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.acceptance.harness import Workspace, is_task_id, stop
+from tests.acceptance.harness import Templates, Workspace, is_task_id, stop
 
 NO_SUCH_MESSAGE = "01a20000-0000-7000-8000-000000000000"
 
 
-@pytest.fixture
-def team(workspace: Workspace) -> Workspace:
-    """A database with two agents (coder, reviewer) and a human (lead)."""
-    ws = workspace
+def _team(ws: Workspace) -> None:
     ws.ok("db", "upgrade")
     ws.ok("agent", "add", "coder", "--role", "code", "--domain", "python", "--domain", "sql")
     ws.ok("agent", "add", "reviewer", "--role", "review")
     ws.ok("agent", "add", "lead", "--human", "--description", "the human in the loop")
-    return ws
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def team(
+    request: pytest.FixtureRequest, tmp_path: Path, templates: Templates
+) -> Iterator[Workspace]:
+    """A database with two agents (coder, reviewer) and a human (lead) (a copy of a
+    template made by these commands, see tests/acceptance/conftest.py)."""
+    with templates.copy("team", request.param, tmp_path / "work", _team) as ws:
+        yield ws
 
 
 def send(ws: Workspace, *args: str, **kwargs: Any) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.harness import Result, Workspace
+from tests.acceptance.harness import Result, Templates, Workspace
 from tests.acceptance.server_process import keyed_agent, serving
 
 
@@ -21,12 +21,19 @@ def _same(foreign: Result, unknown: Result, fid: str, uid: str) -> None:
     assert fid in foreign.stderr
 
 
-@pytest.fixture
-def mailboxes(workspace: Workspace) -> Workspace:
-    workspace.ok("db", "upgrade")
+def _mailboxes(ws: Workspace) -> None:
+    ws.ok("db", "upgrade")
     for name in ("alice", "bob", "hugo"):
-        workspace.ok("agent", "add", name)
-    return workspace
+        ws.ok("agent", "add", name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def mailboxes(
+    request: pytest.FixtureRequest, tmp_path: Path, templates: Templates
+) -> Iterator[Workspace]:
+    """Three agents (a copy of a template made by these commands)."""
+    with templates.copy("mailboxes", request.param, tmp_path / "work", _mailboxes) as ws:
+        yield ws
 
 
 @pytest.mark.parametrize("option", ["--reply-to", "--thread"])

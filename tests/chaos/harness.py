@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from coord.app import connect
 from coord.settings import load_settings
@@ -27,6 +28,12 @@ REPO = Path(__file__).resolve().parents[2]
 APP_REF = "tests.chaos.chaos_app:app"
 FULL = os.environ.get("COORD_CHAOS_FULL") == "1"
 LEASE = 2.0  # seconds: COORD_LEASE_DURATION of every chaos worker
+
+# Every chaos test is in one xdist group (the suite runs with ``--dist loadgroup``): they
+# run one after another on one xdist worker, never two at once. Each starts several
+# worker processes with 2 s leases and checks that no live worker lost one; two of them
+# at once on a small machine starve each other's heartbeats, which is another test.
+CHAOS_GROUP = pytest.mark.xdist_group("chaos")
 
 _STARTED = re.compile(r"^worker (\S+) started")
 _STOPPED = re.compile(r"^worker (\S+) stopped: (\{.*\})$")

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from tests.chaos import chaos_app
-from tests.chaos.harness import FULL, ChaosDB, Fleet, read_sink, wait_for
+from tests.chaos.harness import CHAOS_GROUP, FULL, ChaosDB, Fleet, read_sink, wait_for
 from tests.chaos.work_history import check_work_history, pick_victim
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, CHAOS_GROUP]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import pytest
 
 from tests.chaos import chaos_app
 from tests.chaos.harness import (
+    CHAOS_GROUP,
     LEASE,
     ChaosDB,
     EventRow,
@@ -30,7 +31,7 @@ from tests.chaos.harness import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, CHAOS_GROUP]
 
 MODES = ["flag"] * 3 + ["lost"] * 3  # step and return on waking up / heartbeat until fenced
 LOST_KINDS = ("beat-lost", "checkpoint-lost", "step-lost")

@@ -20,6 +20,7 @@ import pytest
 from coord.storage.postgres.store import PostgresStore
 from tests.chaos import chaos_app
 from tests.chaos.harness import (
+    CHAOS_GROUP,
     FULL,
     ChaosDB,
     Fleet,
@@ -29,7 +30,7 @@ from tests.chaos.harness import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, CHAOS_GROUP]
 
 TASKS = 10_000 if FULL else 2_000
 MID_RUN_TERMINATIONS = 20 if FULL else 6

@@ -72,6 +72,7 @@ import pytest
 
 from tests.chaos import chaos_app
 from tests.chaos.harness import (
+    CHAOS_GROUP,
     FULL,
     ChaosDB,
     Fleet,
@@ -83,7 +84,7 @@ from tests.chaos.harness import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, CHAOS_GROUP]
 
 PHASES = chaos_app.FLOW_PHASES
 STEPS = chaos_app.FLOW_STEPS

@@ -34,6 +34,7 @@ import pytest
 from tests.acceptance.server_process import free_port
 from tests.chaos import chaos_app
 from tests.chaos.harness import (
+    CHAOS_GROUP,
     FULL,
     LEASE,
     REPO,
@@ -46,7 +47,7 @@ from tests.chaos.harness import (
 )
 from tests.chaos.work_history import check_work_history, holding_workers
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, CHAOS_GROUP]
 
 TASKS = 20_000 if FULL else 6_000
 WORKERS = 4
