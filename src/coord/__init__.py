@@ -4,7 +4,6 @@ The public API is what ``__all__`` lists; everything else may change.
 """
 
 from coord.app import App, TaskHandle
-from coord.app_runs import RunHandle
 from coord.client import AsyncClient, Client
 from coord.domain.messages import DeliveryState, SendResult
 from coord.domain.run_views import (
@@ -64,6 +63,8 @@ from coord.operations import (
     EnqueueOptions,
     InboxQuery,
     Me,
+    RunFilter,
+    RunHandle,
     Started,
     Subscription,
     Surface,
@@ -116,6 +117,7 @@ __all__ = [
     "QueueStats",
     "RateLimited",
     "RunCost",
+    "RunFilter",
     "RunHandle",
     "RunInfo",
     "RunPlan",
