@@ -35,7 +35,6 @@ REPLACEMENTS = {
     "through_hooks": "through_hooks_blocking",
     "next_message": "next_message_blocking",
     "nap": "nap_blocking",
-    "nap": "nap_blocking",
     "areceive": "receive",
     "AsyncTransport": "SyncTransport",
     "AsyncBaseTransport": "BaseTransport",
