@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from coord.app import App, TaskHandle
-    from coord.app_runs import RunHandle
     from coord.client import AsyncClient, Client
     from coord.domain.messages import DeliveryState, SendResult
     from coord.domain.run_views import (
@@ -70,6 +69,8 @@ if TYPE_CHECKING:
         EnqueueOptions,
         InboxQuery,
         Me,
+        RunFilter,
+        RunHandle,
         Started,
         Subscription,
         Surface,
@@ -122,6 +123,7 @@ __all__ = [
     "QueueStats",
     "RateLimited",
     "RunCost",
+    "RunFilter",
     "RunHandle",
     "RunInfo",
     "RunPlan",
@@ -203,7 +205,8 @@ _EXPORTS = {
     "QueueStats": "coord.domain.views",
     "RateLimited": "coord.errors",
     "RunCost": "coord.domain.run_views",
-    "RunHandle": "coord.app_runs",
+    "RunFilter": "coord.operations",
+    "RunHandle": "coord.operations",
     "RunInfo": "coord.domain.run_views",
     "RunPlan": "coord.domain.run_views",
     "RunState": "coord.domain.runs",

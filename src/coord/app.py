@@ -27,6 +27,7 @@ from coord.operations._sync.local import (
     LocalSurface,
     LocalTasks,
 )
+from coord.operations._sync.local_runs import LocalRuns
 from coord.operations.local_parts import LocalParts
 from coord.ports.store import Store
 from coord.runtime.cron import validate_cron
@@ -138,6 +139,12 @@ class App(MailboxFeatures, RunFeatures):
     def dead_letters(self) -> LocalDeadLetters:
         """Dead tasks (``coord.operations.DeadLetters``)."""
         return self._surface.dead_letters
+
+    @property
+    def runs(self) -> LocalRuns:
+        """Workflows and runs (``coord.operations.Runs``); ``app.start_run`` also
+        records a workflow given as a spec or builder."""
+        return self._surface.runs
 
     @property
     def aio(self) -> AsyncLocalSurface:

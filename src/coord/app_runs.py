@@ -1,20 +1,23 @@
 """The workflow half of :class:`coord.App`: declaring workflows (Python or YAML),
-starting runs and steering them (signals, gates, budgets), and reading them back."""
+starting runs and steering them (signals, gates, budgets), and reading them back.
+The operations on runs are ``app.runs`` (the surface's, as ``client.runs``); a
+started run's handle is :class:`coord.RunHandle`."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coord.domain.run_views import ArtifactInfo, RunCost, RunInfo, RunPlan
+from coord.domain.run_views import ArtifactInfo, RunCost, RunInfo, RunPlan, settled
 from coord.domain.runs import RunState
 from coord.domain.views import EventInfo
 from coord.domain.workflows import WorkflowSpec
 from coord.errors import ConfigError, NotFound, WaitTimeout
+from coord.operations._sync.handles import RunHandle
+from coord.operations._sync.local_runs import LocalRuns
 from coord.ports.store import Store
 from coord.runtime.registry import Registry
 from coord.services import dossier
@@ -26,24 +29,6 @@ from coord.workflows.worker_hooks import timer_task
 WorkflowRef = str | WorkflowSpec | Workflow
 
 
-@dataclass(frozen=True, slots=True)
-class RunHandle:
-    """A started run: its id, whether this call created it (False when its key found
-    an existing run), and a way to wait for it."""
-
-    id: str
-    app: RunFeatures
-    created: bool = True
-
-    def wait(self, timeout: float | None = None) -> RunInfo:
-        """Wait until the run ended; see :meth:`RunFeatures.wait_run`."""
-        return self.app.wait_run(self.id, timeout=timeout)
-
-    def info(self) -> RunInfo:
-        """The run as stored now."""
-        return self.app.get_run(self.id)
-
-
 class RunFeatures:
     """Workflows and runs on an App (mixed into :class:`coord.App`)."""
 
@@ -53,6 +38,10 @@ class RunFeatures:
 
     @property
     def store(self) -> Store:  # provided by App
+        raise NotImplementedError
+
+    @property
+    def runs(self) -> LocalRuns:  # provided by App
         raise NotImplementedError
 
     def _store_if_open(self) -> Store | None:
@@ -139,11 +128,12 @@ class RunFeatures:
     ) -> RunHandle:
         """Start a run. With ``key``, starting the same workflow and input again
         returns the first run (``created`` False); another input raises
-        ``IdempotencyConflict``."""
+        ``IdempotencyConflict``. A workflow given as a spec or builder is recorded
+        first; the handle's operations are those of ``app.runs``."""
         spec = self.get_workflow(workflow)
         self._record(self.store, [spec])
         run_id, created = run_service.start_run(self.store, spec, input, key=key, actor=actor)
-        return RunHandle(run_id, self, created)
+        return RunHandle(self.runs, run_id, created)
 
     def get_run(self, run_id: str) -> RunInfo:
         """A run and its phases; ``NotFound`` if there is none."""
@@ -164,7 +154,7 @@ class RunFeatures:
         approval) and return it; ``WaitTimeout`` after ``timeout`` seconds."""
         started = time.monotonic()
         run = run_service.wait_run(self.store, run_id, timeout)
-        if not run_service.settled(run):
+        if not settled(run):
             waited = time.monotonic() - started
             raise WaitTimeout(
                 f"run {run_id} is still {run.state} after {waited:.1f}s", run_id=run_id

@@ -20,7 +20,7 @@ import uvicorn
 
 import coord
 from coord.api.app import create_app
-from coord.client import Draft, EnqueueOptions, InboxQuery, TaskFilter
+from coord.client import Draft, EnqueueOptions, InboxQuery, RunFilter, TaskFilter
 from coord.client.sse import Message, Parser
 from coord.errors import (
     ConfigError,
@@ -211,26 +211,25 @@ def test_enqueue_tasks_and_start_a_run(live: Live) -> None:
         assert {q.queue for q in alice.queues.stats()} >= {"default", "slow"}
         assert alice.dead_letters.groups() == []
 
-        assert [w.name for w in alice.workflows()] == ["flow"]
-        plan = alice.plan("flow", {"topic": "x"})
+        assert [w.name for w in alice.runs.workflows()] == ["flow"]
+        plan = alice.runs.plan("flow", {"topic": "x"})
         assert plan.groups == [["build"], ["release"]]
-        run = alice.start_run("flow", {"topic": "x"}, key="r1")
+        run = alice.runs.start("flow", {"topic": "x"}, key="r1")
         assert run.created
-        assert alice.start_run("flow", {"topic": "x"}, key="r1") == run.model_copy(
-            update={"created": False}
-        )
-        found = alice.run(run.id)
+        again = alice.runs.start("flow", {"topic": "x"}, key="r1")
+        assert (again.id, again.created) == (run.id, False)
+        found = run.info()
         assert (found.workflow, found.input) == ("flow", {"topic": "x"})
-        assert [r.id for r in alice.runs(workflow="flow")] == [run.id]
-        assert alice.run_events(run.id)[0].topic.startswith("run.")
-        assert alice.run_cost(run.id).run_id == run.id
-        assert alice.pause_run(run.id).state.value == "paused"
-        assert alice.resume_run(run.id).state.value == "running"
+        assert [r.id for r in alice.runs.find(RunFilter(workflow="flow"))] == [run.id]
+        assert alice.runs.events(run.id)[0].topic.startswith("run.")
+        assert run.cost().run_id == run.id
+        assert run.pause().state.value == "paused"
+        assert alice.runs.handle(run.id).resume().state.value == "running"
         with live.client("olga") as olga:
-            assert olga.set_budget(run.id, tokens=1000).budget["tokens"] == 1000
-            assert alice.cancel_run(run.id).state.value in ("cancelled", "compensating")
+            assert olga.runs.set_budget(run.id, tokens=1000).budget["tokens"] == 1000
+            assert run.cancel().state.value in ("cancelled", "compensating")
             with pytest.raises(Conflict):
-                olga.set_budget(run.id, tokens=2000)
+                olga.runs.set_budget(run.id, tokens=2000)
 
 
 def test_errors_map_to_coords_exception_classes(live: Live) -> None:
@@ -312,8 +311,9 @@ def test_the_async_client_does_the_same(live: Live) -> None:
             assert await bob.mail.ack(got.id) == [got.id]
             task = await alice.tasks.enqueue("work", {"n": 1})
             assert (await alice.tasks.get(task.id)).state.value == "pending"
-            run = await alice.start_run("flow", {"topic": "y"})
-            assert (await alice.run(run.id)).workflow == "flow"
+            run = await alice.runs.start("flow", {"topic": "y"})
+            assert (await run.info()).workflow == "flow"
+            assert (await alice.runs.get(run.id)).workflow == "flow"
             with pytest.raises(Forbidden):
                 await alice.mail.inbox("bob")
             with pytest.raises(InvalidInput) as bad:

@@ -6,12 +6,13 @@ from typing import Annotated
 
 import typer
 
-from coord.cli import completion, context, remote
+from coord.cli import completion, surface
 from coord.cli.options import checked_by
 from coord.cli.output import Format, OutputOption, emit, line
+from coord.domain.budgets import parse_limits
 from coord.domain.durations import parse_duration
 from coord.domain.run_views import RunInfo
-from coord.services import runs as service
+from coord.errors import InvalidInput
 
 gate_app = typer.Typer(help="Approve, reject or waive the gates of a run.", no_args_is_help=True)
 budget_app = typer.Typer(help="Set the budgets of a run or of its phases.", no_args_is_help=True)
@@ -40,8 +41,8 @@ def approve(
     output: OutputOption = Format.TEXT,
 ) -> None:
     """Approve a phase awaiting human approval; the run goes on."""
-    with remote.session() as call:
-        found = call(service.approve, run_id, phase, by)
+    with surface.operations() as ops:
+        found = ops.runs.approve(run_id, phase, by=by)
     _done(found, phase, output)
 
 
@@ -62,8 +63,8 @@ def reject(
 ) -> None:
     """Reject a phase awaiting human approval: it fails, and the run with it (its
     compensations run)."""
-    with remote.session() as call:
-        found = call(service.reject, run_id, phase, by, reason)
+    with surface.operations() as ops:
+        found = ops.runs.reject(run_id, phase, reason, by=by)
     _done(found, phase, output)
 
 
@@ -86,8 +87,8 @@ def waive(
     """Record a waiver: when the phase's gate fails for the last time it passes as
     waived instead of failing the run. On a run that already failed at this gate,
     `coord run retry` then passes it without running the phase again."""
-    with remote.session() as call:
-        found = call(service.waive, run_id, phase, owner=owner, expires=expires, control=control)
+    with surface.operations() as ops:
+        found = ops.runs.waive(run_id, phase, expires=expires, control=control, owner=owner)
     _done(found, phase, output)
 
 
@@ -101,9 +102,20 @@ def set_budget(
 ) -> None:
     """Set (raise or lower) limits of a run or one phase. A run paused for its
     budget stays paused until `coord run resume`."""
-    with remote.session() as call:
-        found = call(service.set_budget, target, limits, actor=context.actor())
-    _, _, phase = target.partition(":")
-    budget = found.phase(phase).budget if phase else found.budget
-    limits_text = ", ".join(f"{k}={v:g}" for k, v in budget.items()) or "no limits"
+    run_id, _, phase = target.partition(":")
+    try:
+        budget = parse_limits(limits)
+    except ValueError as exc:
+        raise InvalidInput.of(exc, "limits") from None
+    usd = None if budget.usd_micros is None else budget.usd_micros / 1_000_000
+    with surface.operations() as ops:
+        found = ops.runs.set_budget(
+            run_id,
+            phase=phase or None,
+            tokens=budget.tokens,
+            usd=usd,
+            tool_seconds=budget.tool_seconds,
+        )
+    now = found.phase(phase).budget if phase else found.budget
+    limits_text = ", ".join(f"{k}={v:g}" for k, v in now.items()) or "no limits"
     emit(found, output, lambda: line(f"budget of {target}: {limits_text}"))

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import completion, context, remote, remote_follow, surface
+from coord.cli import completion, context, remote_follow, surface
 from coord.cli import message_views as views
 from coord.cli.output import Format, OutputOption, emit, note, to_data
 from coord.domain.views import InboxMessage
@@ -78,7 +78,7 @@ def inbox(
             found = ops.mail.inbox(agent, query)
         emit(found, output, lambda: views.inbox_table(found, empty=f"{agent}: no messages"))
         return
-    if remote.active():
+    if surface.active():
         _follow_remotely(agent, by_priority, limit, filters, output)
         return
     with context.open_store() as store:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from coord.cli import remote
+from coord.cli import surface
 from coord.cli.output import note
 from coord.domain.messages import DeliveryState
 from coord.domain.views import InboxMessage, MessageInfo
@@ -41,7 +41,7 @@ def follow(
     # Connected before listing: a delivery meanwhile is listed, streamed, or both
     # (shown once: only sequence numbers above the last shown are new).
     with (
-        remote.client() as server,
+        surface.client() as server,
         _until_signalled(),
         server.events(agent=agent, topic="message.delivered") as stream,
     ):

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coord.cli import completion, context, remote, run_views
+from coord.cli import completion, context, run_views, surface
 from coord.cli.output import Format, OutputOption, emit, line, note, stdout
 from coord.cli.worker import load_app
 from coord.cli.workflows import AppOption, is_file_ref, load_file, resolve, session
@@ -14,6 +14,7 @@ from coord.domain import content
 from coord.domain.run_views import RunInfo
 from coord.domain.runs import RunState
 from coord.errors import InvalidInput
+from coord.operations import RunFilter, RunHandle, Surface
 from coord.services import dossier
 from coord.services import runs as service
 
@@ -47,10 +48,10 @@ def plan(
     if is_file_ref(workflow):
         coord_app = None if app_ref is None else load_app(app_ref)
         spec = load_file(workflow, coord_app)
-    elif remote.active():
+    elif surface.active():
         _by_name(workflow, app_ref)
-        with remote.client() as server:
-            found = server.plan(workflow, run_input)
+        with surface.operations() as ops:
+            found = ops.runs.plan(workflow, run_input)
         emit(found, output, lambda: run_views.plan(found))
         return
     else:
@@ -83,18 +84,17 @@ def start(
     the App run its phases. With --wait, print the run when it settles and exit 1
     if it failed or was cancelled."""
     run_input = _input(input_text)
-    if remote.active():
+    if surface.active():
         _by_name(workflow, app_ref)
-        with remote.session() as call:
-            assert call.server is not None
-            started = call.server.start_run(workflow, run_input, key=key)
-            _started(call, started.id, started.created, wait, timeout, output)
+        with surface.operations() as ops:
+            _started(ops, ops.runs.start(workflow, run_input, key=key), wait, timeout, output)
         return
     with session(app_ref) as (coord_app, store):
+        # A file or an App's workflow is recorded first: runs start by name.
         spec = resolve(workflow, coord_app, store)
         service.register_workflows(store, [spec])
-        run_id, created = service.start_run(store, spec, run_input, key=key, actor=context.actor())
-        _started(remote.Services(store=store), run_id, created, wait, timeout, output)
+        ops = surface.on(store)
+        _started(ops, ops.runs.start(spec.name, run_input, key=key), wait, timeout, output)
 
 
 def _by_name(workflow: str, app_ref: str | None) -> None:
@@ -109,19 +109,15 @@ def _by_name(workflow: str, app_ref: str | None) -> None:
 
 
 def _started(
-    call: remote.Services,
-    run_id: str,
-    created: bool,
-    wait: bool,
-    timeout: float | None,
-    output: Format,
+    ops: Surface, handle: RunHandle, wait: bool, timeout: float | None, output: Format
 ) -> None:
+    run_id = handle.id
     if not wait:
-        emit({"id": run_id, "created": created}, output, lambda: stdout.print(run_id))
+        emit({"id": run_id, "created": handle.created}, output, lambda: stdout.print(run_id))
         return
     if output is Format.TEXT:
         note(f"run {run_id} started; waiting")
-    found = call(service.wait_run, run_id, timeout)
+    found = ops.runs.wait(run_id, timeout)
     emit(found, output, lambda: run_views.run(found))
     _exit_for(found)
 
@@ -135,8 +131,8 @@ def _exit_for(run: RunInfo) -> None:
 def get(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
     """Show a run and every phase: state, attempts, gate loops, start and end,
     usage, and a summary of its result."""
-    with remote.session() as call:
-        found = call(service.get_run, run_id)
+    with surface.operations() as ops:
+        found = ops.runs.get(run_id)
     emit(found, output, lambda: run_views.run(found))
 
 
@@ -150,22 +146,28 @@ def list_runs(
     output: OutputOption = Format.TEXT,
 ) -> None:
     """List runs, newest first."""
-    with remote.session() as call:
-        found = call(service.list_runs, state=state, workflow=workflow, limit=limit)
+    with surface.operations() as ops:
+        found = ops.runs.find(RunFilter(state, workflow, limit))
     emit(found, output, lambda: run_views.runs(found))
 
 
 @app.command("events")
 def events(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
     """Show a run's history: its events and its tasks', oldest first."""
-    with remote.session() as call:
-        history = call(service.run_events, run_id)
+    with surface.operations() as ops:
+        history = ops.runs.events(run_id)
     emit(history, output, lambda: run_views.events(history))
 
 
-def _signal(name: str, run_id: str, output: Format, **kwargs: Any) -> None:
-    with remote.session() as call:
-        found = call(getattr(service, name), run_id, actor=context.actor(), **kwargs)
+def _signal(name: str, run_id: str, output: Format) -> None:
+    with surface.operations() as ops:
+        handle = ops.runs.handle(run_id)
+        signals = {"pause": handle.pause, "resume": handle.resume, "cancel": handle.cancel}
+        found = signals[name]()
+    _changed(found, output)
+
+
+def _changed(found: RunInfo, output: Format) -> None:
     emit(found, output, lambda: line(f"run {found.id}: {found.state.value}"))
 
 
@@ -199,14 +201,16 @@ def retry(
 ) -> None:
     """Run a failed or cancelled run again, reusing the results of every phase
     before the failed one (or before --from)."""
-    _signal("retry", run_id, output, from_phase=from_phase)
+    with surface.operations() as ops:
+        found = ops.runs.retry(run_id, from_phase=from_phase)
+    _changed(found, output)
 
 
 @app.command("cost")
 def cost(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
     """Print the run's usage per phase against each budget."""
-    with remote.session() as call:
-        found = call(service.cost, run_id)
+    with surface.operations() as ops:
+        found = ops.runs.cost(run_id)
     emit(found, output, lambda: run_views.cost(found))
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from coord.app import App
-from coord.cli import context, remote
+from coord.cli import context, surface
 from coord.cli.output import Format, OutputOption, emit, line, note, table
 from coord.cli.worker import load_app
 from coord.domain.workflows import WorkflowSpec
@@ -99,9 +99,9 @@ def list_workflows(
 ) -> None:
     """List the workflows registered in the database (every App records the ones it
     declares when it opens it)."""
-    if remote.active() and app_ref is None:
-        with remote.session() as call:
-            found = call(service.list_workflows)
+    if surface.active() and app_ref is None:
+        with surface.operations() as ops:
+            found = ops.runs.workflows()
     else:
         with session(app_ref) as (_, store):
             found = service.list_workflows(store)

@@ -12,12 +12,15 @@ from coord.client._async.client import AsyncClient
 from coord.client._sync.client import Client
 from coord.client.models import EventPage
 from coord.client.streams import AsyncEventStream, EventStream
-from coord.operations.queries import Draft, EnqueueOptions, InboxQuery, TaskFilter
+from coord.operations._async.handles import AsyncRunHandle
+from coord.operations._sync.handles import RunHandle
+from coord.operations.queries import Draft, EnqueueOptions, InboxQuery, RunFilter, TaskFilter
 from coord.operations.results import Enqueued, Me, Started, Subscription
 
 __all__ = [
     "AsyncClient",
     "AsyncEventStream",
+    "AsyncRunHandle",
     "Client",
     "Draft",
     "EnqueueOptions",
@@ -26,6 +29,8 @@ __all__ = [
     "EventStream",
     "InboxQuery",
     "Me",
+    "RunFilter",
+    "RunHandle",
     "Started",
     "Subscription",
     "TaskFilter",

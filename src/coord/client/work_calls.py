@@ -7,11 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from coord.client.calls import Call, Pager, model, models, pager, query, seg
+from coord.client.calls import Call, Pager, model, models, page_of, pager, query, seg
+from coord.domain.pages import Page
 from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.errors import InvalidInput
-from coord.operations.queries import EnqueueOptions, TaskFilter
+from coord.operations.queries import EnqueueOptions, RunFilter, TaskFilter
 from coord.operations.results import Enqueued, Started
 
 
@@ -123,9 +124,10 @@ def start_run(workflow: str, run_input: Any, key: str | None) -> Call[Started]:
     return Call("POST", "/runs", model(Started), body=body, retry=key is not None)
 
 
-def runs_pager(state: str | None, workflow: str | None) -> Pager[RunInfo]:
-    """Pages of ``GET /runs``, newest first."""
-    return pager("/runs", RunInfo, state=state, workflow=workflow)
+def runs_page(q: RunFilter, size: int, cursor: str | None) -> Call[Page[RunInfo]]:
+    """One page of ``GET /runs``, newest first."""
+    params = query(state=q.state, workflow=q.workflow, limit=size, cursor=cursor)
+    return Call("GET", "/runs", page_of(RunInfo), params, retry=True)
 
 
 def run(run_id: str) -> Call[RunInfo]:

@@ -96,6 +96,14 @@ class ArtifactInfo(_View):
     created_at: datetime
 
 
+def settled(run: RunInfo) -> bool:
+    """True when the run will not move on by itself: it ended, is paused, or a phase
+    awaits a person's approval."""
+    if run.state.is_terminal or run.state is RunState.PAUSED:
+        return True
+    return any(p.state is PhaseState.AWAITING_APPROVAL for p in run.phases)
+
+
 def summarize(value: Any, width: int = 60) -> str:
     """A one-line rendering of a result, cut to ``width`` characters."""
     if value is None:

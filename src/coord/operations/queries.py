@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from coord.domain.runs import RunState
 from coord.domain.tasks import TaskState
 
 
@@ -63,3 +64,14 @@ class EnqueueOptions:
     priority: str | int | None = None
     delay: str | float | timedelta | None = None
     queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs to list, newest first: in that ``state`` and of that ``workflow``
+    when given; at most ``limit`` (None: all). Runs of a workflow whose authority
+    domain the caller lacks are left out."""
+
+    state: RunState | None = None
+    workflow: str | None = None
+    limit: int | None = 50

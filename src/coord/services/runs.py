@@ -21,8 +21,9 @@ from coord.domain.run_views import (
     RunInfo,
     RunPlan,
     WorkflowInfo,
+    settled,
 )
-from coord.domain.runs import TIMER_TASK, NewRun, PhaseState, RunState
+from coord.domain.runs import TIMER_TASK, NewRun, RunState
 from coord.domain.tasks import Usage
 from coord.domain.views import EventInfo
 from coord.domain.workflows import WorkflowProblems, WorkflowSpec, line_of, parse_workflow
@@ -272,13 +273,6 @@ def wait_run(store: Store, value: str, timeout: float | None = None, poll: float
             return run
         time.sleep(delay)
         delay = min(delay * 1.5, poll)
-
-
-def settled(run: RunInfo) -> bool:
-    """True when the run will not move on by itself."""
-    if run.state.is_terminal or run.state is RunState.PAUSED:
-        return True
-    return any(p.state is PhaseState.AWAITING_APPROVAL for p in run.phases)
 
 
 def _change(store: Store, value: str, decide: Decide) -> RunInfo:

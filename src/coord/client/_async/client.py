@@ -10,6 +10,7 @@ from types import TracebackType
 import httpx
 
 from coord.client import calls, streams
+from coord.client._async.runs import AsyncRemoteRuns
 from coord.client._async.surface import (
     AsyncRemoteAgents,
     AsyncRemoteDeadLetters,
@@ -18,18 +19,17 @@ from coord.client._async.surface import (
     AsyncRemoteSurface,
     AsyncRemoteTasks,
 )
-from coord.client._async.work import AsyncWork
 from coord.client.models import EventPage
 from coord.client.transport import AsyncTransport, api_base, headers
 from coord.operations.results import Me
 
 
-class AsyncClient(AsyncWork):
+class AsyncClient:
     """A coord server, called as the agent of ``api_key`` (none: a server started
     with ``coord server --dev``).
 
     The operations are by noun, the same as an App's on the database: ``.agents``,
-    ``.mail``, ``.tasks``, ``.queues``, ``.dead_letters`` (see
+    ``.mail``, ``.tasks``, ``.queues``, ``.dead_letters``, ``.runs`` (see
     :mod:`coord.operations`). They return the models the API answers and raise
     coord's errors: ``Unauthenticated`` (401), ``Forbidden`` (403), ``NotFound``,
     ``InvalidInput`` (its ``data["field"]`` names the field), ``IdempotencyConflict``,
@@ -98,6 +98,11 @@ class AsyncClient(AsyncWork):
     def dead_letters(self) -> AsyncRemoteDeadLetters:
         """Dead tasks."""
         return self._surface.dead_letters
+
+    @property
+    def runs(self) -> AsyncRemoteRuns:
+        """Workflows and runs (``client.runs.start(...)`` returns a run's handle)."""
+        return self._surface.runs
 
     async def whoami(self) -> Me:
         """The calling agent, its role, permissions and authority domains."""

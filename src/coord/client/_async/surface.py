@@ -11,6 +11,7 @@ from typing import Any
 
 from coord.client import calls, streams
 from coord.client import work_calls as work
+from coord.client._async.runs import AsyncRemoteRuns
 from coord.client.transport import AsyncTransport
 from coord.domain.messages import SendResult
 from coord.domain.pages import Page
@@ -308,3 +309,4 @@ class AsyncRemoteSurface:
         self.tasks = AsyncRemoteTasks(transport)
         self.queues = AsyncRemoteQueues(transport)
         self.dead_letters = AsyncRemoteDeadLetters(transport)
+        self.runs = AsyncRemoteRuns(transport, caller)

@@ -10,6 +10,7 @@ from types import TracebackType
 import httpx
 
 from coord.client import calls, streams
+from coord.client._sync.runs import RemoteRuns
 from coord.client._sync.surface import (
     RemoteAgents,
     RemoteDeadLetters,
@@ -18,18 +19,17 @@ from coord.client._sync.surface import (
     RemoteSurface,
     RemoteTasks,
 )
-from coord.client._sync.work import SyncWork
 from coord.client.models import EventPage
 from coord.client.transport import SyncTransport, api_base, headers
 from coord.operations.results import Me
 
 
-class Client(SyncWork):
+class Client:
     """A coord server, called as the agent of ``api_key`` (none: a server started
     with ``coord server --dev``).
 
     The operations are by noun, the same as an App's on the database: ``.agents``,
-    ``.mail``, ``.tasks``, ``.queues``, ``.dead_letters`` (see
+    ``.mail``, ``.tasks``, ``.queues``, ``.dead_letters``, ``.runs`` (see
     :mod:`coord.operations`). They return the models the API answers and raise
     coord's errors: ``Unauthenticated`` (401), ``Forbidden`` (403), ``NotFound``,
     ``InvalidInput`` (its ``data["field"]`` names the field), ``IdempotencyConflict``,
@@ -98,6 +98,11 @@ class Client(SyncWork):
     def dead_letters(self) -> RemoteDeadLetters:
         """Dead tasks."""
         return self._surface.dead_letters
+
+    @property
+    def runs(self) -> RemoteRuns:
+        """Workflows and runs (``client.runs.start(...)`` returns a run's handle)."""
+        return self._surface.runs
 
     def whoami(self) -> Me:
         """The calling agent, its role, permissions and authority domains."""

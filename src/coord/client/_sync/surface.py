@@ -11,6 +11,7 @@ from typing import Any
 
 from coord.client import calls, streams
 from coord.client import work_calls as work
+from coord.client._sync.runs import RemoteRuns
 from coord.client.transport import SyncTransport
 from coord.domain.messages import SendResult
 from coord.domain.pages import Page
@@ -306,3 +307,4 @@ class RemoteSurface:
         self.tasks = RemoteTasks(transport)
         self.queues = RemoteQueues(transport)
         self.dead_letters = RemoteDeadLetters(transport)
+        self.runs = RemoteRuns(transport, caller)

@@ -24,6 +24,7 @@ from coord.domain.views import (
 from coord.errors import Forbidden, InvalidInput
 from coord.messaging.plugins import MessageReceipt, MessageSend
 from coord.operations._async.listing import collect, page_size
+from coord.operations._async.local_runs import AsyncLocalRuns
 from coord.operations._async.protocols import StepsToReset
 from coord.operations.bridge import next_message, offload, through_hooks
 from coord.operations.cursors import decode, decode_id, decode_position, page
@@ -440,6 +441,7 @@ class AsyncLocalSurface:
         self.tasks = AsyncLocalTasks(parts)
         self.queues = AsyncLocalQueues(parts)
         self.dead_letters = AsyncLocalDeadLetters(parts)
+        self.runs = AsyncLocalRuns(parts)
 
 
 def retry_choice(task_ids: Sequence[str] | None, every: bool) -> list[str] | None:

@@ -24,6 +24,7 @@ from coord.domain.views import (
 from coord.errors import Forbidden, InvalidInput
 from coord.messaging.plugins import MessageReceipt, MessageSend
 from coord.operations._sync.listing import collect, page_size
+from coord.operations._sync.local_runs import LocalRuns
 from coord.operations._sync.protocols import StepsToReset
 from coord.operations.bridge import inline, next_message_blocking, through_hooks_blocking
 from coord.operations.cursors import decode, decode_id, decode_position, page
@@ -436,6 +437,7 @@ class LocalSurface:
         self.tasks = LocalTasks(parts)
         self.queues = LocalQueues(parts)
         self.dead_letters = LocalDeadLetters(parts)
+        self.runs = LocalRuns(parts)
 
 
 def retry_choice(task_ids: Sequence[str] | None, every: bool) -> list[str] | None:

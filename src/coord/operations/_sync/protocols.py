@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from coord.domain.messages import SendResult
 from coord.domain.pages import Page
+from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
 from coord.domain.views import (
     AgentInfo,
     DeadLetterGroup,
@@ -18,7 +19,8 @@ from coord.domain.views import (
     QueueStats,
     TaskInfo,
 )
-from coord.operations.queries import Draft, EnqueueOptions, InboxQuery, TaskFilter
+from coord.operations._sync.handles import RunHandle
+from coord.operations.queries import Draft, EnqueueOptions, InboxQuery, RunFilter, TaskFilter
 from coord.operations.results import Enqueued, Me, Subscription
 
 StepsToReset = bool | Sequence[str]
@@ -231,6 +233,115 @@ class DeadLetters(Protocol):
         ...
 
 
+class Runs(Protocol):
+    """Workflows and their runs: plan, start, inspect, steer (signals, gates,
+    budgets), wait. A workflow may require an authority domain, and its runs inherit
+    it: a run the caller may not see answers as an unknown id does (``NotFound``).
+    Controlling a run takes ``control_runs``, or ``start_run`` for a run the caller
+    started; approving takes ``approve_gate`` and a person who did not start it."""
+
+    def workflows(self) -> list[WorkflowInfo]:
+        """The workflows registered in the database, by name."""
+        ...
+
+    def plan(self, workflow: str, input: Any = None) -> RunPlan:
+        """What a run of a registered workflow would do (groups, budgets, gates);
+        runs nothing. ``NotFound`` if no such workflow is registered."""
+        ...
+
+    def start(self, workflow: str, input: Any = None, *, key: str | None = None) -> RunHandle:
+        """Start a run of a registered workflow and return its handle. With ``key``,
+        starting it again with the same input returns the first run (``created``
+        False) and another input raises ``IdempotencyConflict``."""
+        ...
+
+    def handle(self, run_id: str) -> RunHandle:
+        """A handle on an existing run (nothing is looked up until it is used)."""
+        ...
+
+    def get(self, run_id: str) -> RunInfo:
+        """One run with its phases; ``NotFound`` if there is none."""
+        ...
+
+    def page(self, query: RunFilter | None = None, cursor: str | None = None) -> Page[RunInfo]:
+        """One page (``query.limit`` runs, at most 500) of the runs, newest first."""
+        ...
+
+    def find(self, query: RunFilter | None = None) -> list[RunInfo]:
+        """Runs, newest first, as ``query`` says."""
+        ...
+
+    def events(self, run_id: str, after: int = 0) -> list[EventInfo]:
+        """A run's history (its events and its tasks'), oldest first, after event
+        id ``after`` (0: all of it)."""
+        ...
+
+    def cost(self, run_id: str) -> RunCost:
+        """Usage per phase against each budget, and the run's total."""
+        ...
+
+    def pause(self, run_id: str) -> RunInfo:
+        """Start nothing new in the run until it is resumed; ``Conflict`` unless it runs."""
+        ...
+
+    def resume(self, run_id: str) -> RunInfo:
+        """Continue a paused run; ``Conflict`` unless it is paused."""
+        ...
+
+    def cancel(self, run_id: str) -> RunInfo:
+        """Cancel a run: its tasks stop and its succeeded phases are compensated;
+        ``Conflict`` if it had ended."""
+        ...
+
+    def retry(self, run_id: str, *, from_phase: str | None = None) -> RunInfo:
+        """Run a failed or cancelled run again from its failed phase (or
+        ``from_phase``), reusing the results of the phases before it."""
+        ...
+
+    def approve(self, run_id: str, phase: str, *, by: str | None = None) -> RunInfo:
+        """Approve a phase awaiting a person's approval, as ``by`` (default: the
+        caller; only code on the database names another person, and must name one)."""
+        ...
+
+    def reject(self, run_id: str, phase: str, reason: str, *, by: str | None = None) -> RunInfo:
+        """Reject a phase awaiting approval, as ``by`` (as for :meth:`approve`): the
+        run fails and compensates."""
+        ...
+
+    def waive(
+        self,
+        run_id: str,
+        phase: str,
+        *,
+        expires: str | float,
+        control: str,
+        owner: str | None = None,
+    ) -> RunInfo:
+        """Waive a phase's gate until ``expires`` (seconds, or ``7d``), under the
+        compensating ``control``; its owner is the caller (code on the database
+        names one)."""
+        ...
+
+    def set_budget(
+        self,
+        run_id: str,
+        *,
+        phase: str | None = None,
+        tokens: int | None = None,
+        usd: float | None = None,
+        tool_seconds: float | None = None,
+    ) -> RunInfo:
+        """Set limits on the run or one of its phases (at least one of them), then
+        resume a run paused over budget as usual."""
+        ...
+
+    def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
+        """Wait until the run ended or needs a person (paused, or a phase awaiting
+        approval) and return it; ``WaitTimeout`` after ``timeout`` seconds (None: as
+        long as it takes)."""
+        ...
+
+
 class Surface(Protocol):
     """Every operation, by noun: ``app.aio`` locally, ``coord.AsyncClient`` remotely."""
 
@@ -257,4 +368,9 @@ class Surface(Protocol):
     @property
     def dead_letters(self) -> DeadLetters:
         """Dead tasks."""
+        ...
+
+    @property
+    def runs(self) -> Runs:
+        """Workflows and runs."""
         ...

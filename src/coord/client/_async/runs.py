@@ -1,0 +1,167 @@
+"""Workflows and runs over HTTP: the runs noun of :mod:`coord.operations`, with the
+same arguments, answers and errors as on the database. The server decides who may
+do what; waiting for a run polls it (see :meth:`AsyncRemoteRuns.wait`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any
+
+from coord.client import work_calls as work
+from coord.client.transport import AsyncTransport
+from coord.domain.pages import Page
+from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo, settled
+from coord.domain.views import EventInfo
+from coord.errors import Forbidden, WaitTimeout
+from coord.operations._async.handles import AsyncRunHandle
+from coord.operations._async.listing import collect, page_size
+from coord.operations.queries import RunFilter
+from coord.operations.waiting import nap
+
+if TYPE_CHECKING:
+    from coord.client._async.surface import AsyncCaller
+
+# Polling a waited-for run: quick at first (most waits are short), then at most
+# once a second, so that a long wait costs the server little.
+FIRST_POLL = 0.05
+LAST_POLL = 1.0
+
+
+class AsyncRemoteRuns:
+    """Workflows and runs over HTTP, as the key's agent."""
+
+    def __init__(self, transport: AsyncTransport, caller: AsyncCaller) -> None:
+        self._t, self._caller = transport, caller
+
+    async def workflows(self) -> list[WorkflowInfo]:
+        """The registered workflows."""
+        return await self._t.collect(work.workflows(), None)
+
+    async def plan(self, workflow: str, input: Any = None) -> RunPlan:
+        """What a run of a registered workflow would do."""
+        return await self._t.do(work.plan(workflow, input))
+
+    async def start(
+        self, workflow: str, input: Any = None, *, key: str | None = None
+    ) -> AsyncRunHandle:
+        """Start a run of a registered workflow."""
+        started = await self._t.do(work.start_run(workflow, input, key))
+        return AsyncRunHandle(self, started.id, started.created)
+
+    def handle(self, run_id: str) -> AsyncRunHandle:
+        """A handle on an existing run."""
+        return AsyncRunHandle(self, run_id, created=False)
+
+    async def get(self, run_id: str) -> RunInfo:
+        """One run with its phases."""
+        return await self._t.do(work.run(run_id))
+
+    async def page(
+        self, query: RunFilter | None = None, cursor: str | None = None
+    ) -> Page[RunInfo]:
+        """One page of the runs, newest first."""
+        q = query or RunFilter()
+        return await self._t.do(work.runs_page(q, page_size(q.limit), cursor))
+
+    async def find(self, query: RunFilter | None = None) -> list[RunInfo]:
+        """Runs, newest first."""
+        q = query or RunFilter()
+        return await collect(
+            lambda size, cursor: self.page(dataclasses.replace(q, limit=size), cursor), q.limit
+        )
+
+    async def events(self, run_id: str, after: int = 0) -> list[EventInfo]:
+        """A run's history, oldest first."""
+        return await self._t.collect(work.run_events(run_id, after), None)
+
+    async def cost(self, run_id: str) -> RunCost:
+        """Usage per phase against each budget."""
+        return await self._t.do(work.run_cost(run_id))
+
+    async def pause(self, run_id: str) -> RunInfo:
+        """Start nothing new in the run until it is resumed."""
+        return await self._t.do(work.signal(run_id, "pause"))
+
+    async def resume(self, run_id: str) -> RunInfo:
+        """Continue a paused run."""
+        return await self._t.do(work.signal(run_id, "resume"))
+
+    async def cancel(self, run_id: str) -> RunInfo:
+        """Cancel a run."""
+        return await self._t.do(work.signal(run_id, "cancel"))
+
+    async def retry(self, run_id: str, *, from_phase: str | None = None) -> RunInfo:
+        """Run a failed or cancelled run again."""
+        return await self._t.do(work.signal(run_id, "retry", {"from_phase": from_phase}))
+
+    async def approve(self, run_id: str, phase: str, *, by: str | None = None) -> RunInfo:
+        """Approve a phase awaiting a person, as the calling human."""
+        await self._as_caller(by, "by")
+        return await self._t.do(work.gate(run_id, phase, "approve"))
+
+    async def reject(
+        self, run_id: str, phase: str, reason: str, *, by: str | None = None
+    ) -> RunInfo:
+        """Reject a phase awaiting approval, as the calling human."""
+        await self._as_caller(by, "by")
+        return await self._t.do(work.gate(run_id, phase, "reject", {"reason": reason}))
+
+    async def waive(
+        self,
+        run_id: str,
+        phase: str,
+        *,
+        expires: str | float,
+        control: str,
+        owner: str | None = None,
+    ) -> RunInfo:
+        """Waive a phase's gate, owned by the caller, until it expires."""
+        await self._as_caller(owner, "owner")
+        body = {"expires": expires, "control": control}
+        return await self._t.do(work.gate(run_id, phase, "waive", body))
+
+    async def set_budget(
+        self,
+        run_id: str,
+        *,
+        phase: str | None = None,
+        tokens: int | None = None,
+        usd: float | None = None,
+        tool_seconds: float | None = None,
+    ) -> RunInfo:
+        """Set limits on the run or one of its phases."""
+        return await self._t.do(work.set_budget(run_id, phase, tokens, usd, tool_seconds))
+
+    async def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
+        """Wait until the run ended or needs a person, asking the server for it now
+        and then. Polling, not the event stream: a run's state is what decides, one
+        GET reads it whole, and a dropped connection or a missed event cannot make
+        the wait hang; the delay grows to a second, so a long wait costs little."""
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        delay = FIRST_POLL
+        while True:
+            run = await self.get(run_id)
+            now = time.monotonic()
+            if settled(run):
+                return run
+            if deadline is not None and now >= deadline:
+                raise WaitTimeout(
+                    f"run {run.id} is still {run.state} after {now - started:.1f}s",
+                    run_id=run.id,
+                )
+            left = LAST_POLL if deadline is None else max(deadline - now, 0.0)
+            await nap(min(delay, left))
+            delay = min(delay * 1.5, LAST_POLL)
+
+    async def _as_caller(self, given: str | None, field: str) -> None:
+        """Over HTTP a person acts as itself: naming another is refused, never honoured."""
+        if given is None:
+            return
+        me = await self._caller.agent(None)
+        if given != me:
+            raise Forbidden(
+                f"{field}: you act as {me!r}, the caller, never as {given!r}",
+                field=field,
+            )

@@ -1,0 +1,96 @@
+"""Handles on long-lived things: a run's operations hang off its handle
+(``handle.approve(...)``, ``handle.cancel()``, ``handle.wait()``), the same for a run
+started on the database and one started over HTTP, as Temporal's ``WorkflowHandle``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from coord.domain.run_views import RunCost, RunInfo
+from coord.domain.views import EventInfo
+
+if TYPE_CHECKING:
+    from coord.operations._async.protocols import AsyncRuns
+
+
+class AsyncRunHandle:
+    """One run: its ``id``, whether the call that gave the handle started it
+    (``created``: False when its key found an existing run), and its operations,
+    through the runs noun it came from (``app.runs``, ``client.runs``, ...)."""
+
+    __slots__ = ("_runs", "created", "id")
+
+    def __init__(self, runs: AsyncRuns, run_id: str, created: bool = True) -> None:
+        self._runs = runs
+        self.id = run_id
+        self.created = created
+
+    def __repr__(self) -> str:
+        return f"RunHandle({self.id!r}, created={self.created})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AsyncRunHandle):
+            return NotImplemented
+        return self.id == other.id and self.created == other.created
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    async def info(self) -> RunInfo:
+        """The run as stored now, with its phases."""
+        return await self._runs.get(self.id)
+
+    async def wait(self, timeout: float | None = None) -> RunInfo:
+        """Wait until the run ended or needs a person; ``WaitTimeout`` after ``timeout``."""
+        return await self._runs.wait(self.id, timeout)
+
+    async def events(self, after: int = 0) -> list[EventInfo]:
+        """The run's history, oldest first."""
+        return await self._runs.events(self.id, after)
+
+    async def cost(self) -> RunCost:
+        """Usage per phase against each budget."""
+        return await self._runs.cost(self.id)
+
+    async def pause(self) -> RunInfo:
+        """Start nothing new in the run until it is resumed."""
+        return await self._runs.pause(self.id)
+
+    async def resume(self) -> RunInfo:
+        """Continue the paused run."""
+        return await self._runs.resume(self.id)
+
+    async def cancel(self) -> RunInfo:
+        """Cancel the run (its succeeded phases are compensated)."""
+        return await self._runs.cancel(self.id)
+
+    async def retry(self, from_phase: str | None = None) -> RunInfo:
+        """Run it again from its failed phase (or ``from_phase``)."""
+        return await self._runs.retry(self.id, from_phase=from_phase)
+
+    async def approve(self, phase: str, *, by: str | None = None) -> RunInfo:
+        """Approve a phase awaiting a person (``by``: see ``runs.approve``)."""
+        return await self._runs.approve(self.id, phase, by=by)
+
+    async def reject(self, phase: str, reason: str, *, by: str | None = None) -> RunInfo:
+        """Reject a phase awaiting approval: the run fails and compensates."""
+        return await self._runs.reject(self.id, phase, reason, by=by)
+
+    async def waive(
+        self, phase: str, *, expires: str | float, control: str, owner: str | None = None
+    ) -> RunInfo:
+        """Waive a phase's gate until it expires."""
+        return await self._runs.waive(self.id, phase, expires=expires, control=control, owner=owner)
+
+    async def set_budget(
+        self,
+        *,
+        phase: str | None = None,
+        tokens: int | None = None,
+        usd: float | None = None,
+        tool_seconds: float | None = None,
+    ) -> RunInfo:
+        """Set limits on the run or one of its phases."""
+        return await self._runs.set_budget(
+            self.id, phase=phase, tokens=tokens, usd=usd, tool_seconds=tool_seconds
+        )
