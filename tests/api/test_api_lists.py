@@ -104,7 +104,7 @@ def test_the_client_follows_every_page_and_still_returns_lists(live: Live) -> No
         for n in range(3):
             root.tasks.enqueue("work", {"n": n}, options=EnqueueOptions(queue=f"queue-{n}"))
         assert {"queue-0", "queue-1", "queue-2"} <= {q.queue for q in root.queues.stats()}
-        assert isinstance(root.workflows(), list)
+        assert isinstance(root.runs.workflows(), list)
         assert root.dead_letters.groups() == []
 
 
