@@ -7,6 +7,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 import httpx
 
@@ -28,8 +29,14 @@ def keyed_agent(ws: Workspace, name: str, role: str) -> str:
     return key
 
 
+class Launcher(Protocol):
+    """Starts ``coord ARGS`` in the background (a :class:`Workspace`, or any other)."""
+
+    def popen(self, *args: str) -> subprocess.Popen[str]: ...
+
+
 @contextmanager
-def serving(ws: Workspace, *options: str, timeout: float = 30.0) -> Iterator[str]:
+def serving(ws: Launcher, *options: str, timeout: float = 30.0) -> Iterator[str]:
     """Start ``coord server`` in ``ws``; yield its base URL once /readyz answers 200.
 
     The port is a free one picked just before the start; tests run in parallel (and other

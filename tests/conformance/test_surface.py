@@ -13,14 +13,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
@@ -31,7 +29,7 @@ from coord.operations import Draft, EnqueueOptions, InboxQuery, Surface, TaskFil
 from coord.operations._sync.local import LocalSurface
 from coord.services import auth
 from coord.services import keys as key_service
-from tests.acceptance.server_process import free_port
+from tests.acceptance.server_process import serving
 from tests.conftest import create_database, drop_database
 
 COORD = Path(sys.executable).parent / "coord"
@@ -110,53 +108,38 @@ def local_face(prepared: Prepared) -> Iterator[Face]:
         yield face
 
 
+@dataclass(frozen=True)
+class Environment:
+    """Starts ``coord`` with an environment of its own (see ``serving``)."""
+
+    env: dict[str, str]
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(COORD), *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
 @contextmanager
 def remote_face(prepared: Prepared) -> Iterator[Face]:
     """``coord.Client`` as each agent, through a ``coord server`` process."""
-    port = free_port()
-    env = {**os.environ, "COORD_DATABASE_URL": prepared.url}
-    proc = subprocess.Popen(
-        [str(COORD), "server", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     clients: list[coord.Client] = []
-    try:
-        _wait_ready(proc, url)
+    with serving(Environment({**os.environ, "COORD_DATABASE_URL": prepared.url})) as url:
 
         def face(agent: str) -> Surface:
             client = coord.Client(url, prepared.keys[agent])
             clients.append(client)
             return client
 
-        yield face
-    finally:
-        for client in clients:
-            client.close()
-        proc.terminate()
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen[str], url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"coord server exited {proc.returncode}:\n{out}\n{err}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "coord server did not become ready"
-        time.sleep(0.1)
+            yield face
+        finally:
+            for client in clients:
+                client.close()
 
 
 # -- normalizing answers ----------------------------------------------------------------
