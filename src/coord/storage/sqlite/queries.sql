@@ -42,6 +42,10 @@ WHERE idempotency_key IS NOT NULL
 INSERT INTO coord_events (topic, task_id, run_id, message_id, actor, data, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?);
 
+-- name: insert_task_event
+-- An event of a task alone (no run, no message): see SqliteConnection._insert_events.
+INSERT INTO coord_events (topic, task_id, actor, data, created_at) VALUES (?, ?, ?, ?, ?);
+
 -- name: claim_candidates
 SELECT id, concurrency_key, concurrency_limit, rate_key FROM coord_tasks AS t
 WHERE state IN ('pending', 'failed') AND {queue_filter} AND run_at <= :now
