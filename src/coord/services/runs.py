@@ -28,7 +28,7 @@ from coord.domain.tasks import Usage
 from coord.domain.views import EventInfo
 from coord.domain.workflows import WorkflowProblems, WorkflowSpec, line_of, parse_workflow
 from coord.errors import InvalidInput, InvalidWorkflow, NotFound, UnknownTask
-from coord.ports.runs import Decide, RunFilter
+from coord.ports.runs import Decide, RunListing
 from coord.ports.store import Store
 from coord.security.rbac import RoleBook
 from coord.services import access
@@ -248,7 +248,9 @@ def list_runs(
         raise InvalidInput(f"limit must be 1-{MAX_LIST_LIMIT}", field="limit")
     _texts(workflow=workflow)
     before = None if before_id is None else run_id(before_id)
-    return store.list_runs(RunFilter(state=state, workflow=workflow, limit=limit, before_id=before))
+    return store.list_runs(
+        RunListing(state=state, workflow=workflow, limit=limit, before_id=before)
+    )
 
 
 def run_events(store: Store, value: str, after_id: int = 0) -> list[EventInfo]:
