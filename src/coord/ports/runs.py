@@ -83,8 +83,8 @@ class RunStore(Protocol):
         """Registered workflows, by name."""
         ...
 
-    def get_workflow(self, name: str) -> dict[str, Any] | None:
-        """A registered definition."""
+    def get_workflow(self, name: str) -> WorkflowInfo | None:
+        """A registered workflow, with its definition."""
         ...
 
     def create_run(self, run: NewRun, decide: Decide) -> tuple[str, bool]:
