@@ -38,12 +38,11 @@ def load_file(path: str, coord_app: App | None) -> WorkflowSpec:
 
 
 def resolve(ref: str, coord_app: App | None, store: Store | None) -> WorkflowSpec:
-    """The workflow ``ref`` means: a YAML file, a workflow the App declares, or one
-    registered in the database."""
+    """The workflow ``ref`` means: a YAML file, or one registered in the database (an
+    App records the workflows it declares when it opens its database, as
+    :func:`session` does)."""
     if is_file_ref(ref):
         return load_file(ref, coord_app)
-    if coord_app is not None:
-        return coord_app.get_workflow(ref)
     if store is None:
         raise typer.BadParameter(f"{ref!r} is not a YAML file: give a file, or --app")
     return service.registered_workflow(store, ref)
