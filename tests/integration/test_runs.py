@@ -456,3 +456,46 @@ class _Held:
         self.holding.set()
         self.release.wait(10)
         return self._decide(tx)
+
+
+def test_a_workflow_declared_after_the_database_opened_runs_as_declared(
+    app: coord.App,
+) -> None:
+    @app.task
+    async def step(ctx: coord.Context) -> str:
+        return ctx.phase or "?"
+
+    assert app.store is not None  # open: the builder below is empty when declared
+    wf = app.workflow("late")
+    wf.phase("a", task=step)
+    wf.phase("b", task=step, after=["a"])
+    assert [p.name for p in app.runs.plan("late").phases] == ["a", "b"]
+    run = drive_run(app, app.runs.start("late").id)
+    assert run.state is RunState.SUCCEEDED and [p.result for p in run.phases] == ["a", "b"]
+    wf.phase("c", task=step, after=["b"])  # it grows again: the next start records that
+    assert sorted(app.runs.workflow("late").phases) == ["a", "b", "c"]
+    again = drive_run(app, app.runs.start("late").id)
+    assert [p.name for p in again.phases] == ["a", "b", "c"]
+    with pytest.raises(coord.ConfigError, match="a workflow named 'late' is declared already"):
+        app.workflow("late")
+
+
+def test_the_runs_surface_for_asyncio_is_the_same(app: coord.App) -> None:
+    @app.task
+    async def step(ctx: coord.Context) -> str:
+        return "done"
+
+    app.workflow("quick").phase("a", task=step)
+
+    async def start_and_read() -> tuple[bool, RunState, list[str]]:
+        handle = await app.aio.runs.start("quick", key="once")
+        assert isinstance(handle, coord.operations.AsyncRunHandle)
+        found = await handle.info()
+        listed = await app.aio.runs.find(coord.RunFilter(workflow="quick"))
+        return handle.created, found.state, [r.id for r in listed]
+
+    created, state, listed = asyncio.run(start_and_read())
+    assert created is True and state in (RunState.PENDING, RunState.RUNNING)
+    (run_id,) = listed
+    assert drive_run(app, run_id).state is RunState.SUCCEEDED
+    assert app.runs.start("quick", key="once") == app.runs.handle(run_id)
