@@ -40,6 +40,11 @@ def test_a_run_goes_through_its_gate_and_an_approval(ready: Workspace) -> None:
     assert is_task_id(run_id)
     again = ws.data("run", "start", "release", "--input", '{"topic": "coord"}', "--key", "r1")
     assert again == {"id": run_id, "created": False}
+    recorded = ws.data("workflow", "show", "release")  # the start recorded the file's
+    assert recorded["name"] == "release" and sorted(recorded["phases"]) == ["draft", "publish"]
+    assert recorded["definition"]["phases"]["publish"]["after"] == ["draft"]
+    unknown = ws.fails("workflow", "show", "no_such_workflow")
+    assert "no workflow 'no_such_workflow' is registered" in unknown.stderr
 
     ws.burst()
     shown = ws.data("run", "get", run_id)
