@@ -18,7 +18,7 @@
   enqueue commit in one transaction. ``sequential``: N runs one after the other;
   ``concurrent``: N runs, PHASES_CONCURRENCY in flight (a thread pool calling the
   same timed function); 10 untimed warm-up runs before each. A run is timed from
-  ``app.start_run`` until ``app.result(last task)`` has read the last phase's task as
+  ``app.runs.start`` until ``app.result(last task)`` has read the last phase's task as
   succeeded from the database: that outcome and the run's ``succeeded`` state are one
   transaction. The last phase's handler hands its task id to the starter (an
   in-process dict, or a FIFO from a worker process) so that the starter can wait on
@@ -330,7 +330,7 @@ def _timed_run(app: coord.App, last: LastPhases) -> tuple[float, str, float]:
     """One run from ``start_run`` until its last phase's task is read back as
     succeeded: (seconds, run id, wall-clock end)."""
     start = time.perf_counter()
-    run_id = app.start_run(PHASES_WORKFLOW).id
+    run_id = app.runs.start(PHASES_WORKFLOW).id
     task_id = last.take(run_id, RUN_TIMEOUT_S)
     result = app.result(task_id, timeout=RUN_TIMEOUT_S)
     elapsed = time.perf_counter() - start
@@ -344,7 +344,7 @@ def _check_runs(app: coord.App, runs: list[tuple[float, str, float]], same_clock
     """Every timed run is stored as succeeded; with ``same_clock`` (SQLite, or a
     PostgreSQL server on this machine) also finished before its clock stopped."""
     for _, run_id, ended in runs:
-        run = app.get_run(run_id)
+        run = app.runs.get(run_id)
         result = run.phase(f"phase_{LAST_PHASE}").result
         if run.state is not RunState.SUCCEEDED or result != LAST_PHASE:
             raise RuntimeError(f"run {run_id} is {run.state} ({result!r}) after its timed wait")

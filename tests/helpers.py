@@ -66,9 +66,9 @@ def drive_run(
 ) -> RunInfo:
     """Run a worker of ``app`` until the run settles (ended, paused, or waiting for
     an approval) or ``until()`` holds; return the run."""
-    done = until or (lambda: settled(app.get_run(run_id)))
+    done = until or (lambda: settled(app.runs.get(run_id)))
     work_until(app, done, timeout=timeout, **options)
-    return app.get_run(run_id)
+    return app.runs.get(run_id)
 
 
 def mailbox_rows(database_url: str) -> tuple[int, int, int]:

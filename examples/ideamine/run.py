@@ -84,7 +84,7 @@ async def drive(run_id: str, approver: str, approve: bool) -> Driven:
     try:
         while not interrupted.is_set():
             try:
-                run = await asyncio.to_thread(app.wait_run, run_id, 0.5)
+                run = await app.aio.runs.wait(run_id, 0.5)
             except coord.WaitTimeout:
                 if running.done():
                     running.result()  # the worker failed: raise its error
@@ -100,13 +100,13 @@ async def drive(run_id: str, approver: str, approve: bool) -> Driven:
                 print(
                     f"  (what a person runs: coord gate approve {run_id} {phase} --by {approver})"
                 )
-                await asyncio.to_thread(app.approve, run_id, phase, by=approver)
+                await app.aio.runs.approve(run_id, phase, by=approver)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         worker.stop()
         stats = await running
-    return Driven(app.get_run(run_id), stats, interrupted.is_set())
+    return Driven(app.runs.get(run_id), stats, interrupted.is_set())
 
 
 def gate_text(phase: coord.PhaseInfo) -> str:
@@ -143,7 +143,7 @@ def print_summary(run: coord.RunInfo) -> None:
         )
         if p.error:
             print(f"  {p.name}: {p.error}")
-    cost = app.run_cost(run.id)
+    cost = app.runs.cost(run.id)
     print(f"\n{'cost':<13} {'tokens':>8} {'budget':>8} {'usd':>9} {'budget':>9}")
     for line in [*cost.phases, cost.total]:
         print(
@@ -159,7 +159,7 @@ def write_dossier(run: coord.RunInfo, workdir: Path) -> None:
     if out.exists():
         print(f"\ndossier: {out} (written earlier)")
         return
-    files = app.write_dossier(run.id, out)
+    files = app.runs.dossier(run.id).write(out)
     artifacts = sum(f.startswith("artifacts/") for f in files)
     print(f"\ndossier: {out} ({len(files)} files: {artifacts} artifacts, events.jsonl, ...)")
 
@@ -178,7 +178,7 @@ def main() -> int:
     run_input = {"workdir": str(workdir), "brief": str(args.brief.resolve())}
     started = time.perf_counter()
     try:
-        handle = app.start_run(workflow.name, run_input, key=key)
+        handle = app.runs.start(workflow.name, run_input, key=key)
     except coord.IdempotencyConflict:
         print(f"this workdir has a run of another brief (key {key}): use a new --workdir")
         return 2

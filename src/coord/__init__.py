@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from coord.messaging.plugins import MessageReceipt, MessageSend
     from coord.operations import (
         AsyncSurface,
+        Dossier,
         Draft,
         Enqueued,
         EnqueueOptions,
@@ -99,6 +100,7 @@ __all__ = [
     "DeadLetterGroup",
     "DeliveryInfo",
     "DeliveryState",
+    "Dossier",
     "Draft",
     "EnqueueOptions",
     "Enqueued",
@@ -181,6 +183,7 @@ _EXPORTS = {
     "DeadLetterGroup": "coord.domain.views",
     "DeliveryInfo": "coord.domain.views",
     "DeliveryState": "coord.domain.messages",
+    "Dossier": "coord.operations",
     "Draft": "coord.operations",
     "EnqueueOptions": "coord.operations",
     "Enqueued": "coord.operations",

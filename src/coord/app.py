@@ -8,15 +8,17 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, overload
 
 from coord.app_mailbox import MailboxFeatures
-from coord.app_runs import RunFeatures
+from coord.app_workflows import DeclaredWorkflows
 from coord.connection import connect
 from coord.domain.durations import parse_duration
 from coord.domain.runs import TIMER_TASK
 from coord.domain.tasks import Priority, RateLimit, TaskPolicy, TaskState
 from coord.domain.views import TaskInfo
+from coord.domain.workflows import WorkflowSpec
 from coord.errors import ConfigError, InvalidInput, UnknownTask
 from coord.operations._async.local import AsyncLocalSurface
 from coord.operations._sync.local import (
@@ -42,7 +44,8 @@ from coord.services.secrets import TaskSecrets
 from coord.settings import Settings, load_settings, mask_url
 from coord.storage.factory import notifier_for
 from coord.storage.url import parse_database_url
-from coord.workflows.worker_hooks import EngineHooks
+from coord.workflows.definitions import Workflow
+from coord.workflows.worker_hooks import EngineHooks, timer_task
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -72,7 +75,7 @@ class TaskHandle:
         return self.app.get_task(self.id)
 
 
-class App(MailboxFeatures, RunFeatures):
+class App(MailboxFeatures):
     """Declares tasks, schedules and agents; enqueues, sends, waits for results and
     messages, runs workers.
 
@@ -95,7 +98,8 @@ class App(MailboxFeatures, RunFeatures):
         # ctx.secret(NAME): the box is built from the settings on the first read only.
         self._secrets = TaskSecrets(lambda: self.store, self._secret_keys)
         self._init_mailbox()
-        self._init_runs()
+        self._workflows = DeclaredWorkflows(self._lock, lambda: self._store)
+        self.registry.add_task(timer_task())  # the timers of runs' time boxes and waits
         parts = self.local_parts()
         self._surface = LocalSurface(parts)
         self._async_surface = AsyncLocalSurface(parts)
@@ -111,6 +115,7 @@ class App(MailboxFeatures, RunFeatures):
             send_hooks=self.sent_hooks,
             receive_hooks=self.received_hooks,
             waiter=self._messages,
+            declared=self._workflows.record,
         )
 
     # -- the surface ------------------------------------------------------------------
@@ -142,8 +147,9 @@ class App(MailboxFeatures, RunFeatures):
 
     @property
     def runs(self) -> LocalRuns:
-        """Workflows and runs (``coord.operations.Runs``); ``app.start_run`` also
-        records a workflow given as a spec or builder."""
+        """Workflows and runs (``coord.operations.Runs``): ``app.runs.start(name)``
+        gives a :class:`coord.RunHandle`. The workflows this App declares are
+        recorded first, as they are declared then."""
         return self._surface.runs
 
     @property
@@ -278,6 +284,23 @@ class App(MailboxFeatures, RunFeatures):
         self.registry.add_schedule(schedule)
         return schedule
 
+    def workflow(
+        self,
+        name: str,
+        *,
+        budget: Mapping[str, float] | None = None,
+        description: str | None = None,
+    ) -> Workflow:
+        """Declare a workflow and return its builder: add phases with
+        ``.phase(name, task=..., after=[...], ...)`` (the keys of the YAML format).
+        It is validated and recorded when the App opens its database (or when a run
+        of it is planned or started); ``ConfigError`` if the name is taken."""
+        return self._workflows.declare(name, budget=budget, description=description)
+
+    def add_workflow(self, workflow: WorkflowSpec | Workflow | str | Path) -> WorkflowSpec:
+        """Declare a workflow given as a spec, a builder, or a YAML file path."""
+        return self._workflows.add(workflow)
+
     def middleware(self, fn: Middleware) -> Middleware:
         """Register ``async def fn(call, call_next)`` around every handler call."""
         self.middlewares.append(fn)
@@ -300,7 +323,7 @@ class App(MailboxFeatures, RunFeatures):
                 try:
                     self._open_agents(store)
                     store.register_policies([d.policy for d in self.registry.tasks.values()])
-                    self._open_runs(store)
+                    self._workflows.opened(store)
                 except BaseException:
                     store.close()
                     raise

@@ -8,6 +8,7 @@ goes to stdout, errors and logs to stderr.
 
 from __future__ import annotations
 
+import base64
 import signal
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,7 @@ def test_every_command_prints_valid_json(workspace: Workspace) -> None:
     assert data("agent", "remove", "coder")["removed"] is True
     assert data("workflow", "validate", "release.yaml")["phases"] == ["draft", "publish"]
     assert data("workflow", "list")[0]["name"] == "release"
+    assert data("workflow", "show", "release")["definition"]["name"] == "release"
     assert data("run", "plan", "release", "--app", "tasks:app")["groups"] == [
         ["draft"],
         ["publish"],
@@ -113,6 +115,13 @@ def test_every_command_prints_valid_json(workspace: Workspace) -> None:
     assert data("run", "events", run)[0]["topic"] == "run.started"
     assert data("run", "cost", run)["total"]["usage"]["tokens"] == 1000
     assert "run.json" in data("run", "dossier", run, "--out", "dossier")["files"]
+    (artifact, *_) = data("run", "artifacts", run)
+    assert artifact["name"] == "notes.md"
+    content = data("run", "artifact", run, artifact["digest"])
+    assert (
+        base64.b64decode(content["base64"])
+        == (ws.cwd / "dossier/artifacts/draft/notes.md").read_bytes()
+    )
     other = data("run", "start", "release", "--input", '{"topic": "x"}', "--key", "k")["id"]
     data("worker", "--app", "tasks:app", "--burst")
     assert data("gate", "reject", other, "publish", "--by", "lead", "--reason", "no")["state"] in (

@@ -189,11 +189,11 @@ def test_ideamine_runs_twelve_stages_from_brief_to_deployed_beta_once(tmp_path: 
     assert "smoke test: Standup digest 0.1.0: team plan" in first
 
     with coord.App(f"sqlite:///{workdir / 'coord.db'}") as app:
-        history = len(app.run_events(run_id[1]))
+        history = len(app.runs.events(run_id[1]))
     again = run_ideamine(tmp_path, workdir)  # the key finds the run: nothing runs again
     assert f"found run {run_id[1]}" in again and "succeeded: what ran is not run again" in again
     assert "worker: 0 task attempts" in again and "awaits a human approval" not in again
     assert "(written earlier)" in again
     with coord.App(f"sqlite:///{workdir / 'coord.db'}") as app:
-        assert len(app.run_events(run_id[1])) == history
-        assert app.get_run(run_id[1]).phase("critique").attempt == 2
+        assert len(app.runs.events(run_id[1])) == history
+        assert app.runs.get(run_id[1]).phase("critique").attempt == 2

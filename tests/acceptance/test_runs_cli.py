@@ -40,6 +40,11 @@ def test_a_run_goes_through_its_gate_and_an_approval(ready: Workspace) -> None:
     assert is_task_id(run_id)
     again = ws.data("run", "start", "release", "--input", '{"topic": "coord"}', "--key", "r1")
     assert again == {"id": run_id, "created": False}
+    recorded = ws.data("workflow", "show", "release")  # the start recorded the file's
+    assert recorded["name"] == "release" and sorted(recorded["phases"]) == ["draft", "publish"]
+    assert recorded["definition"]["phases"]["publish"]["after"] == ["draft"]
+    unknown = ws.fails("workflow", "show", "no_such_workflow")
+    assert "no workflow 'no_such_workflow' is registered" in unknown.stderr
 
     ws.burst()
     shown = ws.data("run", "get", run_id)
@@ -75,6 +80,21 @@ def test_a_run_goes_through_its_gate_and_an_approval(ready: Workspace) -> None:
     ).read_text() == "draft 0 of coord"
     assert json.loads((ws.cwd / "dossier" / "run.json").read_text())["state"] == "succeeded"
     ws.fails("run", "dossier", run_id, "--out", "dossier")  # not over an earlier one
+
+    listed = ws.data("run", "artifacts", run_id)
+    assert [(a["phase"], a["name"], a["phase_attempt"]) for a in listed] == [
+        ("draft", "notes.md", 1),
+        ("draft", "notes.md", 2),
+    ]
+    assert "notes.md" in ws.ok("run", "artifacts", run_id).stdout
+    first = listed[0]["digest"]
+    assert ws.ok("run", "artifact", run_id, first).stdout == "draft 0 of coord"
+    saved = ws.data("run", "artifact", run_id, first, "--out", "notes.md")
+    assert saved == {"digest": first, "size": 16, "out": "notes.md"}
+    assert (ws.cwd / "notes.md").read_text() == "draft 0 of coord"
+    unknown = ws.fails("run", "artifact", run_id, "sha256:" + "0" * 64)
+    assert f"run {run_id} has no artifact sha256:" in unknown.stderr
+    assert "is not an artifact digest" in ws.fails("run", "artifact", run_id, "notes.md").stderr
 
 
 def test_a_rejected_release_fails_the_run_and_rolls_back(ready: Workspace) -> None:

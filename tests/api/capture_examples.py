@@ -13,6 +13,21 @@ from typing import Any
 from tests.api.harness import Api, running_api
 
 OUT = Path(__file__).parents[2] / "src" / "coord" / "api" / "examples.json"
+ARTIFACT = {
+    "run_id": "019afa6b-7c2e-7d3a-9f1e-3b5a2c4d6e8f",
+    "phase": "build",
+    "name": "notes.md",
+    "digest": "sha256:" + "5f0c3e" * 10 + "5f0c",
+    "size": 42,
+    "media_type": "text/markdown; charset=utf-8",
+    "task_id": "019afa6b-7c31-72b4-8a6d-1c9e0f2b3a4d",
+    "task_attempt": 1,
+    "phase_attempt": 1,
+    "producer": "build",
+    "tool": "writer@1.2",
+    "inputs": [],
+    "created_at": "2026-12-07T20:32:55.622776Z",
+}
 
 
 def _trim(value: Any) -> Any:
@@ -80,6 +95,7 @@ def capture(api: Api) -> dict[str, dict[str, Any]]:
     c("listDeadLetters", "alice", "GET", "/dead-letters")
     c("retryDeadLetters", "root", "POST", "/dead-letters/retry", {"all": True})
     c("listWorkflows", "alice", "GET", "/workflows")
+    c("getWorkflow", "alice", "GET", "/workflows/flow")
     c("planRun", "alice", "POST", "/workflows/flow/plan", {"input": {"n": 1}})
     start = {"workflow": "flow", "input": {"n": 1}, "key": "release-7"}
     run = c("startRun", "alice", "POST", "/runs", start)
@@ -87,6 +103,7 @@ def capture(api: Api) -> dict[str, dict[str, Any]]:
     c("getRun", "alice", "GET", f"/runs/{run['id']}")
     c("runEvents", "alice", "GET", f"/runs/{run['id']}/events", params={"limit": 2})
     c("runCost", "alice", "GET", f"/runs/{run['id']}/cost")
+    c("listArtifacts", "alice", "GET", f"/runs/{run['id']}/artifacts")
     c("setBudget", "root", "PUT", f"/runs/{run['id']}/budget", {"tokens": 200000, "usd": 5.0})
     c("pauseRun", "alice", "POST", f"/runs/{run['id']}/pause")
     c("resumeRun", "alice", "POST", f"/runs/{run['id']}/resume")
@@ -102,6 +119,12 @@ def capture(api: Api) -> dict[str, dict[str, Any]]:
     c("listKeys", "root", "GET", "/keys", params={"agent": "bob"})
     c("revokeKey", "root", "DELETE", f"/keys/{key['info']['id']}")
     found = c.found
+    # An artifact's bytes are not JSON: the document shows a fixed text for them. A
+    # run here stores no artifact without a worker: one as a task's ctx.artifact makes.
+    found["getArtifact"] = {}
+    found["listArtifacts"] = {
+        "response": {"data": [ARTIFACT], "next_cursor": None, "has_more": False}
+    }
     for probe in ("healthz", "readyz"):
         found[probe] = {"response": api.client.get(f"/{probe}").json()}
     # The one key text shown: not a working one, even for a throwaway database.

@@ -185,12 +185,21 @@ CASES = [
         body=lambda _o: {"all": True},
     ),
     Case("listWorkflows", "GET", fixed("/api/v1/workflows"), ALL),
+    Case("getWorkflow", "GET", fixed("/api/v1/workflows/flow"), ALL),
     Case("planRun", "POST", fixed("/api/v1/workflows/flow/plan"), ALL, body=lambda _o: {}),
     Case("startRun", "POST", fixed("/api/v1/runs"), WORKERS, body=lambda _o: {"workflow": "flow"}),
     Case("listRuns", "GET", fixed("/api/v1/runs"), ALL),
     Case("getRun", "GET", lambda o: f"/api/v1/runs/{o.run()}", ALL),
     Case("runEvents", "GET", lambda o: f"/api/v1/runs/{o.run()}/events", ALL),
     Case("runCost", "GET", lambda o: f"/api/v1/runs/{o.run()}/cost", ALL),
+    Case("listArtifacts", "GET", lambda o: f"/api/v1/runs/{o.run()}/artifacts", ALL),
+    Case(  # the run stored nothing: allowed callers get the 404 that says so
+        "getArtifact",
+        "GET",
+        lambda o: f"/api/v1/runs/{o.run()}/artifacts/sha256:{'0' * 64}",
+        ALL,
+        ok={404},
+    ),
     Case("pauseRun", "POST", lambda o: f"/api/v1/runs/{o.run()}/pause", ALICE_AND_MANAGERS),
     Case(
         "resumeRun", "POST", lambda o: f"/api/v1/runs/{o.paused_run()}/resume", ALICE_AND_MANAGERS

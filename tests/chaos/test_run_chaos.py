@@ -70,6 +70,7 @@ from typing import Any
 
 import pytest
 
+from coord.operations import RunFilter
 from tests.chaos import chaos_app
 from tests.chaos.harness import (
     CHAOS_GROUP,
@@ -175,7 +176,7 @@ def _start_runs(db: ChaosDB, plan: Plan) -> dict[str, int]:
     app = chaos_app.build_app(db.url)
     try:
         expected = {
-            app.start_run(chaos_app.FLOW, chaos_app.flow_input(n)).id: n for n in range(plan.runs)
+            app.runs.start(chaos_app.FLOW, chaos_app.flow_input(n)).id: n for n in range(plan.runs)
         }
     finally:
         app.close()
@@ -268,11 +269,11 @@ def _check_runs(db: ChaosDB, expected: dict[str, int]) -> None:
     """Invariant 1, through the run API: every run and phase succeeded, right results."""
     app = chaos_app.build_app(db.url)
     try:
-        listed = {r.id for r in app.list_runs(limit=len(expected) + 10)}
+        listed = {r.id for r in app.runs.find(RunFilter(limit=len(expected) + 10))}
         assert listed == expected.keys(), "runs nobody started appeared (or runs got lost)"
         states: Counter[str] = Counter()
         for run_id, n in expected.items():
-            run = app.get_run(run_id)
+            run = app.runs.get(run_id)
             states[run.state.value] += 1
             if run.state.value != "succeeded":
                 continue
@@ -520,7 +521,7 @@ def _check_history(
 @contextmanager
 def _post_mortem(db: ChaosDB, workdir: Path) -> Iterator[None]:
     """On failure: save the run tables next to the worker logs and print the history
-    of the runs that did not succeed (``app.run_events``)."""
+    of the runs that did not succeed (``app.runs.events``)."""
     try:
         yield
     except BaseException:
@@ -532,14 +533,14 @@ def _post_mortem(db: ChaosDB, workdir: Path) -> Iterator[None]:
             stuck = [r[0] for r in db.rows("SELECT CAST(id AS TEXT), state FROM coord_runs")]
             app = chaos_app.build_app(db.url)
             try:
-                unfinished = [i for i in stuck if app.get_run(i).state.value != "succeeded"]
+                unfinished = [i for i in stuck if app.runs.get(i).state.value != "succeeded"]
                 print(f"\n{len(unfinished)} runs did not succeed")
                 for run_id in unfinished[:3]:
-                    run = app.get_run(run_id)
+                    run = app.runs.get(run_id)
                     print(f"--- run {run_id} {run.state.value} {run.reason} {run.detail}")
                     for p in run.phases:
                         print(f"  phase {p.name}: {p.state.value} attempt {p.attempt} {p.error}")
-                    for e in app.run_events(run_id):
+                    for e in app.runs.events(run_id):
                         print(f"  #{e.id} {e.topic} task={e.task_id} by {e.actor}: {e.data}")
             finally:
                 app.close()

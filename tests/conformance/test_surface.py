@@ -9,6 +9,7 @@ must be what a user expects. A difference between the faces is a failure."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -57,6 +58,24 @@ def declare(app: coord.App) -> None:
     @app.task(retries=0)
     async def boom(ctx: coord.Context) -> None:
         raise coord.FatalError("boom: always")
+
+    @app.task(retries=0)
+    async def note(ctx: coord.Context) -> str:
+        return await ctx.artifact("notes.md", "raw notes", tool="writer@1")
+
+    gated = app.workflow("gated", description="build, then a person approves the ship")
+    gated.phase("build", task="work")
+    gated.phase("ship", task="work", after=["build"], gate={"approval": "human"})
+    app.workflow("doomed").phase("a", task="boom")
+    app.workflow("noted").phase("write", task=note)
+
+
+def drain(prepared: Prepared) -> None:
+    """Run every due task of the database, as a worker would (phases advance)."""
+    app = coord.App(prepared.url)
+    declare(app)
+    with app:
+        app.run_worker(burst=True)
 
 
 @dataclass
@@ -268,7 +287,119 @@ def dead_letters(face: Face, prepared: Prepared) -> list[Any]:
     return out
 
 
-SCENARIOS = {"mail": mail, "agents": agents, "tasks": tasks, "dead_letters": dead_letters}
+def runs(face: Face, prepared: Prepared) -> list[Any]:
+    """A gated run started, waited for, approved; signals; errors and their codes."""
+    a, o = face("alice"), face("olga")
+    out: list[Any] = [[w.name for w in a.runs.workflows()], a.runs.workflow("gated")]
+    out.append(a.runs.plan("gated", {"n": 1}))
+    handle = a.runs.start("gated", {"n": 1}, key="r1")
+    out.append((handle.id, handle.created))
+    again = a.runs.start("gated", {"n": 1}, key="r1")
+    out.append((again.id, again.created))
+    out.append(attempt(lambda: a.runs.start("gated", {"n": 2}, key="r1")))
+    out.append(attempt(lambda: handle.wait(timeout=0.2)))  # no worker yet: still going
+    drain(prepared)
+    waiting = handle.wait(timeout=10)
+    out.append(waiting)  # settled: ship awaits a person
+    out.append(attempt(lambda: a.runs.handle(handle.id).approve("ship")))  # not a person
+    out.append(attempt(lambda: o.runs.approve(handle.id, "build")))  # not waiting
+    out.append(o.runs.handle(handle.id).approve("ship"))
+    drain(prepared)
+    out.append(handle.wait(timeout=10))
+    out.append([e.topic for e in handle.events()])
+    out.append(attempt(lambda: o.runs.approve(handle.id, "ship")))  # approved already
+    out.append(attempt(handle.cancel))  # it ended
+    out.append(a.runs.find(coord.RunFilter(workflow="gated")))
+    return out
+
+
+def run_signals(face: Face, prepared: Prepared) -> list[Any]:
+    """Cancel, retry, reject, budgets and cost."""
+    a, o = face("alice"), face("olga")
+    cancelled = a.runs.start("gated")
+    drain(prepared)
+    out: list[Any] = [cancelled.wait(timeout=10).state, cancelled.cancel()]
+    drain(prepared)
+    out.append(cancelled.info())
+    out.append(attempt(cancelled.pause))  # a cancelled run does not pause
+    out.append(cancelled.retry())  # cancelled: again from the phase it stopped at
+    drain(prepared)
+    out.append(cancelled.wait(timeout=10))
+    out.append(o.runs.reject(cancelled.id, "ship", "changelog missing"))
+    drain(prepared)
+    out.append(cancelled.wait(timeout=10))
+    failed = a.runs.start("doomed")
+    drain(prepared)
+    out.append(failed.wait(timeout=10))
+    out.append(failed.retry(from_phase="a"))
+    out.append(attempt(lambda: failed.retry(from_phase="zzz")))
+    drain(prepared)
+    out.append(failed.wait(timeout=10).state)
+    budgeted = a.runs.start("gated")
+    out.append(o.runs.set_budget(budgeted.id, tokens=1000, usd=2.5))
+    out.append(o.runs.handle(budgeted.id).set_budget(phase="build", tool_seconds=60))
+    out.append(attempt(lambda: o.runs.set_budget(budgeted.id)))  # no limit given
+    out.append(attempt(lambda: o.runs.set_budget(budgeted.id, tokens=-1)))
+    out.append(attempt(lambda: a.runs.set_budget(budgeted.id, tokens=5)))  # an operator's
+    out.append(budgeted.cost())
+    out.append(budgeted.pause())
+    out.append(attempt(budgeted.pause))
+    out.append(budgeted.resume())
+    return out
+
+
+def run_artifacts(face: Face, prepared: Prepared) -> list[Any]:
+    """Artifacts and the dossier, the same through either face."""
+    a = face("alice")
+    handle = a.runs.start("noted")
+    drain(prepared)
+    out: list[Any] = [handle.wait(timeout=10)]
+    (found,) = handle.artifacts()
+    out.append(found)
+    out.append(a.runs.artifact(handle.id, found.digest))
+    out.append(handle.artifact(found.digest))
+    out.append(attempt(lambda: a.runs.artifact(handle.id, "sha256:" + "0" * 64)))
+    out.append(attempt(lambda: a.runs.artifact(handle.id, "md5:abc")))
+    dossier = handle.dossier()
+    out.append(sorted(dossier.files))
+    out.append(dossier.files["artifacts/write/notes.md"])
+    out.append(json.loads(dossier.files["run.json"]))
+    out.append(json.loads(dossier.files["artifacts.json"]))
+    out.append([json.loads(e)["topic"] for e in dossier.files["events.jsonl"].splitlines()])
+    out.append(a.runs.artifacts(a.runs.start("gated").id))  # none
+    return out
+
+
+def run_errors(face: Face, prepared: Prepared) -> list[Any]:
+    """Unknown runs and workflows, bad input, and who may not."""
+    a, v = face("alice"), face("vic")
+    return [
+        attempt(lambda: a.runs.get(UNKNOWN_ID)),
+        attempt(lambda: a.runs.handle(UNKNOWN_ID).cancel()),
+        attempt(lambda: a.runs.events(UNKNOWN_ID)),
+        attempt(lambda: a.runs.artifacts(UNKNOWN_ID)),
+        attempt(lambda: a.runs.dossier(UNKNOWN_ID)),
+        attempt(lambda: a.runs.approve(UNKNOWN_ID, "ship")),
+        attempt(lambda: a.runs.workflow("ghost")),
+        attempt(lambda: a.runs.start("ghost")),
+        attempt(lambda: a.runs.plan("ghost")),
+        attempt(lambda: a.runs.start("gated", {"n": float("nan")})),
+        attempt(lambda: a.runs.find(coord.RunFilter(limit=0))),
+        attempt(lambda: v.runs.start("gated")),
+        [r.workflow for r in v.runs.find(coord.RunFilter(limit=None))],
+    ]
+
+
+SCENARIOS = {
+    "mail": mail,
+    "agents": agents,
+    "tasks": tasks,
+    "dead_letters": dead_letters,
+    "runs": runs,
+    "run_signals": run_signals,
+    "run_artifacts": run_artifacts,
+    "run_errors": run_errors,
+}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -365,3 +496,104 @@ def test_tasks_and_dead_letters_do_what_users_expect(
     ]
     assert len(dead[4]) == 1 and tuple(dead[5][:2]) == ("error", "InvalidInput")
     assert len(dead[6]) == 1 and dead[7] == [] and dead[8] == ["pending", "pending"]
+
+
+def _phase(run: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(p for p in run["phases"] if p["name"] == name)
+    return found
+
+
+def _phase_cost(cost: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(p for p in cost["phases"] if p["phase"] == name)
+    return found
+
+
+def _errors(items: list[Any]) -> list[tuple[Any, ...]]:
+    return [tuple(e)[:2] for e in items]
+
+
+def test_runs_do_what_users_expect(transcripts: dict[str, dict[str, list[Any]]]) -> None:
+    out = transcripts["local"]["runs"]
+    # (sorted: PostgreSQL's jsonb keeps a definition's phases in an order of its own)
+    assert out[0] == ["doomed", "gated", "noted"] and sorted(out[1]["phases"]) == ["build", "ship"]
+    assert out[2]["groups"] == [["build"], ["ship"]]
+    assert out[3][1] is True and out[4] == [out[3][0], False]  # the key found the first
+    assert _errors([out[5], out[6]]) == [("error", "IdempotencyConflict"), ("error", "WaitTimeout")]
+    waiting = out[7]
+    assert waiting["state"] == "running"
+    assert _phase(waiting, "build")["state"] == "succeeded"
+    assert _phase(waiting, "ship")["state"] == "awaiting_approval"
+    # alice is no person; build waits for nobody; olga approves ship.
+    assert _errors([out[8], out[9]]) == [("error", "Forbidden"), ("error", "Conflict")]
+    assert _phase(out[10], "ship")["approval"] is not None
+    done = out[11]
+    assert done["state"] == "succeeded" and _phase(done, "ship")["state"] == "succeeded"
+    topics = out[12]
+    assert topics.index("phase.approval.requested") < topics.index("phase.approved")
+    assert topics[-1] == "run.succeeded"
+    assert _errors([out[13], out[14]]) == [("error", "Conflict"), ("error", "Conflict")]
+    assert [r["state"] for r in out[15]] == ["succeeded"]
+
+
+def test_run_signals_do_what_users_expect(transcripts: dict[str, dict[str, list[Any]]]) -> None:
+    out = transcripts["local"]["run_signals"]
+    assert out[0] == "running" and out[1]["state"] == "cancelled"
+    assert out[2]["state"] == "cancelled" and _errors([out[3]]) == [("error", "Conflict")]
+    retried = out[5]  # the retried run ran build's result again to the same gate
+    assert out[4]["state"] == "running"
+    assert _phase(retried, "ship")["state"] == "awaiting_approval"
+    rejected = out[7]
+    assert rejected["state"] == "failed" and rejected["detail"]["reason"] == "rejected"
+    assert rejected["detail"]["detail"] == {"by": "olga", "reason": "changelog missing"}
+    assert out[8]["state"] == "failed" and _phase(out[9], "a")["attempt"] == 2
+    assert tuple(out[10][:2]) == ("error", "InvalidInput") and out[11] == "failed"
+    assert out[12]["budget"] == {"tokens": 1000, "usd": 2.5}
+    assert _phase(out[13], "build")["budget"] == {"tool_seconds": 60.0}
+    assert [tuple(e) for e in out[14:17]] == [
+        ("error", "InvalidInput", "invalid_input", "tokens"),
+        ("error", "InvalidInput", "invalid_input", "tokens"),
+        ("error", "Forbidden", "forbidden", None),
+    ]
+    assert _phase_cost(out[17], "build")["budget"] == {"tool_seconds": 60.0}
+    assert out[18]["state"] == "paused" and tuple(out[19][:2]) == ("error", "Conflict")
+    assert out[20]["state"] == "running"
+
+
+def test_run_artifacts_do_what_users_expect(
+    transcripts: dict[str, dict[str, list[Any]]],
+) -> None:
+    out = transcripts["local"]["run_artifacts"]
+    assert out[0]["state"] == "succeeded"
+    found = out[1]
+    assert (found["phase"], found["name"], found["tool"], found["size"]) == (
+        "write",
+        "notes.md",
+        "writer@1",
+        9,
+    )
+    assert out[2] == out[3] == b"raw notes"
+    assert [tuple(e) for e in out[4:6]] == [
+        ("error", "NotFound", "not_found", None),
+        ("error", "InvalidInput", "invalid_input", "digest"),
+    ]
+    assert out[6] == [
+        "artifacts.json",
+        "artifacts/write/notes.md",
+        "cost.json",
+        "events.jsonl",
+        "gates.json",
+        "run.json",
+    ]
+    assert out[7] == b"raw notes" and out[8]["state"] == "succeeded"
+    assert out[9] == [found] and "artifact.stored" in out[10] and out[11] == []
+
+
+def test_run_errors_carry_their_codes(transcripts: dict[str, dict[str, list[Any]]]) -> None:
+    out = transcripts["local"]["run_errors"]
+    assert [tuple(e) for e in out[:9]] == [("error", "NotFound", "not_found", None)] * 9
+    assert [tuple(e) for e in out[9:12]] == [
+        ("error", "InvalidInput", "invalid_input", "input.n"),
+        ("error", "InvalidInput", "invalid_input", "limit"),
+        ("error", "Forbidden", "forbidden", None),
+    ]
+    assert sorted(set(out[12])) == ["doomed", "gated", "noted"]  # a viewer reads them

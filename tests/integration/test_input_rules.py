@@ -48,7 +48,7 @@ def refused(call: Callable[[], Any], field: str) -> coord.InvalidInput:
 def nothing_written(app: coord.App) -> None:
     assert app.list_tasks() == []
     assert app.inbox("bob") == []
-    assert app.list_runs() == []
+    assert app.runs.find() == []
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_nan_infinity_and_huge_integers_are_refused_not_stored_as_null(
         "payload -Infinity in a batch": lambda: app.enqueue_many("work", [{"i": 1}, {"i": -INF}]),
         "payload integer beyond 64 bits": lambda: app.enqueue("work", {"i": 10**30}),
         "message body Infinity": lambda: app.send("alice", "bob", "s", {"x": INF}),
-        "run input NaN": lambda: app.start_run("flow", {"x": NAN}),
+        "run input NaN": lambda: app.runs.start("flow", {"x": NAN}),
     }
     refused(calls[what], field)
     nothing_written(app)
@@ -102,8 +102,8 @@ def test_a_nul_character_is_refused_on_both_backends(app: coord.App, what: str, 
         "message subject": lambda: app.send("alice", "bob", "s\x00"),
         "message body": lambda: app.send("alice", "bob", "s", ["\x00"]),
         "message key": lambda: app.send("alice", "bob", "s", key="k\x00"),
-        "run input": lambda: app.start_run("flow", {"text": "\x00"}),
-        "run key": lambda: app.start_run("flow", {}, key="k\x00"),
+        "run input": lambda: app.runs.start("flow", {"text": "\x00"}),
+        "run key": lambda: app.runs.start("flow", {}, key="k\x00"),
     }
     error = refused(calls[what], field)
     assert "NUL" in error.message
@@ -207,10 +207,10 @@ def test_budget_limits_out_of_range_are_refused_naming_the_limit(
     app: coord.App, limits: dict[str, float], field: str
 ) -> None:
     declare(app)
-    run = app.start_run("flow", {})
-    refused(lambda: app.set_budget(run.id, **limits), field)
-    assert app.get_run(run.id).budget == {}
-    assert app.set_budget(run.id, tokens=10**15, usd=1e9).budget == {
+    run = app.runs.start("flow", {})
+    refused(lambda: app.runs.set_budget(run.id, **limits), field)
+    assert app.runs.get(run.id).budget == {}
+    assert app.runs.set_budget(run.id, tokens=10**15, usd=1e9).budget == {
         "tokens": 10**15,
         "usd": 1e9,
     }
@@ -230,7 +230,7 @@ def test_a_workflow_definition_with_nan_or_huge_numbers_is_invalid() -> None:
 
 def test_cursors_and_sequence_numbers_beyond_64_bits_are_refused(app: coord.App) -> None:
     declare(app)
-    run = app.start_run("flow", {})
+    run = app.runs.start("flow", {})
     refused(lambda: runs.run_events(app.store, run.id, 10**30), "after")
     refused(lambda: messages.inbox(app.store, "bob", after_seq=2**63), "after")
     for cursor in ("9" * 19, "99999999999999999999:9999999999999999999", "-1", "1\n", "x"):
@@ -262,7 +262,7 @@ def test_a_run_with_a_nan_phase_result_fails_rather_than_storing_null(app: coord
 
     flow = app.workflow("nanflow")
     flow.phase("only", task=nan)
-    run = app.start_run("nanflow", {})
+    run = app.runs.start("nanflow", {})
     found = drive_run(app, run.id)
     assert found.state is coord.RunState.FAILED
 
@@ -277,6 +277,6 @@ def test_a_lookup_by_a_name_holding_nul_is_refused_alike_on_both_backends(
     refused(lambda: app.inbox("bo\x00b"), "agent")
     refused(lambda: app.remove_agent("bo\x00b"), "agent")
     refused(lambda: app.list_tasks(queue="q\x00"), "queue")
-    refused(lambda: app.list_runs(workflow="fl\x00ow"), "workflow")
-    refused(lambda: app.get_workflow("fl\x00ow"), "workflow")
+    refused(lambda: app.runs.find(coord.RunFilter(workflow="fl\x00ow")), "workflow")
+    refused(lambda: app.runs.workflow("fl\x00ow"), "workflow")
     refused(lambda: app.enqueue_many("wo\x00rk", [{}]), "task")

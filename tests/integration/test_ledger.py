@@ -72,7 +72,7 @@ def history(app: coord.App) -> None:
         app.enqueue(step, {"n": n})
     app.send("coder", "reviewer", "please review", {"pr": 7, "ratio": 0.25, "text": "é\n"})
     app.send("coder", "topic:reviews", "broadcast", "plain text")
-    run = app.start_run("audited", {"why": "audit"})
+    run = app.runs.start("audited", {"why": "audit"})
     drive_run(app, run.id)
 
 

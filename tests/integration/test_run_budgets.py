@@ -119,8 +119,8 @@ def table_app(app: coord.App) -> dict[str, list[int]]:
 
 
 def _drive_all(app: coord.App, run_ids: list[str]) -> dict[str, RunInfo]:
-    work_until(app, lambda: all(settled(app.get_run(r)) for r in run_ids), timeout=60)
-    return {r: app.get_run(r) for r in run_ids}
+    work_until(app, lambda: all(settled(app.runs.get(r)) for r in run_ids), timeout=60)
+    return {r: app.runs.get(r) for r in run_ids}
 
 
 def _rounded(over: Any) -> Any:
@@ -131,14 +131,14 @@ def _rounded(over: Any) -> Any:
 
 
 def _exceeded_events(app: coord.App, run_id: str) -> list[EventInfo]:
-    return [e for e in app.run_events(run_id) if e.topic == "budget.exceeded"]
+    return [e for e in app.runs.events(run_id) if e.topic == "budget.exceeded"]
 
 
 def test_every_budget_pauses_its_run_whichever_task_goes_over(app: coord.App) -> None:
     """The table: 8 positions x 3 dimensions, all runs driven by one worker at once."""
     ran = table_app(app)
     runs = {
-        app.start_run(
+        app.runs.start(
             _workflow(case.scope, dimension),
             {"items": [1, 2, 3], "at": case.at, "dimension": dimension},
         ).id: (case, dimension)
@@ -179,12 +179,12 @@ def test_every_budget_pauses_its_run_whichever_task_goes_over(app: coord.App) ->
     assert not problems, "\n".join(problems)
 
     for run_id, (case, dimension) in runs.items():  # still over: it pauses again at once
-        again = app.resume_run(run_id)
+        again = app.runs.resume(run_id)
         check(again.state is RunState.PAUSED, run_id, f"resumed over budget: {again.state}")
         check(len(_exceeded_events(app, run_id)) == 2, run_id, "no new budget.exceeded")
-        raised = app.set_budget(run_id, case.phase, **_limit(dimension, 10 * LIMIT))
+        raised = app.runs.set_budget(run_id, phase=case.phase, **_limit(dimension, 10 * LIMIT))
         check(raised.state is RunState.PAUSED, run_id, "raising a budget resumed the run")
-        app.resume_run(run_id)
+        app.runs.resume(run_id)
     assert not problems, "\n".join(problems)
 
     for run_id, run in _drive_all(app, list(runs)).items():
@@ -208,7 +208,7 @@ def test_every_exceeded_scope_is_named_and_each_must_be_raised(app: coord.App) -
     wf = app.workflow("both", budget={"tokens": 100})
     wf.phase("think", task=think, budget={"tokens": 50})
     wf.phase("write", task=write, after=["think"])
-    run_id = app.start_run("both").id
+    run_id = app.runs.start("both").id
     run = drive_run(app, run_id)
     assert run.state is RunState.PAUSED and run.detail["scope"] == "run"
     assert run.detail["exceeded"] == [
@@ -219,12 +219,12 @@ def test_every_exceeded_scope_is_named_and_each_must_be_raised(app: coord.App) -
         ("run", None),
         ("phase:think", "think"),
     ]
-    app.set_budget(run_id, tokens=1000)
-    run = app.resume_run(run_id)  # the phase is still over its own budget
+    app.runs.set_budget(run_id, tokens=1000)
+    run = app.runs.resume(run_id)  # the phase is still over its own budget
     assert run.state is RunState.PAUSED and run.detail["scope"] == "phase:think"
     assert run.phase("write").state is PhaseState.WAITING
-    app.set_budget(run_id, "think", tokens=1000)
-    app.resume_run(run_id)
+    app.runs.set_budget(run_id, phase="think", tokens=1000)
+    app.runs.resume(run_id)
     run = drive_run(app, run_id)
     assert run.state is RunState.SUCCEEDED and run.phase("write").result == "written"
 
@@ -244,19 +244,19 @@ def test_an_overrun_is_recorded_once_while_the_tasks_already_started_finish(
         fan_out={"over": "input.items", "parallelism": 3},
         budget={"tokens": 50},
     )
-    run_id = app.start_run("wide", {"items": [0, 1, 2]}).id
+    run_id = app.runs.start("wide", {"items": [0, 1, 2]}).id
     run = drive_run(
-        app, run_id, until=lambda: app.get_run(run_id).phase("spend").usage["tokens"] == 300
+        app, run_id, until=lambda: app.runs.get(run_id).phase("spend").usage["tokens"] == 300
     )
-    run = app.get_run(run_id)
+    run = app.runs.get(run_id)
     # All three items were started before the first went over: they all finish, the
     # phase succeeds, and the run stays paused, its detail up to date.
     assert run.phase("spend").state is PhaseState.SUCCEEDED
     assert run.state is RunState.PAUSED and run.reason == "budget_exceeded"
     assert run.detail["over"] == {"tokens": {"used": 300, "limit": 50}}
     assert len(_exceeded_events(app, run_id)) == 1
-    app.set_budget(run_id, "spend", tokens=300)
-    assert app.resume_run(run_id).state is RunState.SUCCEEDED
+    app.runs.set_budget(run_id, phase="spend", tokens=300)
+    assert app.runs.resume(run_id).state is RunState.SUCCEEDED
 
 
 def test_a_charge_sent_with_a_lease_renewal_pauses_the_run_while_its_task_runs(
@@ -282,17 +282,17 @@ def test_a_charge_sent_with_a_lease_renewal_pauses_the_run_while_its_task_runs(
     wf = app.workflow("research")
     wf.phase("research", task=research, budget={"tokens": 500, "tool_seconds": 60})
     wf.phase("report", task=report, after=["research"])
-    run_id = app.start_run("research").id
+    run_id = app.runs.start("research").id
 
     def paused_then_done() -> bool:
-        run = app.get_run(run_id)
+        run = app.runs.get(run_id)
         if run.state is RunState.PAUSED and run.phase("research").state is PhaseState.RUNNING:
             paused_while_running.set()
         return run.phase("research").state is PhaseState.SUCCEEDED
 
     drive_run(app, run_id, until=paused_then_done)
     time.sleep(0.2)
-    run = app.get_run(run_id)
+    run = app.runs.get(run_id)
     assert run.phase("research").result == "paused while running"
     assert run.state is RunState.PAUSED and run.reason == "budget_exceeded"
     assert run.detail["scope"] == "phase:research"
@@ -321,20 +321,20 @@ def test_a_run_paused_by_hand_that_goes_over_a_budget_is_paused_for_it(
     wf = app.workflow("held", budget={"tokens": 100})
     wf.phase("think", task=think)
     wf.phase("write", task=think, after=["think"])
-    run_id = app.start_run("held").id
+    run_id = app.runs.start("held").id
 
     def pause_then_done() -> bool:
-        run = app.get_run(run_id)
+        run = app.runs.get(run_id)
         if run.state is RunState.RUNNING and not paused.is_set():
-            app.pause_run(run_id)
+            app.runs.pause(run_id)
             paused.set()
         return run.phase("think").state is PhaseState.SUCCEEDED
 
     drive_run(app, run_id, until=pause_then_done)
-    run = app.get_run(run_id)
+    run = app.runs.get(run_id)
     assert run.state is RunState.PAUSED and run.reason == "budget_exceeded"
     assert run.detail["over"] == {"tokens": {"used": 200, "limit": 100}}
-    reasons = [e.data["reason"] for e in app.run_events(run_id) if e.topic == "run.paused"]
+    reasons = [e.data["reason"] for e in app.runs.events(run_id) if e.topic == "run.paused"]
     assert reasons == ["requested", "budget_exceeded"]
     assert len(_exceeded_events(app, run_id)) == 1
 
@@ -359,12 +359,12 @@ def test_a_fix_loop_over_the_phase_budget_does_not_run_the_phase_again(
         budget={"tokens": 100},
         gate={"rubric": {"clarity": 0.5}, "fix": improve, "max_loops": 2},
     )
-    run_id = app.start_run("fixed").id
+    run_id = app.runs.start("fixed").id
     run = drive_run(app, run_id)
     assert run.state is RunState.PAUSED and run.detail["scope"] == "phase:draft"
     assert run.phase("draft").state is PhaseState.FIXING and run.phase("draft").attempt == 1
-    app.set_budget(run_id, "draft", tokens=1000)
-    app.resume_run(run_id)
+    app.runs.set_budget(run_id, phase="draft", tokens=1000)
+    app.runs.resume(run_id)
     run = drive_run(app, run_id)
     assert run.state is RunState.SUCCEEDED and run.phase("draft").attempt == 2
 
@@ -385,16 +385,16 @@ def test_an_approval_after_an_over_budget_phase_does_not_start_the_next(
     wf.phase("build", task=build, budget={"usd": 2}, gate={"approval": "human"})
     wf.phase("release", task=release, after=["build"])
     app.add_agent("lead", human=True)
-    run_id = app.start_run("approved").id
+    run_id = app.runs.start("approved").id
     run = drive_run(app, run_id)
     # The build's work is done: it waits for its approval, in a paused run.
     assert run.phase("build").state is PhaseState.AWAITING_APPROVAL
     assert run.state is RunState.PAUSED and run.detail["scope"] == "phase:build"
-    run = app.approve(run_id, "build", by="lead")
+    run = app.runs.approve(run_id, "build", by="lead")
     assert run.phase("build").state is PhaseState.SUCCEEDED
     assert run.state is RunState.PAUSED and run.phase("release").state is PhaseState.WAITING
-    app.set_budget(run_id, "build", usd=5)
-    app.resume_run(run_id)
+    app.runs.set_budget(run_id, phase="build", usd=5)
+    app.runs.resume(run_id)
     assert drive_run(app, run_id).state is RunState.SUCCEEDED
 
 
@@ -408,9 +408,9 @@ def test_a_limit_lowered_below_what_was_used_pauses_the_run_at_once(app: coord.A
     wf.phase("build", task=build, gate={"approval": "human"})
     wf.phase("release", task=build, after=["build"])
     app.add_agent("lead", human=True)
-    run_id = app.start_run("lowered").id
+    run_id = app.runs.start("lowered").id
     assert drive_run(app, run_id).state is RunState.RUNNING  # awaiting the approval
-    run = app.set_budget(run_id, tokens=200)
+    run = app.runs.set_budget(run_id, tokens=200)
     assert run.state is RunState.PAUSED and run.reason == "budget_exceeded"
     assert run.detail["over"] == {"tokens": {"used": 300, "limit": 200}}
     assert len(_exceeded_events(app, run_id)) == 1
@@ -438,7 +438,7 @@ def _compensated_app(app: coord.App, fail: bool) -> None:
 
 def test_compensations_run_past_a_budget_and_the_overrun_is_recorded(app: coord.App) -> None:
     _compensated_app(app, fail=True)
-    run_id = app.start_run("deploy").id
+    run_id = app.runs.start("deploy").id
     run = drive_run(app, run_id)
     # Undoing work never stops for its cost, but the overrun is not silent.
     assert run.state is RunState.FAILED and run.reason == "phase_failed"
@@ -447,7 +447,7 @@ def test_compensations_run_past_a_budget_and_the_overrun_is_recorded(app: coord.
     assert run.detail["exceeded"] == [{"scope": "run", "over": over}]
     events = _exceeded_events(app, run_id)
     assert [e.data for e in events] == [{"scope": "run", "over": over}]
-    failed = next(e for e in app.run_events(run_id) if e.topic == "run.failed")
+    failed = next(e for e in app.runs.events(run_id) if e.topic == "run.failed")
     assert failed.data["detail"]["exceeded"] == [{"scope": "run", "over": over}]
 
 
@@ -455,12 +455,12 @@ def test_a_cancelled_over_budget_run_records_only_what_its_compensation_adds(
     app: coord.App,
 ) -> None:
     _compensated_app(app, fail=False)
-    run_id = app.start_run("deploy").id
+    run_id = app.runs.start("deploy").id
     run = drive_run(app, run_id)
     assert run.state is RunState.PAUSED and run.detail["over"] == {
         "tokens": {"used": 150, "limit": 100}
     }
-    app.cancel_run(run_id)
+    app.runs.cancel(run_id)
     run = drive_run(app, run_id)
     assert run.state is RunState.CANCELLED and run.phase("deploy").state is PhaseState.COMPENSATED
     over = {"tokens": {"used": 250, "limit": 100}, "usd": {"used": 2.0, "limit": 1.0}}

@@ -48,7 +48,7 @@ def gated_app(app: coord.App, scores: list[float], *, max_loops: int = 3) -> lis
 
 def test_a_gate_that_fails_twice_then_passes(app: coord.App) -> None:
     fixes = gated_app(app, [0.4, 0.6, 0.8])
-    run_id = app.start_run("gated").id
+    run_id = app.runs.start("gated").id
     run = drive_run(app, run_id)
 
     assert run.state is RunState.SUCCEEDED
@@ -62,7 +62,7 @@ def test_a_gate_that_fails_twice_then_passes(app: coord.App) -> None:
     ]
     evaluations = [
         (e.topic, e.data["scores"]["clarity"])
-        for e in app.run_events(run_id)
+        for e in app.runs.events(run_id)
         if e.topic.startswith("phase.gate.")
     ]
     assert evaluations == [
@@ -86,7 +86,7 @@ def test_the_phase_running_again_sees_the_findings_and_the_fix(app: coord.App) -
 
     wf = app.workflow("seen")
     wf.phase("draft", task=draft, gate={"rubric": {"clarity": 0.5}, "fix": improve})
-    assert drive_run(app, app.start_run("seen").id).state is RunState.SUCCEEDED
+    assert drive_run(app, app.runs.start("seen").id).state is RunState.SUCCEEDED
     assert seen[0] == (0, None, None)
     loop, findings, fix = seen[1]
     assert (loop, fix) == (1, "was 0.1")
@@ -95,7 +95,7 @@ def test_the_phase_running_again_sees_the_findings_and_the_fix(app: coord.App) -
 
 def test_out_of_loops_the_run_fails_with_the_findings(app: coord.App) -> None:
     gated_app(app, [0.1, 0.2], max_loops=1)
-    run_id = app.start_run("gated").id
+    run_id = app.runs.start("gated").id
     run = drive_run(app, run_id)
     assert run.state is RunState.FAILED and run.reason == "phase_failed"
     draft = run.phase("draft")
@@ -119,7 +119,7 @@ def test_missing_evidence_and_blocking_violations_fail_the_gate(app: coord.App) 
 
     wf = app.workflow("scan")
     wf.phase("scan", task=scan, gate={"rubric": {"coverage": 0.9}, "evidence": ["sbom.json"]})
-    run = drive_run(app, app.start_run("scan").id)
+    run = drive_run(app, app.runs.start("scan").id)
     assert run.state is RunState.FAILED
     detail = run.phase("scan").error["detail"]  # type: ignore[index]
     assert detail["missing_evidence"] == ["sbom.json"]
@@ -129,15 +129,15 @@ def test_missing_evidence_and_blocking_violations_fail_the_gate(app: coord.App) 
 
 def test_a_waiver_recorded_before_the_last_failure_passes_the_gate(app: coord.App) -> None:
     gated_app(app, [0.1], max_loops=0)
-    run_id = app.start_run("gated").id
-    app.waive(run_id, "draft", owner="ciso", expires="7d", control="manual review of report")
+    run_id = app.runs.start("gated").id
+    app.runs.waive(run_id, "draft", owner="ciso", expires="7d", control="manual review of report")
     run = drive_run(app, run_id)
     assert run.state is RunState.SUCCEEDED
     draft = run.phase("draft")
     assert draft.gate is not None and draft.gate["passed"] is False
     assert draft.gate["waived"]["owner"] == "ciso"
     assert draft.waiver is not None and draft.waiver["control"] == "manual review of report"
-    topics = [e.topic for e in app.run_events(run_id)]
+    topics = [e.topic for e in app.runs.events(run_id)]
     assert topics.index("phase.waiver.recorded") < topics.index("phase.gate.waived")
 
 
@@ -145,10 +145,10 @@ def test_waiving_a_failed_gate_then_retrying_passes_it_without_running_it_again(
     app: coord.App,
 ) -> None:
     gated_app(app, [0.1], max_loops=0)
-    run_id = app.start_run("gated").id
+    run_id = app.runs.start("gated").id
     assert drive_run(app, run_id).state is RunState.FAILED
-    app.waive(run_id, "draft", owner="ciso", expires="1d", control="pen test next sprint")
-    app.retry_run(run_id)
+    app.runs.waive(run_id, "draft", owner="ciso", expires="1d", control="pen test next sprint")
+    app.runs.retry(run_id)
     run = drive_run(app, run_id)
     assert run.state is RunState.SUCCEEDED
     assert run.phase("draft").attempt == 1  # not run again
@@ -157,16 +157,16 @@ def test_waiving_a_failed_gate_then_retrying_passes_it_without_running_it_again(
 
 def test_waivers_are_refused_when_they_cannot_apply(app: coord.App) -> None:
     gated_app(app, [0.9])
-    run_id = app.start_run("gated").id
+    run_id = app.runs.start("gated").id
     with pytest.raises(coord.InvalidInput, match="no gate"):
-        app.waive(run_id, "publish", owner="x", expires="1d", control="c")
+        app.runs.waive(run_id, "publish", owner="x", expires="1d", control="c")
     with pytest.raises(coord.InvalidInput, match="no phase"):
-        app.waive(run_id, "nope", owner="x", expires="1d", control="c")
+        app.runs.waive(run_id, "nope", owner="x", expires="1d", control="c")
     with pytest.raises(coord.InvalidInput, match="expires"):
-        app.waive(run_id, "draft", owner="x", expires="soon", control="c")
+        app.runs.waive(run_id, "draft", owner="x", expires="soon", control="c")
     with pytest.raises(coord.InvalidInput, match="control"):
-        app.waive(run_id, "draft", owner="x", expires="1d", control=" ")
-    assert app.get_run(run_id).phase("draft").waiver is None
+        app.runs.waive(run_id, "draft", owner="x", expires="1d", control=" ")
+    assert app.runs.get(run_id).phase("draft").waiver is None
 
 
 def approval_app(app: coord.App) -> list[str]:
@@ -194,31 +194,31 @@ def test_human_approval_holds_the_run_until_a_person_approves(app: coord.App) ->
     approval_app(app)
     app.add_agent("lead", human=True)
     app.add_agent("bot")
-    run_id = app.start_run("ship").id
+    run_id = app.runs.start("ship").id
     run = drive_run(app, run_id)
     assert run.state is RunState.RUNNING
     assert run.phase("release").state is PhaseState.AWAITING_APPROVAL
     with pytest.raises(coord.InvalidInput, match="not a registered human"):
-        app.approve(run_id, "release", by="bot")
+        app.runs.approve(run_id, "release", by="bot")
     with pytest.raises(coord.Conflict, match="not awaiting approval"):
-        app.approve(run_id, "build", by="lead")
-    app.approve(run_id, "release", by="lead")
-    run = app.get_run(run_id)
+        app.runs.approve(run_id, "build", by="lead")
+    app.runs.approve(run_id, "release", by="lead")
+    run = app.runs.get(run_id)
     assert run.state is RunState.SUCCEEDED
     assert run.phase("release").approval["by"] == "lead"  # type: ignore[index]
     assert run.phase("release").result == "released v1.2.3"
-    topics = [e.topic for e in app.run_events(run_id)]
+    topics = [e.topic for e in app.runs.events(run_id)]
     assert topics.index("phase.approval.requested") < topics.index("phase.approved")
 
 
 def test_a_rejection_fails_the_run_and_compensates(app: coord.App) -> None:
     undone = approval_app(app)
     app.add_agent("lead", human=True)
-    run_id = app.start_run("ship").id
+    run_id = app.runs.start("ship").id
     drive_run(app, run_id)
     with pytest.raises(coord.InvalidInput, match="reason"):
-        app.reject(run_id, "release", by="lead", reason="")
-    app.reject(run_id, "release", by="lead", reason="changelog missing")
+        app.runs.reject(run_id, "release", by="lead", reason="")
+    app.runs.reject(run_id, "release", by="lead", reason="changelog missing")
     run = drive_run(app, run_id)
     assert run.state is RunState.FAILED
     assert run.phase("release").error["detail"]["reason"] == "changelog missing"  # type: ignore[index]

@@ -43,7 +43,7 @@ def saga_app(app: coord.App, fail_at: str | None) -> dict[str, list[str]]:
 
 def test_a_failure_runs_the_compensations_newest_first_each_once(app: coord.App) -> None:
     log = saga_app(app, fail_at="d")
-    run_id = app.start_run("saga").id
+    run_id = app.runs.start("saga").id
     run = drive_run(app, run_id)
     assert run.state is RunState.FAILED and run.reason == "phase_failed"
     assert log["ran"] == ["a", "b", "c", "d"]
@@ -55,7 +55,7 @@ def test_a_failure_runs_the_compensations_newest_first_each_once(app: coord.App)
         "c": PhaseState.SUCCEEDED,
         "d": PhaseState.FAILED,
     }
-    topics = [e.topic for e in app.run_events(run_id) if not e.topic.startswith("task.")]
+    topics = [e.topic for e in app.runs.events(run_id) if not e.topic.startswith("task.")]
     assert topics[-6:] == [
         "run.compensating",
         "phase.compensating",
@@ -84,13 +84,13 @@ def test_cancel_stops_running_tasks_cooperatively_and_compensates(app: coord.App
     wf = app.workflow("cancellable")
     wf.phase("a", task="step", compensate="undo")
     wf.phase("long", task=long, after=["a"])
-    run_id = app.start_run("cancellable").id
+    run_id = app.runs.start("cancellable").id
 
     def cancel_once_long_runs_then_settle() -> bool:
-        run = app.get_run(run_id)
+        run = app.runs.get(run_id)
         running = app.list_tasks(name="long", state=coord.TaskState.RUNNING)
         if run.state is RunState.RUNNING and running:
-            app.cancel_run(run_id, actor="ops")
+            app.runs.cancel(run_id)
         return run.state.is_terminal
 
     run = drive_run(app, run_id, until=cancel_once_long_runs_then_settle)
@@ -100,7 +100,7 @@ def test_cancel_stops_running_tasks_cooperatively_and_compensates(app: coord.App
     assert noticed == [True]  # the handler was told, through its context
     assert app.list_tasks(name="long")[0].state is coord.TaskState.CANCELLED
     with pytest.raises(coord.Conflict, match="was cancelled: nothing to cancel"):
-        app.cancel_run(run_id)
+        app.runs.cancel(run_id)
 
 
 def test_a_phase_past_its_timebox_fails_with_reason_timeout(app: coord.App) -> None:
@@ -109,7 +109,7 @@ def test_a_phase_past_its_timebox_fails_with_reason_timeout(app: coord.App) -> N
         await asyncio.sleep(30)
 
     app.workflow("boxed").phase("dawdle", task=dawdle, timebox="0.5s")
-    run_id = app.start_run("boxed").id
+    run_id = app.runs.start("boxed").id
     run = drive_run(app, run_id, timeout=20)
     assert run.state is RunState.FAILED
     error = run.phase("dawdle").error
@@ -128,11 +128,11 @@ def test_missed_heartbeats_mark_the_phase_stalled_and_retry_it(app: coord.App) -
 
     wf = app.workflow("hang")
     wf.phase("scan", task=scan, heartbeat="0.2s", stall_after=2)
-    run_id = app.start_run("hang").id
+    run_id = app.runs.start("hang").id
     run = drive_run(app, run_id, timeout=20)
     assert run.state is RunState.SUCCEEDED
     assert run.phase("scan").result == "scanned on attempt 2"
-    stalled = [e for e in app.run_events(run_id) if e.topic == "phase.stalled"]
+    stalled = [e for e in app.runs.events(run_id) if e.topic == "phase.stalled"]
     assert len(stalled) == 1 and stalled[0].data["phase"] == "scan"
 
 
@@ -151,20 +151,20 @@ def test_retry_from_a_phase_reuses_everything_before_it(app: coord.App) -> None:
     wf.phase("a", task=work)
     wf.phase("b", task=work, after=["a"])
     wf.phase("c", task=work, after=["b"])
-    run_id = app.start_run("chain").id
+    run_id = app.runs.start("chain").id
     assert drive_run(app, run_id).state is RunState.FAILED
     assert runs == ["a", "b", "c"]
 
     broken["c"] = False
-    app.retry_run(run_id)
+    app.runs.retry(run_id)
     run = drive_run(app, run_id)
     assert run.state is RunState.SUCCEEDED
     assert runs == ["a", "b", "c", "c"]  # a and b were not run again
     assert run.phase("c").result == "c:['b']" and run.phase("c").attempt == 2
     assert run.phase("a").attempt == run.phase("b").attempt == 1
-    assert "run.retried" in [e.topic for e in app.run_events(run_id)]
+    assert "run.retried" in [e.topic for e in app.runs.events(run_id)]
     with pytest.raises(coord.Conflict, match="only failed or cancelled runs are retried"):
-        app.retry_run(run_id)
+        app.runs.retry(run_id)
 
 
 def test_retry_from_a_named_phase_runs_it_and_its_descendants_again(app: coord.App) -> None:
@@ -181,14 +181,14 @@ def test_retry_from_a_named_phase_runs_it_and_its_descendants_again(app: coord.A
     wf.phase("a", task=work)
     wf.phase("b", task=work, after=["a"])
     wf.phase("c", task=work, after=["b"])
-    run_id = app.start_run("abc").id
+    run_id = app.runs.start("abc").id
     drive_run(app, run_id)
-    app.retry_run(run_id, from_phase="b")
+    app.runs.retry(run_id, from_phase="b")
     run = drive_run(app, run_id)
     assert run.state is RunState.SUCCEEDED
     assert runs == ["a", "b", "c", "b", "c"]
     with pytest.raises(coord.InvalidInput, match="no phase"):
-        app.retry_run(run_id, from_phase="zzz")
+        app.runs.retry(run_id, from_phase="zzz")
 
 
 def test_a_task_cancelled_by_hand_fails_its_phase_through_the_reconciler(
@@ -201,7 +201,7 @@ def test_a_task_cancelled_by_hand_fails_its_phase_through_the_reconciler(
         await asyncio.sleep(60)
 
     app.workflow("stuck").phase("wait", task=wait_forever)
-    run_id = app.start_run("stuck").id
+    run_id = app.runs.start("stuck").id
     task = app.list_tasks(name="wait_forever")[0]
     app.cancel(task.id)  # not through the run: the run learns of it by looking again
     run = drive_run(app, run_id, timeout=20)
@@ -226,10 +226,10 @@ def test_artifacts_keep_their_provenance_and_the_dossier_holds_everything(
     wf = app.workflow("paper")
     wf.phase("research", task=research, gate={"rubric": {"depth": 0.5}, "evidence": ["notes.txt"]})
     wf.phase("write", task=write, after=["research"])
-    run_id = app.start_run("paper").id
+    run_id = app.runs.start("paper").id
     assert drive_run(app, run_id).state is RunState.SUCCEEDED
 
-    notes, paper = app.run_artifacts(run_id)
+    notes, paper = app.runs.artifacts(run_id)
     assert (notes.phase, notes.name, notes.tool, notes.producer) == (
         "research",
         "notes.txt",
@@ -238,10 +238,10 @@ def test_artifacts_keep_their_provenance_and_the_dossier_holds_everything(
     )
     assert notes.media_type.startswith("text/plain") and notes.size == len("raw notes")
     assert paper.inputs == [notes.digest] and paper.task_attempt == 1
-    assert app.artifact_content(notes.digest) == b"raw notes"
+    assert app.runs.artifact(run_id, notes.digest) == b"raw notes"
 
     out = tmp_path / "dossier"
-    files = app.write_dossier(run_id, out)
+    files = app.runs.dossier(run_id).write(out)
     assert "artifacts/research/notes.txt" in files and "events.jsonl" in files
     assert (out / "artifacts" / "research" / "notes.txt").read_bytes() == b"raw notes"
     run_json = json.loads((out / "run.json").read_text())
@@ -250,9 +250,9 @@ def test_artifacts_keep_their_provenance_and_the_dossier_holds_everything(
     assert [g["topic"] for g in gates] == ["phase.gate.passed"]
     assert json.loads((out / "cost.json").read_text())["run_id"] == run_id
     lines = (out / "events.jsonl").read_text().splitlines()
-    assert json.loads(lines[0])["topic"] and len(lines) == len(app.run_events(run_id))
+    assert json.loads(lines[0])["topic"] and len(lines) == len(app.runs.events(run_id))
     with pytest.raises(coord.Conflict, match="not an empty folder"):
-        app.write_dossier(run_id, out)
+        app.runs.dossier(run_id).write(out)
 
 
 def test_heartbeats_of_a_phase_task_are_phase_progress_events(app: coord.App) -> None:
@@ -264,9 +264,9 @@ def test_heartbeats_of_a_phase_task_are_phase_progress_events(app: coord.App) ->
         return "crunched"
 
     app.workflow("crunch").phase("crunch", task=crunch)
-    run_id = app.start_run("crunch").id
+    run_id = app.runs.start("crunch").id
     assert drive_run(app, run_id).state is RunState.SUCCEEDED
-    progress = [e.data for e in app.run_events(run_id) if e.topic == "phase.progress"]
+    progress = [e.data for e in app.runs.events(run_id) if e.topic == "phase.progress"]
     assert progress == [
         {"phase": "crunch", "progress": 0.5, "message": "chunk 1 of 2"},
         {"phase": "crunch", "progress": 1.0, "message": "chunk 2 of 2"},

@@ -73,7 +73,7 @@ def history(app: coord.App) -> dict[str, str]:
     app.add_agent("coder")
     task = app.enqueue(keep, {"n": 7, "data": AWKWARD})
     sent = app.send("coder", "reviewer", "please review ✓", {"pr": 7, **AWKWARD})
-    run = app.start_run("kept", {"why": "audit", **AWKWARD})
+    run = app.runs.start("kept", {"why": "audit", **AWKWARD})
     drive_run(app, run.id)
     work_until(app, lambda: app.get_task(task.id).state.is_terminal)
     seal_all(app)

@@ -206,7 +206,7 @@ def test_a_task_of_a_run_is_retried_with_its_run(app: coord.App) -> None:
         raise coord.FatalError("phase fails")
 
     app.workflow("flow").phase("only", task=broken)
-    run = app.start_run("flow", {})
+    run = app.runs.start("flow", {})
     work_until(app, lambda: any(t.state is TaskState.DEAD for t in app.list_tasks()))
     [task] = [t for t in app.list_tasks() if t.run_id == run.id]
     with pytest.raises(coord.Conflict, match="retry the run"):

@@ -27,7 +27,7 @@ TAGS: list[dict[str, str]] = [
      "it, cancel or retry it; queue depths and the dead letters."},
     {"name": "runs", "description": "Workflow runs: plan and start them, follow their "
      "phases, pause, resume, cancel or retry them, approve or reject their gates, set "
-     "their budgets."},
+     "their budgets, read their artifacts."},
     {"name": "events", "description": "Everything that happened, in order: a page of the "
      "feed, or a live Server-Sent Events stream that resumes with Last-Event-ID."},
     {"name": "audit", "description": "The tamper-evident ledger of events: its state, "
@@ -67,12 +67,15 @@ SUMMARIES: dict[str, str] = {
     "listDeadLetters": "List the dead tasks, grouped by error",
     "retryDeadLetters": "Retry dead tasks (named ones, or all)",
     "listWorkflows": "List the registered workflows",
+    "getWorkflow": "Show a registered workflow and its definition",
     "planRun": "Show what a run would do, without running it",
     "startRun": "Start a workflow run",
     "listRuns": "List runs, newest first",
     "getRun": "Show a run and its phases",
     "runEvents": "List the history of a run",
     "runCost": "Show a run's usage against its budgets",
+    "listArtifacts": "List the artifacts of a run, with their provenance",
+    "getArtifact": "Download the bytes of an artifact of a run",
     "pauseRun": "Pause a run",
     "resumeRun": "Resume a paused run",
     "cancelRun": "Cancel a run (compensating what it did)",
@@ -126,6 +129,7 @@ _UUID_FIELDS: dict[str, set[str]] = {
     "InboxMessage": {"id", "thread_id", "reply_to"},
     "RunInfo": {"id"},
     "RunCost": {"run_id"},
+    "ArtifactInfo": {"run_id", "task_id"},
     "SendResult": {"id", "thread_id"},
     "Enqueued": {"id"},
     "Started": {"id"},
@@ -141,6 +145,8 @@ _STREAM_EXAMPLE = (
     'data: {"id": 42, "topic": "task.succeeded", "task_id": "01a25148-6613-7185-ac14-65009b4115e2"'
     ', "actor": "worker-1", "data": null, "created_at": "2026-12-07T16:13:49Z"}\n\n'
 )
+
+_ARTIFACT_EXAMPLE = "# PRD\n\nShip the release notes with the build.\n"
 
 
 @functools.cache
@@ -201,6 +207,8 @@ def _describe_operation(operation: dict[str, Any]) -> None:
             content["application/json"]["example"] = example["response"]
         if "text/event-stream" in content:
             content["text/event-stream"]["example"] = _STREAM_EXAMPLE
+        if "application/octet-stream" in content:
+            content["application/octet-stream"]["example"] = _ARTIFACT_EXAMPLE
 
 
 def describe(schema: dict[str, Any]) -> dict[str, Any]:

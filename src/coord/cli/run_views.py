@@ -1,4 +1,4 @@
-"""Runs for people: plans, a run with its phases, lists, events and costs."""
+"""Runs for people: plans, a run with its phases, lists, events, costs and artifacts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from typing import Any
 
 from coord.cli.output import age, line, table
 from coord.domain.durations import format_duration
-from coord.domain.run_views import PhaseInfo, PlanPhase, RunCost, RunInfo, RunPlan, summarize
+from coord.domain.run_views import (
+    ArtifactInfo,
+    PhaseInfo,
+    PlanPhase,
+    RunCost,
+    RunInfo,
+    RunPlan,
+    summarize,
+)
 from coord.domain.views import EventInfo
 
 
@@ -189,3 +197,12 @@ def cost(c: RunCost) -> None:
         for item in [*c.phases, c.total]
     ]
     table(["phase", "tokens", "usd", "tool s", "budget", "over"], rows, empty="no phases")
+
+
+def artifacts(found: list[ArtifactInfo]) -> None:
+    """A run's artifacts with their provenance."""
+    table(
+        ["phase", "name", "attempt", "size", "digest", "producer", "tool"],
+        [(a.phase, a.name, a.phase_attempt, a.size, a.digest, a.producer, a.tool) for a in found],
+        empty="no artifacts",
+    )

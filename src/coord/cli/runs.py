@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from coord.cli import completion, context, run_views, surface
+from coord.cli import completion, files, run_views, surface
 from coord.cli.output import Format, OutputOption, emit, line, note, stdout
 from coord.cli.worker import load_app
 from coord.cli.workflows import AppOption, is_file_ref, load_file, resolve, session
@@ -15,7 +18,6 @@ from coord.domain.run_views import RunInfo
 from coord.domain.runs import RunState
 from coord.errors import InvalidInput
 from coord.operations import RunFilter, RunHandle, Surface
-from coord.services import dossier
 from coord.services import runs as service
 
 app = typer.Typer(help="Plan, start, inspect and steer workflow runs.", no_args_is_help=True)
@@ -214,13 +216,56 @@ def cost(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
     emit(found, output, lambda: run_views.cost(found))
 
 
+@app.command("artifacts")
+def artifacts(run_id: RunArg, output: OutputOption = Format.TEXT) -> None:
+    """List the artifacts the run's tasks stored, oldest first: phase, name, phase
+    attempt, size, digest, producer and tool."""
+    with surface.operations() as ops:
+        found = ops.runs.artifacts(run_id)
+    emit(found, output, lambda: run_views.artifacts(found))
+
+
+@app.command("artifact")
+def artifact(
+    run_id: RunArg,
+    digest: Annotated[
+        str, typer.Argument(help="The artifact's digest, as `coord run artifacts` shows it.")
+    ],
+    out: Annotated[
+        str | None, typer.Option("--out", help="Write the bytes to this file (default: stdout).")
+    ] = None,
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Print one of the run's artifacts (its bytes as stored), or write it to --out.
+    With -o json: its digest and size, and its bytes in base64 when there is no
+    --out."""
+    with surface.operations() as ops:
+        content = ops.runs.artifact(run_id, digest)
+    found: dict[str, Any] = {"digest": digest, "size": len(content)}
+    if out is not None:
+        files.write_all([files.Output("--out", Path(out), content)])
+        found["out"] = out
+        emit(found, output, lambda: line(f"wrote {len(content)} bytes to {out}"))
+        return
+    if output is Format.JSON:
+        emit({**found, "base64": base64.b64encode(content).decode()}, output, lambda: None)
+        return
+    sys.stdout.buffer.write(content)
+    sys.stdout.flush()
+
+
 @app.command("dossier")
 def write_dossier(
     run_id: RunArg,
     out: Annotated[str, typer.Option("--out", help="A new (or empty) folder to write.")],
     output: OutputOption = Format.TEXT,
 ) -> None:
-    """Write the run's artifacts, gate results, costs and event history to a folder."""
-    with context.open_store() as store:
-        files = dossier.write_dossier(store, run_id, out)
-    emit({"out": out, "files": files}, output, lambda: line(f"wrote {len(files)} files to {out}"))
+    """Write the run's artifacts, gate results, costs and event history to a folder
+    (through a server too: the files are written here)."""
+    with surface.operations() as ops:
+        written = ops.runs.dossier(run_id).write(out)
+    emit(
+        {"out": out, "files": written},
+        output,
+        lambda: line(f"wrote {len(written)} files to {out}"),
+    )

@@ -3,6 +3,7 @@ commands find the workflow a ``NAME|FILE`` argument means."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,12 +39,11 @@ def load_file(path: str, coord_app: App | None) -> WorkflowSpec:
 
 
 def resolve(ref: str, coord_app: App | None, store: Store | None) -> WorkflowSpec:
-    """The workflow ``ref`` means: a YAML file, a workflow the App declares, or one
-    registered in the database."""
+    """The workflow ``ref`` means: a YAML file, or one registered in the database (an
+    App records the workflows it declares when it opens its database, as
+    :func:`session` does)."""
     if is_file_ref(ref):
         return load_file(ref, coord_app)
-    if coord_app is not None:
-        return coord_app.get_workflow(ref)
     if store is None:
         raise typer.BadParameter(f"{ref!r} is not a YAML file: give a file, or --app")
     return service.registered_workflow(store, ref)
@@ -117,3 +117,22 @@ def list_workflows(
             empty="no workflows registered",
         ),
     )
+
+
+@app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="A registered workflow's name.")],
+    output: OutputOption = Format.TEXT,
+) -> None:
+    """Show a registered workflow: its phases, when it was recorded, and its
+    definition (as JSON, the form the database holds)."""
+    with surface.operations() as ops:
+        found = ops.runs.workflow(name)
+
+    def render() -> None:
+        line(f"workflow {found.name}" + (f": {found.description}" if found.description else ""))
+        line(f"phases: {', '.join(found.phases)}")
+        line(f"updated: {found.updated_at.isoformat(timespec='seconds')}")
+        line(json.dumps(found.definition, indent=2, ensure_ascii=False))
+
+    emit(found, output, render)

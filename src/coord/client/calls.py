@@ -42,6 +42,8 @@ class Call(Generic[T]):
     # Safe to send again after a 429/503: reads, and writes that change nothing the
     # second time (an idempotency key, a PUT, a read marking read once).
     retry: bool = False
+    # The answer is bytes as they are (an artifact), not JSON: ``parse`` gets them.
+    raw: bool = False
 
 
 Pager = Callable[[int, "str | None"], Call[Page[T]]]  # (page size, cursor) -> the call

@@ -53,6 +53,8 @@ def headers(api_key: str | None) -> dict[str, str]:
 def _result(call: Call[T], response: httpx.Response) -> T:
     if not response.is_success:
         raise problems.error_from(response)
+    if call.raw:
+        return call.parse(response.content)
     if response.status_code == 204 or not response.content:
         return call.parse(None)
     return call.parse(response.json())

@@ -9,7 +9,7 @@ from typing import Any
 
 from coord.client.calls import Call, Pager, model, models, page_of, pager, query, seg
 from coord.domain.pages import Page
-from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
+from coord.domain.run_views import ArtifactInfo, RunCost, RunInfo, RunPlan, WorkflowInfo
 from coord.domain.views import DeadLetterGroup, EventInfo, QueueStats, TaskInfo
 from coord.errors import InvalidInput
 from coord.operations.queries import EnqueueOptions, RunFilter, TaskFilter
@@ -112,6 +112,11 @@ def workflows() -> Pager[WorkflowInfo]:
     return pager("/workflows", WorkflowInfo)
 
 
+def workflow(name: str) -> Call[WorkflowInfo]:
+    """``GET /workflows/{name}``."""
+    return Call("GET", f"/workflows/{seg(name)}", model(WorkflowInfo), retry=True)
+
+
 def plan(workflow: str, run_input: Any) -> Call[RunPlan]:
     """``POST /workflows/{name}/plan`` (runs nothing)."""
     path = f"/workflows/{seg(workflow)}/plan"
@@ -143,6 +148,17 @@ def run_events(run_id: str, after: int) -> Pager[EventInfo]:
 def run_cost(run_id: str) -> Call[RunCost]:
     """``GET /runs/{id}/cost``."""
     return Call("GET", f"/runs/{seg(run_id)}/cost", model(RunCost), retry=True)
+
+
+def run_artifacts(run_id: str) -> Pager[ArtifactInfo]:
+    """Pages of ``GET /runs/{id}/artifacts``, oldest first."""
+    return pager(f"/runs/{seg(run_id)}/artifacts", ArtifactInfo)
+
+
+def artifact(run_id: str, digest: str) -> Call[bytes]:
+    """``GET /runs/{id}/artifacts/{digest}``: the artifact's bytes."""
+    path = f"/runs/{seg(run_id)}/artifacts/{seg(digest)}"
+    return Call("GET", path, bytes, retry=True, raw=True)
 
 
 def signal(run_id: str, action: str, body: Any = None) -> Call[RunInfo]:

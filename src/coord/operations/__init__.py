@@ -10,7 +10,8 @@ first by ``scripts/generate_sync.py``). Two implementations offer them alike:
 - remotely, over HTTP: ``coord.Client(url, key).mail``, ... and ``AsyncClient``.
 
 A run's operations also hang off its handle (:class:`RunHandle`, from
-``runs.start(...)`` or ``runs.handle(run_id)``), the same locally and remotely.
+``runs.start(...)`` or ``runs.handle(run_id)``), the same locally and remotely; a
+run's dossier (:class:`Dossier`) is gathered through them and written by the caller.
 
 Faces (the CLI, the REST API, the dashboard and protocols to come) translate to
 these calls and back, and hold no rule of their own. The arguments that travel
@@ -37,6 +38,7 @@ from coord.operations._sync.protocols import (
     Surface,
     Tasks,
 )
+from coord.operations.dossier import Dossier
 from coord.operations.queries import Draft, EnqueueOptions, InboxQuery, RunFilter, TaskFilter
 from coord.operations.results import Enqueued, Me, Started, Subscription
 
@@ -51,6 +53,7 @@ __all__ = [
     "AsyncSurface",
     "AsyncTasks",
     "DeadLetters",
+    "Dossier",
     "Draft",
     "EnqueueOptions",
     "Enqueued",

@@ -17,6 +17,10 @@ from coord.services.auth import load_roles
 from coord.settings import Settings
 
 
+def _nothing_declared(_store: Store, _workflow: str) -> None:
+    """A surface of no App declares no workflow: it starts the registered ones."""
+
+
 def _no_waiter() -> MessageWaiter:
     raise NotImplementedError("this surface cannot wait for messages")
 
@@ -37,6 +41,9 @@ class LocalParts:
     send_hooks: Sequence[SendHook] = ()
     receive_hooks: Sequence[ReceiveHook] = ()
     waiter: Callable[[], MessageWaiter] = _no_waiter
+    # Before a run of a workflow is planned or started: the App records its own
+    # declaration of it, as it is now (a builder may have grown since it was opened).
+    declared: Callable[[Store, str], None] = _nothing_declared
 
     @property
     def max_message_bytes(self) -> int:

@@ -45,8 +45,9 @@ class RunOutcomeStored:
 
 
 @dataclass(frozen=True, slots=True)
-class RunFilter:
-    """Which runs to list, newest first."""
+class RunListing:
+    """One read of the stored runs, newest first: the filter and the keyset position
+    (the store's side of ``coord.operations.RunFilter``, which callers give)."""
 
     state: RunState | None = None
     workflow: str | None = None
@@ -82,8 +83,8 @@ class RunStore(Protocol):
         """Registered workflows, by name."""
         ...
 
-    def get_workflow(self, name: str) -> dict[str, Any] | None:
-        """A registered definition."""
+    def get_workflow(self, name: str) -> WorkflowInfo | None:
+        """A registered workflow, with its definition."""
         ...
 
     def create_run(self, run: NewRun, decide: Decide) -> tuple[str, bool]:
@@ -121,7 +122,7 @@ class RunStore(Protocol):
         """A run with its phases."""
         ...
 
-    def list_runs(self, run_filter: RunFilter) -> list[RunInfo]:
+    def list_runs(self, listing: RunListing) -> list[RunInfo]:
         """Runs (without phase details), newest first."""
         ...
 

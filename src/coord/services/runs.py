@@ -3,6 +3,7 @@ runs (signals, gates, budgets), costs. The CLI, the SDK and the API call these."
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,6 +16,7 @@ from coord.domain.durations import parse_duration
 from coord.domain.events import RUN_STARTED
 from coord.domain.ids import new_id
 from coord.domain.run_views import (
+    ArtifactInfo,
     PhaseCost,
     PlanPhase,
     RunCost,
@@ -28,7 +30,7 @@ from coord.domain.tasks import Usage
 from coord.domain.views import EventInfo
 from coord.domain.workflows import WorkflowProblems, WorkflowSpec, line_of, parse_workflow
 from coord.errors import InvalidInput, InvalidWorkflow, NotFound, UnknownTask
-from coord.ports.runs import Decide, RunFilter
+from coord.ports.runs import Decide, RunListing
 from coord.ports.store import Store
 from coord.security.rbac import RoleBook
 from coord.services import access
@@ -38,6 +40,7 @@ from coord.workflows.definitions import load_yaml_file
 
 MAX_LIST_LIMIT = 10_000
 MAX_INPUT_BYTES = 1_048_576
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _MAX_TEXT = 1000
 
 
@@ -89,17 +92,23 @@ def list_workflows(store: Store) -> list[WorkflowInfo]:
     return store.list_workflows()
 
 
-def registered_workflow(store: Store, name: str) -> WorkflowSpec:
-    """A registered workflow by name; ``NotFound`` if there is none."""
+def get_workflow(store: Store, name: str) -> WorkflowInfo:
+    """A registered workflow by name, with its definition; ``NotFound`` if there is
+    none."""
     _texts(workflow=name)
-    definition = store.get_workflow(name)
-    if definition is None:
+    found = store.get_workflow(name)
+    if found is None:
         raise NotFound(
             f"no workflow {name!r} is registered: give a YAML file, or start a worker (or "
             "any App) that declares it",
             workflow=name,
         )
-    return checked(parse_workflow, definition)
+    return found
+
+
+def registered_workflow(store: Store, name: str) -> WorkflowSpec:
+    """A registered workflow by name, parsed; ``NotFound`` if there is none."""
+    return checked(parse_workflow, get_workflow(store, name).definition)
 
 
 def known_tasks(store: Store, names: Iterable[str]) -> set[str]:
@@ -248,7 +257,9 @@ def list_runs(
         raise InvalidInput(f"limit must be 1-{MAX_LIST_LIMIT}", field="limit")
     _texts(workflow=workflow)
     before = None if before_id is None else run_id(before_id)
-    return store.list_runs(RunFilter(state=state, workflow=workflow, limit=limit, before_id=before))
+    return store.list_runs(
+        RunListing(state=state, workflow=workflow, limit=limit, before_id=before)
+    )
 
 
 def run_events(store: Store, value: str, after_id: int = 0) -> list[EventInfo]:
@@ -260,6 +271,30 @@ def run_events(store: Store, value: str, after_id: int = 0) -> list[EventInfo]:
         raise InvalidInput.of(exc) from None
     get_run(store, value)
     return store.run_events(run_id(value), after)
+
+
+def run_artifacts(store: Store, value: str) -> list[ArtifactInfo]:
+    """The run's artifacts with their provenance, oldest first."""
+    run = get_run(store, value)
+    return store.run_artifacts(run.id)
+
+
+def artifact_content(store: Store, value: str, digest: str) -> bytes:
+    """The bytes of an artifact of run ``value``, by its digest (``sha256:<hex>``).
+    ``NotFound`` unless the run stored an artifact with that digest: the run, not
+    the digest alone, decides who may read it."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise InvalidInput(
+            f"digest: {digest!r} is not an artifact digest (sha256: and 64 hex digits)",
+            field="digest",
+        )
+    run = get_run(store, value)
+    content_found = None
+    if any(a.digest == digest for a in store.run_artifacts(run.id)):
+        content_found = store.artifact_content(digest)
+    if content_found is None:
+        raise NotFound(f"run {run.id} has no artifact {digest}", run_id=run.id, digest=digest)
+    return content_found
 
 
 def wait_run(store: Store, value: str, timeout: float | None = None, poll: float = 0.1) -> RunInfo:

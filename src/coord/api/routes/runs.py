@@ -1,4 +1,5 @@
-"""Workflows and runs: plan, start, inspect, signals, gates, budgets and cost. Each
+"""Workflows and runs: plan, start, inspect, signals, gates, budgets, cost and
+artifacts. Each
 route translates HTTP to ``who.ops.runs`` (the surface, acting as the caller), which
 decides who may do what.
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from coord.api import pages
@@ -21,7 +22,7 @@ from coord.api.deps import Authenticated
 from coord.api.idempotent import IdempotencyKey, respond, the_key
 from coord.api.models import Body, Duration, IdPath, Key, Text
 from coord.domain import bounds
-from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
+from coord.domain.run_views import ArtifactInfo, RunCost, RunInfo, RunPlan, WorkflowInfo
 from coord.domain.runs import RunState
 from coord.domain.views import EventInfo
 from coord.operations.queries import RunFilter
@@ -31,6 +32,9 @@ router = APIRouter(tags=["runs"])
 
 WorkflowPath = Annotated[str, Path(min_length=1, max_length=200)]
 PhasePath = Annotated[str, Path(min_length=1, max_length=200)]
+# Checked by the surface (the same InvalidInput locally and here), not by a pattern.
+DigestPath = Annotated[str, Path(min_length=1, max_length=200, description="sha256:HEX")]
+BYTES = "application/octet-stream"
 
 
 class PlanBody(Body):
@@ -82,6 +86,12 @@ def workflows(
 ) -> pages.Page[WorkflowInfo]:
     """Workflows registered in the database."""
     return pages.of_list(who.ops.runs.workflows(), limit, cursor)
+
+
+@router.get("/workflows/{name}", operation_id="getWorkflow", response_model=WorkflowInfo)
+def get_workflow(who: Authenticated, name: WorkflowPath) -> WorkflowInfo:
+    """One registered workflow with its definition."""
+    return who.ops.runs.workflow(name)
 
 
 @router.post("/workflows/{name}/plan", operation_id="planRun", response_model=RunPlan)
@@ -146,6 +156,30 @@ def run_events(
 def cost(who: Authenticated, run_id: IdPath) -> RunCost:
     """Usage per phase against each budget."""
     return who.ops.runs.cost(run_id)
+
+
+@router.get(
+    "/runs/{run_id}/artifacts",
+    operation_id="listArtifacts",
+    response_model=pages.Page[ArtifactInfo],
+)
+def artifacts(
+    who: Authenticated, run_id: IdPath, limit: pages.Limit = 100, cursor: pages.Cursor = None
+) -> pages.Page[ArtifactInfo]:
+    """The artifacts the run's tasks stored, oldest first, with their provenance."""
+    return pages.of_list(who.ops.runs.artifacts(run_id), limit, cursor)
+
+
+@router.get(
+    "/runs/{run_id}/artifacts/{digest}",
+    operation_id="getArtifact",
+    response_class=Response,
+    responses={200: {"content": {BYTES: {"schema": {"type": "string", "format": "binary"}}}}},
+)
+def artifact(who: Authenticated, run_id: IdPath, digest: DigestPath) -> Response:
+    """The bytes of one of the run's artifacts, as stored (``digest``: sha256:HEX,
+    as ``listArtifacts`` shows it)."""
+    return Response(who.ops.runs.artifact(run_id, digest), media_type=BYTES)
 
 
 @router.post("/runs/{run_id}/pause", operation_id="pauseRun", response_model=RunInfo)

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 from coord.client import work_calls as work
 from coord.client.transport import SyncTransport
 from coord.domain.pages import Page
-from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo, settled
+from coord.domain.run_views import ArtifactInfo, RunCost, RunInfo, RunPlan, WorkflowInfo, settled
 from coord.domain.views import EventInfo
 from coord.errors import Forbidden, WaitTimeout
+from coord.operations._sync.dossier import gather
 from coord.operations._sync.handles import RunHandle
 from coord.operations._sync.listing import collect, page_size
+from coord.operations.dossier import Dossier
 from coord.operations.queries import RunFilter
 from coord.operations.waiting import nap_blocking
 
@@ -37,6 +39,10 @@ class RemoteRuns:
     def workflows(self) -> list[WorkflowInfo]:
         """The registered workflows."""
         return self._t.collect(work.workflows(), None)
+
+    def workflow(self, name: str) -> WorkflowInfo:
+        """One registered workflow with its definition."""
+        return self._t.do(work.workflow(name))
 
     def plan(self, workflow: str, input: Any = None) -> RunPlan:
         """What a run of a registered workflow would do."""
@@ -74,6 +80,20 @@ class RemoteRuns:
     def cost(self, run_id: str) -> RunCost:
         """Usage per phase against each budget."""
         return self._t.do(work.run_cost(run_id))
+
+    def artifacts(self, run_id: str) -> list[ArtifactInfo]:
+        """The run's artifacts with their provenance, oldest first."""
+        return self._t.collect(work.run_artifacts(run_id), None)
+
+    def artifact(self, run_id: str, digest: str) -> bytes:
+        """The bytes of one of the run's artifacts, by digest."""
+        return self._t.do(work.artifact(run_id, digest))
+
+    def dossier(self, run_id: str) -> Dossier:
+        """The run's dossier as files, gathered by the reads above: the server needs
+        no dossier operation of its own, and the files are those a local surface
+        gives."""
+        return gather(self, run_id)
 
     def pause(self, run_id: str) -> RunInfo:
         """Start nothing new in the run until it is resumed."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from coord.domain.run_views import RunCost, RunInfo
+from coord.domain.run_views import ArtifactInfo, RunCost, RunInfo
 from coord.domain.views import EventInfo
 
 if TYPE_CHECKING:
     from coord.operations._async.protocols import AsyncRuns
+    from coord.operations.dossier import Dossier
 
 
 class AsyncRunHandle:
@@ -51,6 +52,18 @@ class AsyncRunHandle:
     async def cost(self) -> RunCost:
         """Usage per phase against each budget."""
         return await self._runs.cost(self.id)
+
+    async def artifacts(self) -> list[ArtifactInfo]:
+        """The artifacts the run's tasks stored, oldest first, with their provenance."""
+        return await self._runs.artifacts(self.id)
+
+    async def artifact(self, digest: str) -> bytes:
+        """The bytes of one of the run's artifacts, by digest."""
+        return await self._runs.artifact(self.id, digest)
+
+    async def dossier(self) -> Dossier:
+        """The run's dossier as files: ``(await handle.dossier()).write("DIR")``."""
+        return await self._runs.dossier(self.id)
 
     async def pause(self) -> RunInfo:
         """Start nothing new in the run until it is resumed."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from coord.domain.run_views import RunCost, RunInfo
+from coord.domain.run_views import ArtifactInfo, RunCost, RunInfo
 from coord.domain.views import EventInfo
 
 if TYPE_CHECKING:
     from coord.operations._sync.protocols import Runs
+    from coord.operations.dossier import Dossier
 
 
 class RunHandle:
@@ -51,6 +52,18 @@ class RunHandle:
     def cost(self) -> RunCost:
         """Usage per phase against each budget."""
         return self._runs.cost(self.id)
+
+    def artifacts(self) -> list[ArtifactInfo]:
+        """The artifacts the run's tasks stored, oldest first, with their provenance."""
+        return self._runs.artifacts(self.id)
+
+    def artifact(self, digest: str) -> bytes:
+        """The bytes of one of the run's artifacts, by digest."""
+        return self._runs.artifact(self.id, digest)
+
+    def dossier(self) -> Dossier:
+        """The run's dossier as files: ``(await handle.dossier()).write("DIR")``."""
+        return self._runs.dossier(self.id)
 
     def pause(self) -> RunInfo:
         """Start nothing new in the run until it is resumed."""

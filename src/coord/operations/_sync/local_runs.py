@@ -10,13 +10,16 @@ import time
 from typing import Any
 
 from coord.domain.pages import Page
-from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo, settled
+from coord.domain.run_views import ArtifactInfo, RunCost, RunInfo, RunPlan, WorkflowInfo, settled
 from coord.domain.views import EventInfo
+from coord.domain.workflows import WorkflowSpec
 from coord.errors import Forbidden, InvalidInput, WaitTimeout
+from coord.operations._sync.dossier import gather
 from coord.operations._sync.handles import RunHandle
 from coord.operations._sync.listing import collect, page_size
 from coord.operations.bridge import inline
 from coord.operations.cursors import decode_id, page
+from coord.operations.dossier import Dossier
 from coord.operations.local_parts import LocalParts
 from coord.operations.queries import RunFilter
 from coord.services import access
@@ -35,11 +38,26 @@ class LocalRuns:
         access.require(self._p.principal, "read_runs")
         return inline(service.list_workflows, self._p.store())
 
+    def workflow(self, name: str) -> WorkflowInfo:
+        """One registered workflow with its definition."""
+        access.require(self._p.principal, "read_runs", domain=self._domain(name))
+        return inline(self._workflow, name)
+
+    def _workflow(self, name: str) -> WorkflowInfo:
+        store = self._p.store()
+        self._p.declared(store, name)
+        return service.get_workflow(store, name)
+
     def plan(self, workflow: str, input: Any = None) -> RunPlan:
         """What a run of a registered workflow would do."""
         access.require(self._p.principal, "read_runs", domain=self._domain(workflow))
-        spec = inline(service.registered_workflow, self._p.store(), workflow)
+        spec = inline(self._spec, workflow)
         return service.plan(spec, input)
+
+    def _spec(self, workflow: str) -> WorkflowSpec:
+        store = self._p.store()
+        self._p.declared(store, workflow)  # an App's builder, as declared now
+        return service.registered_workflow(store, workflow)
 
     # -- runs -------------------------------------------------------------------------
     def start(self, workflow: str, input: Any = None, *, key: str | None = None) -> RunHandle:
@@ -49,9 +67,8 @@ class LocalRuns:
         return RunHandle(self, run_id, created)
 
     def _start(self, workflow: str, run_input: Any, key: str | None) -> tuple[str, bool]:
-        store = self._p.store()
-        spec = service.registered_workflow(store, workflow)
-        return service.start_run(store, spec, run_input, key=key, actor=self._p.actor)
+        spec = self._spec(workflow)
+        return service.start_run(self._p.store(), spec, run_input, key=key, actor=self._p.actor)
 
     def handle(self, run_id: str) -> RunHandle:
         """A handle on an existing run."""
@@ -102,6 +119,26 @@ class LocalRuns:
     def _cost(self, run_id: str) -> RunCost:
         self._readable(run_id)
         return service.cost(self._p.store(), run_id)
+
+    def artifacts(self, run_id: str) -> list[ArtifactInfo]:
+        """The run's artifacts with their provenance, oldest first."""
+        return inline(self._artifacts, run_id)
+
+    def _artifacts(self, run_id: str) -> list[ArtifactInfo]:
+        run = self._readable(run_id)
+        return service.run_artifacts(self._p.store(), run.id)
+
+    def artifact(self, run_id: str, digest: str) -> bytes:
+        """The bytes of one of the run's artifacts, by digest."""
+        return inline(self._artifact, run_id, digest)
+
+    def _artifact(self, run_id: str, digest: str) -> bytes:
+        run = self._readable(run_id)
+        return service.artifact_content(self._p.store(), run.id, digest)
+
+    def dossier(self, run_id: str) -> Dossier:
+        """The run's dossier as files (gathered through this surface's reads)."""
+        return gather(self, run_id)
 
     def pause(self, run_id: str) -> RunInfo:
         """Start nothing new in the run until it is resumed."""

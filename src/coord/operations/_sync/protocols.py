@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from coord.domain.messages import SendResult
 from coord.domain.pages import Page
-from coord.domain.run_views import RunCost, RunInfo, RunPlan, WorkflowInfo
+from coord.domain.run_views import ArtifactInfo, RunCost, RunInfo, RunPlan, WorkflowInfo
 from coord.domain.views import (
     AgentInfo,
     DeadLetterGroup,
@@ -20,6 +20,7 @@ from coord.domain.views import (
     TaskInfo,
 )
 from coord.operations._sync.handles import RunHandle
+from coord.operations.dossier import Dossier
 from coord.operations.queries import Draft, EnqueueOptions, InboxQuery, RunFilter, TaskFilter
 from coord.operations.results import Enqueued, Me, Subscription
 
@@ -244,6 +245,10 @@ class Runs(Protocol):
         """The workflows registered in the database, by name."""
         ...
 
+    def workflow(self, name: str) -> WorkflowInfo:
+        """One registered workflow with its definition; ``NotFound`` if there is none."""
+        ...
+
     def plan(self, workflow: str, input: Any = None) -> RunPlan:
         """What a run of a registered workflow would do (groups, budgets, gates);
         runs nothing. ``NotFound`` if no such workflow is registered."""
@@ -278,6 +283,21 @@ class Runs(Protocol):
 
     def cost(self, run_id: str) -> RunCost:
         """Usage per phase against each budget, and the run's total."""
+        ...
+
+    def artifacts(self, run_id: str) -> list[ArtifactInfo]:
+        """The artifacts the run's tasks stored (``ctx.artifact``), oldest first, each
+        with its provenance: phase, task and attempt, tool, inputs, digest."""
+        ...
+
+    def artifact(self, run_id: str, digest: str) -> bytes:
+        """The bytes of one of the run's artifacts, by digest (``sha256:<hex>``):
+        ``NotFound`` unless the run stored it, ``InvalidInput`` for what is no digest."""
+        ...
+
+    def dossier(self, run_id: str) -> Dossier:
+        """The run's dossier (run, gates, cost, history, artifacts) as files, for the
+        caller to write where it is: ``runs.dossier(run_id).write("DIR")``."""
         ...
 
     def pause(self, run_id: str) -> RunInfo:

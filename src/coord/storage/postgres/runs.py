@@ -21,7 +21,7 @@ from coord.domain import codec
 from coord.domain.run_views import RunInfo
 from coord.domain.runs import EagerClaim, NewRun, RunSnapshot, eager_picks
 from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
-from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
+from coord.ports.runs import Decide, NewArtifact, RunListing, RunOutcomeStored
 from coord.storage.postgres.connection import (
     FENCED_OUTCOMES,
     PACKAGE,
@@ -225,13 +225,13 @@ class PostgresRuns(PostgresConnection, RunsWrittenOnce):
         infos = run_rows.phase_infos(row["definition"], phases, _READER, usage)
         return run_rows.run_info(row, _READER, usage[None], infos)
 
-    def list_runs(self, run_filter: RunFilter) -> list[RunInfo]:
+    def list_runs(self, listing: RunListing) -> list[RunInfo]:
         """Runs, newest first, with their total usage."""
         params = {
-            "state": None if run_filter.state is None else run_filter.state.value,
-            "workflow": run_filter.workflow,
-            "limit": run_filter.limit,
-            "before": run_filter.before_id,
+            "state": None if listing.state is None else listing.state.value,
+            "workflow": listing.workflow,
+            "limit": listing.limit,
+            "before": listing.before_id,
         }
         with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(R["list_runs"], params).fetchall()

@@ -11,7 +11,7 @@ WHERE coord_workflows.definition IS DISTINCT FROM excluded.definition;
 SELECT name, definition, updated_at FROM coord_workflows ORDER BY name;
 
 -- name: get_workflow
-SELECT definition FROM coord_workflows WHERE name = %(name)s;
+SELECT name, definition, updated_at FROM coord_workflows WHERE name = %(name)s;
 
 -- name: insert_run
 -- The run and its phases (rows: [name, position, budget]); nothing when the key

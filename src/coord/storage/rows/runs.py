@@ -264,7 +264,7 @@ def phase_infos(
 
 
 def workflow_info(row: Sequence[Any], reader: RowReader) -> WorkflowInfo:
-    """A ``list_workflows`` row."""
+    """A ``list_workflows`` (or ``get_workflow``) row."""
     definition = reader.json_value(row[1])
     updated = reader.when(row[2])
     assert updated is not None

@@ -34,11 +34,11 @@ class RunsWrittenOnce(Dialect):
             rows = s.all(self._run_queries["list_workflows"])
         return [run_rows.workflow_info(r, self._reader) for r in rows]
 
-    def get_workflow(self, name: str) -> dict[str, Any] | None:
-        """One registered definition."""
+    def get_workflow(self, name: str) -> WorkflowInfo | None:
+        """One registered workflow."""
         with self._reading() as s:
             row = s.one(self._run_queries["get_workflow"], {"name": name})
-        return None if row is None else dict(self._reader.json_value(row[0]))
+        return None if row is None else run_rows.workflow_info(row, self._reader)
 
     def run_events(self, run_id: str, after_id: int = 0) -> list[EventInfo]:
         """The run's events and its tasks', oldest first."""

@@ -17,7 +17,7 @@ from coord.domain.run_views import RunInfo
 from coord.domain.runs import TIMER_TASK, EagerClaim, NewRun, RunChanges, RunSnapshot, eager_picks
 from coord.domain.tasks import ClaimedTask, Outcome, policy_from_dict
 from coord.domain.workflows import parse_workflow
-from coord.ports.runs import Decide, NewArtifact, RunFilter, RunOutcomeStored
+from coord.ports.runs import Decide, NewArtifact, RunListing, RunOutcomeStored
 from coord.storage.rows import events as ev
 from coord.storage.rows import runs as run_rows
 from coord.storage.rows.reader import RowReader, epoch_to_datetime, json_text_to_value
@@ -223,13 +223,13 @@ class SqliteRuns(SqliteConnection, RunsWrittenOnce):
         infos = run_rows.phase_infos(rows[0]["definition"], phases, _READER, usage)
         return run_rows.run_info(rows[0], _READER, usage[None], infos)
 
-    def list_runs(self, run_filter: RunFilter) -> list[RunInfo]:
+    def list_runs(self, listing: RunListing) -> list[RunInfo]:
         """Runs, newest first, with their total usage."""
         params = {
-            "state": None if run_filter.state is None else run_filter.state.value,
-            "workflow": run_filter.workflow,
-            "limit": run_filter.limit,
-            "before": run_filter.before_id,
+            "state": None if listing.state is None else listing.state.value,
+            "workflow": listing.workflow,
+            "limit": listing.limit,
+            "before": listing.before_id,
         }
         rows = self._dict_rows(R["list_runs"], params)
         ids = codec.dumps([r["id"] for r in rows])

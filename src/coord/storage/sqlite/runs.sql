@@ -10,7 +10,7 @@ WHERE coord_workflows.definition IS NOT excluded.definition;
 SELECT name, definition, updated_at FROM coord_workflows ORDER BY name;
 
 -- name: get_workflow
-SELECT definition FROM coord_workflows WHERE name = :name;
+SELECT name, definition, updated_at FROM coord_workflows WHERE name = :name;
 
 -- name: insert_run
 INSERT INTO coord_runs (
