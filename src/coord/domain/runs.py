@@ -8,6 +8,8 @@ whatever triggered it (a task's outcome, a signal, a new run).
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,6 +17,19 @@ from typing import Any
 
 from coord.domain.tasks import NewTask, TaskPolicy, TaskState, Usage
 from coord.domain.workflows import Budget
+
+_ARTIFACT_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def artifact_digest(content: bytes) -> str:
+    """The digest an artifact is stored and addressed by: ``sha256:`` and the hex
+    SHA-256 of its bytes."""
+    return "sha256:" + hashlib.sha256(content).hexdigest()
+
+
+def is_artifact_digest(value: object) -> bool:
+    """True if ``value`` has the form of :func:`artifact_digest`'s answers."""
+    return isinstance(value, str) and _ARTIFACT_DIGEST.fullmatch(value) is not None
 
 
 class RunState(StrEnum):

@@ -15,7 +15,6 @@ so that a failure leaves no half-written dossier.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -29,6 +28,7 @@ from typing import Any
 from coord.domain import codec
 from coord.domain.files import unwritable
 from coord.domain.run_views import ArtifactInfo, RunCost, RunInfo
+from coord.domain.runs import artifact_digest
 from coord.domain.views import EventInfo
 from coord.errors import Conflict, CoordError, InvalidInput
 
@@ -103,7 +103,7 @@ def assemble(
     }
     for artifact in artifacts:
         content = contents[artifact.digest]
-        if "sha256:" + hashlib.sha256(content).hexdigest() != artifact.digest:
+        if artifact_digest(content) != artifact.digest:
             raise CoordError(f"artifact {artifact.digest} does not match its digest")
         name = f"artifacts/{_safe(artifact.phase)}/{_safe(artifact.name)}"
         if artifact.phase_attempt > 1:

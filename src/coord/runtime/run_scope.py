@@ -4,11 +4,11 @@ artifacts with their provenance. On a plain task these are empty."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from coord.domain import content
+from coord.domain.runs import artifact_digest
 from coord.errors import InvalidInput
 from coord.ports.runs import NewArtifact
 
@@ -110,7 +110,7 @@ class RunScope:
             phase=task.phase,
             phase_attempt=int(step.get("attempt", 0)),
             name=name,
-            digest="sha256:" + hashlib.sha256(stored).hexdigest(),
+            digest=artifact_digest(stored),
             content=stored,
             media_type=media_type or kind,
             task_id=task.id,

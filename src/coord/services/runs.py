@@ -3,7 +3,6 @@ runs (signals, gates, budgets), costs. The CLI, the SDK and the API call these."
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +24,7 @@ from coord.domain.run_views import (
     WorkflowInfo,
     settled,
 )
-from coord.domain.runs import TIMER_TASK, NewRun, RunState
+from coord.domain.runs import TIMER_TASK, NewRun, RunState, is_artifact_digest
 from coord.domain.tasks import Usage
 from coord.domain.views import EventInfo
 from coord.domain.workflows import WorkflowProblems, WorkflowSpec, line_of, parse_workflow
@@ -40,7 +39,6 @@ from coord.workflows.definitions import load_yaml_file
 
 MAX_LIST_LIMIT = 10_000
 MAX_INPUT_BYTES = 1_048_576
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _MAX_TEXT = 1000
 
 
@@ -283,7 +281,7 @@ def artifact_content(store: Store, value: str, digest: str) -> bytes:
     """The bytes of an artifact of run ``value``, by its digest (``sha256:<hex>``).
     ``NotFound`` unless the run stored an artifact with that digest: the run, not
     the digest alone, decides who may read it."""
-    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+    if not is_artifact_digest(digest):
         raise InvalidInput(
             f"digest: {digest!r} is not an artifact digest (sha256: and 64 hex digits)",
             field="digest",
