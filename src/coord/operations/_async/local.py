@@ -6,8 +6,9 @@ through one acting as the caller, so every face decides alike."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coord.domain import bounds
 from coord.domain.messages import NewMessage, SendResult
@@ -24,7 +25,6 @@ from coord.domain.views import (
 from coord.errors import Forbidden, InvalidInput
 from coord.messaging.plugins import MessageReceipt, MessageSend
 from coord.operations._async.listing import collect, page_size
-from coord.operations._async.local_runs import AsyncLocalRuns
 from coord.operations._async.protocols import StepsToReset
 from coord.operations.bridge import next_message, offload, through_hooks
 from coord.operations.cursors import decode, decode_id, decode_position, page
@@ -34,6 +34,9 @@ from coord.operations.results import Enqueued, Me, Subscription
 from coord.services import access
 from coord.services import messages as mail
 from coord.services import tasks as task_service
+
+if TYPE_CHECKING:
+    from coord.operations._async.local_runs import AsyncLocalRuns
 
 # Tasks coord enqueues itself: an agent's message handler (a forged one would act as
 # a delivery) and the run engine's timers.
@@ -441,7 +444,14 @@ class AsyncLocalSurface:
         self.tasks = AsyncLocalTasks(parts)
         self.queues = AsyncLocalQueues(parts)
         self.dead_letters = AsyncLocalDeadLetters(parts)
-        self.runs = AsyncLocalRuns(parts)
+
+    @functools.cached_property
+    def runs(self) -> AsyncLocalRuns:
+        """Workflows and runs, loaded when first used: a command that lists tasks
+        should not import the workflow engine (``coord task list`` starts faster)."""
+        from coord.operations._async.local_runs import AsyncLocalRuns
+
+        return AsyncLocalRuns(self.parts)
 
 
 def retry_choice(task_ids: Sequence[str] | None, every: bool) -> list[str] | None:

@@ -6,8 +6,9 @@ through one acting as the caller, so every face decides alike."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coord.domain import bounds
 from coord.domain.messages import NewMessage, SendResult
@@ -24,7 +25,6 @@ from coord.domain.views import (
 from coord.errors import Forbidden, InvalidInput
 from coord.messaging.plugins import MessageReceipt, MessageSend
 from coord.operations._sync.listing import collect, page_size
-from coord.operations._sync.local_runs import LocalRuns
 from coord.operations._sync.protocols import StepsToReset
 from coord.operations.bridge import inline, next_message_blocking, through_hooks_blocking
 from coord.operations.cursors import decode, decode_id, decode_position, page
@@ -34,6 +34,9 @@ from coord.operations.results import Enqueued, Me, Subscription
 from coord.services import access
 from coord.services import messages as mail
 from coord.services import tasks as task_service
+
+if TYPE_CHECKING:
+    from coord.operations._sync.local_runs import LocalRuns
 
 # Tasks coord enqueues itself: an agent's message handler (a forged one would act as
 # a delivery) and the run engine's timers.
@@ -437,7 +440,14 @@ class LocalSurface:
         self.tasks = LocalTasks(parts)
         self.queues = LocalQueues(parts)
         self.dead_letters = LocalDeadLetters(parts)
-        self.runs = LocalRuns(parts)
+
+    @functools.cached_property
+    def runs(self) -> LocalRuns:
+        """Workflows and runs, loaded when first used: a command that lists tasks
+        should not import the workflow engine (``coord task list`` starts faster)."""
+        from coord.operations._sync.local_runs import LocalRuns
+
+        return LocalRuns(self.parts)
 
 
 def retry_choice(task_ids: Sequence[str] | None, every: bool) -> list[str] | None:

@@ -261,9 +261,13 @@ class SqliteConnection(Dialect):
         # Events of tasks only (every enqueue, claim and completion) bind four values
         # and let the run and message columns default to NULL: binding the two NULLs
         # made the hot paths' event inserts a fifth slower (bench/coord_bench.py).
+        # Messages' events (every send) likewise bind their own four.
         if all(row.run_id is None and row.message_id is None for row in rows):
             task_events = [(row.topic, row.task_id, row.actor, row.data, now) for row in rows]
             cur.executemany(Q["insert_task_event"], task_events)
+        elif all(row.run_id is None and row.task_id is None for row in rows):
+            message_events = [(row.topic, row.message_id, row.actor, row.data, now) for row in rows]
+            cur.executemany(Q["insert_message_event"], message_events)
         else:
             cur.executemany(Q["insert_event"], [(*row, now) for row in rows])
 

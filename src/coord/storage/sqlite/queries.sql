@@ -46,6 +46,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?);
 -- An event of a task alone (no run, no message): see SqliteConnection._insert_events.
 INSERT INTO coord_events (topic, task_id, actor, data, created_at) VALUES (?, ?, ?, ?, ?);
 
+-- name: insert_message_event
+-- An event of a message alone (no task, no run): see SqliteConnection._insert_events.
+INSERT INTO coord_events (topic, message_id, actor, data, created_at) VALUES (?, ?, ?, ?, ?);
+
 -- name: claim_candidates
 SELECT id, concurrency_key, concurrency_limit, rate_key FROM coord_tasks AS t
 WHERE state IN ('pending', 'failed') AND {queue_filter} AND run_at <= :now
