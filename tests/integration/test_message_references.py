@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import coord
+from coord.operations.queries import Draft
 from coord.services.messages import Outgoing
 from tests.helpers import mailbox_rows
 
@@ -109,8 +110,8 @@ def test_a_batch_naming_its_own_message_is_refused_to_a_stranger(
     from coord.services import messages as mail
 
     limit = cast.settings.max_message_bytes
-    ask = mail.build_message(Outgoing("bob", "alice", "q"), max_bytes=limit)
-    aside = mail.build_message(Outgoing("carol", "bob", "b", reply_to=ask.id), max_bytes=limit)
+    ask = mail.build_message(Draft("alice", "q"), "bob", max_bytes=limit)
+    aside = mail.build_message(Draft("bob", "b", reply_to=ask.id), "carol", max_bytes=limit)
     before = written()
     with pytest.raises(coord.NotFound, match=f"reply_to {ask.id}: no such message"):
         mail.send(cast.store, [ask, aside])

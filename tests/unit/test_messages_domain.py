@@ -9,11 +9,12 @@ import coord
 from coord.domain.messages import (
     Address,
     AddressKind,
+    Draft,
     check_agent_name,
     handler_agent,
     handler_task_name,
 )
-from coord.services.messages import Outgoing, build_message
+from coord.services.messages import build_message
 from coord.storage.migrations import split_statements
 
 
@@ -49,26 +50,25 @@ def test_handler_task_names_round_trip() -> None:
 
 def test_build_message_validates_every_field() -> None:
     message = build_message(
-        Outgoing("a", "topic:news", "hello", {"k": [1, 2]}, priority="high", ttl="5m"),
-        max_bytes=100,
+        Draft("topic:news", "hello", {"k": [1, 2]}, priority="high", ttl="5m"), "a", max_bytes=100
     )
     assert (message.to.kind, message.priority, message.ttl) == (AddressKind.TOPIC, 2, 300.0)
     assert message.body_json == '{"k":[1,2]}'
     cases = [
-        (Outgoing("a", "b", ""), "subject: must not be empty"),
-        (Outgoing("a", "b", "s" * 501), "subject: at most 500"),
-        (Outgoing("a", "b", "s", "x" * 200), "body: 202 bytes, over the limit of 100"),
-        (Outgoing("a", "b", "s", priority="urgent"), "priority"),
-        (Outgoing("a", "b", "s", key=""), "key: use 1-500"),
-        (Outgoing("a", "b", "s", ttl="soon"), "ttl"),
-        (Outgoing("a", "b", "s", ttl=-1), "ttl"),
-        (Outgoing("a", "b", "s", reply_to="42"), "reply_to: '42' is not a message id"),
-        (Outgoing("a b", "b", "s"), "from: invalid agent name"),
-        (Outgoing("a", "", "s"), "to: invalid agent name"),
+        (Draft("b", ""), "a", "subject: must not be empty"),
+        (Draft("b", "s" * 501), "a", "subject: at most 500"),
+        (Draft("b", "s", "x" * 200), "a", "body: 202 bytes, over the limit of 100"),
+        (Draft("b", "s", priority="urgent"), "a", "priority"),
+        (Draft("b", "s", key=""), "a", "key: use 1-500"),
+        (Draft("b", "s", ttl="soon"), "a", "ttl"),
+        (Draft("b", "s", ttl=-1), "a", "ttl"),
+        (Draft("b", "s", reply_to="42"), "a", "reply_to: '42' is not a message id"),
+        (Draft("b", "s"), "a b", "from: invalid agent name"),
+        (Draft("", "s"), "a", "to: invalid agent name"),
     ]
-    for outgoing, match in cases:
+    for draft, sender, match in cases:
         with pytest.raises(coord.InvalidInput, match=match):
-            build_message(outgoing, max_bytes=100)
+            build_message(draft, sender, max_bytes=100)
 
 
 def test_schema_scripts_split_outside_function_bodies() -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from coord.domain.tasks import NewTask, TaskPolicy
 
@@ -95,6 +97,27 @@ class NewAgent:
     domains: tuple[str, ...] = ()
     description: str | None = None
     human: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """One message to send: to an agent, ``topic:NAME`` (its subscribers but the
+    sender) or ``all`` (every agent but the sender).
+
+    ``sender`` is the caller when left out; over the API it may only name the caller
+    (another name is refused, never honoured), while code on the database names the
+    agent it sends as. A reply (``reply_to``) joins its parent's thread; ``key`` makes
+    sending it again return the first one; ``ttl`` makes it expire from inboxes."""
+
+    to: str
+    subject: str
+    body: Any = None
+    priority: str | int = "normal"
+    thread_id: str | None = None
+    reply_to: str | None = None
+    ttl: str | float | timedelta | None = None
+    key: str | None = None
+    sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

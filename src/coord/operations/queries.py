@@ -5,31 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
+# A message to send is the domain's Draft (the services build messages from it): the
+# surface's arguments are all found here.
+from coord.domain.messages import Draft
 from coord.domain.runs import RunState
 from coord.domain.tasks import TaskState
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """One message to send: to an agent, ``topic:NAME`` (its subscribers but the
-    sender) or ``all`` (every agent but the sender).
-
-    ``sender`` is the caller when left out; over the API it may only name the caller
-    (another name is refused, never honoured), while code on the database names the
-    agent it sends as. A reply (``reply_to``) joins its parent's thread; ``key`` makes
-    sending it again return the first one; ``ttl`` makes it expire from inboxes."""
-
-    to: str
-    subject: str
-    body: Any = None
-    priority: str | int = "normal"
-    thread_id: str | None = None
-    reply_to: str | None = None
-    ttl: str | float | timedelta | None = None
-    key: str | None = None
-    sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +56,6 @@ class RunFilter:
     state: RunState | None = None
     workflow: str | None = None
     limit: int | None = 50
+
+
+__all__ = ["Draft", "EnqueueOptions", "InboxQuery", "RunFilter", "TaskFilter"]

@@ -19,6 +19,7 @@ from coord.domain.messages import (
     MAX_SUBJECT,
     Address,
     AddressKind,
+    Draft,
     NewAgent,
     NewMessage,
     SendResult,
@@ -164,10 +165,10 @@ def _valid_cached(check: Any, value: Any, field: str) -> Any:
     return _valid(check.__wrapped__, value, field)
 
 
-def build_message(outgoing: Outgoing, *, max_bytes: int) -> NewMessage:
-    """Validate a message; raise ``InvalidInput`` naming the field at fault."""
-    o = outgoing
-    sender = _valid_cached(_agent_name, o.sender, "from")
+def build_message(o: Draft, sender: str, *, max_bytes: int) -> NewMessage:
+    """Validate a message sent as ``sender``; raise ``InvalidInput`` naming the field
+    at fault."""
+    sender = _valid_cached(_agent_name, sender, "from")
     to = _valid_cached(_address, o.to, "to")
     if not isinstance(o.subject, str) or not o.subject.strip():
         raise InvalidInput("subject: must not be empty", field="subject")
@@ -197,7 +198,7 @@ def build_message(outgoing: Outgoing, *, max_bytes: int) -> NewMessage:
         subject=o.subject,
         body_json=body_json,
         priority=priority,
-        thread_id=None if o.thread is None else message_id(o.thread, "thread"),
+        thread_id=None if o.thread_id is None else message_id(o.thread_id, "thread"),
         reply_to=None if o.reply_to is None else message_id(o.reply_to, "reply_to"),
         key=o.key,
         ttl=ttl,

@@ -173,24 +173,14 @@ class AsyncLocalMail:
         if not drafts:
             raise InvalidInput("messages: nothing to send", field="messages")
         built = []
+        max_bytes = self._p.max_message_bytes
         for draft in drafts:
             sender = access.require_sender(principal, draft.sender)
             if draft.to.startswith("topic:"):
                 topic = draft.to.removeprefix("topic:")
                 domain = self._p.roles.required_domain("topic", topic)
                 access.require(principal, "send_message", domain=domain)
-            outgoing = mail.Outgoing(
-                sender,
-                draft.to,
-                draft.subject,
-                draft.body,
-                draft.priority,
-                draft.thread_id,
-                draft.reply_to,
-                draft.key,
-                draft.ttl,
-            )
-            built.append(mail.build_message(outgoing, max_bytes=self._p.max_message_bytes))
+            built.append(mail.build_message(draft, sender, max_bytes=max_bytes))
         return built
 
     def _inbox_of(self, agent: str | None) -> str:
