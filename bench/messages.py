@@ -7,21 +7,21 @@ Every round gets a fresh database per backend (a temporary SQLite file; a Postgr
 database ``coord_bench_mail``, dropped afterwards) with agents ``tx``, ``sink`` and
 ``rx`` and one no-op task ``noop``. Measured in one process, after a short untimed warm-up:
 
-- ``send_single`` / ``enqueue_single``: N messages ``tx -> sink`` with ``app.send`` (N
+- ``send_single`` / ``enqueue_single``: N messages ``tx -> sink`` with ``app.mail.send`` (N
   tasks with ``app.enqueue``), one call and one transaction each; body and payload are
   the same ``{"seq": i}``.
-- ``send_batch`` / ``enqueue_batch``: the same with ``app.send_many`` /
+- ``send_batch`` / ``enqueue_batch``: the same with ``app.mail.send_many`` /
   ``app.enqueue_many``, 100 per call.
 
 Each pair runs back to back (which of the two goes first alternates by round), and
 the ratio send/enqueue is taken per round; the target is >= 0.5.
 
-- ``latency``: a receiver process (its own App) loops ``await app.receive("rx")``;
+- ``latency``: a receiver process (its own App) loops ``await app.aio.mail.receive("rx")``;
   this process sends one message every ``--interval-ms`` on a fixed schedule, with
-  ``time.time_ns()`` taken just before ``app.send`` in the body. The receiver takes
+  ``time.time_ns()`` taken just before ``app.mail.send`` in the body. The receiver takes
   ``time.time_ns() - sent`` as soon as ``receive`` returns and reports it through a
   pipe. The first 10 samples are discarded; p50/p95/p99/max in ms (target on
-  PostgreSQL: p95 <= 5 ms). The latency includes the ``app.send`` call itself
+  PostgreSQL: p95 <= 5 ms). The latency includes the ``app.mail.send`` call itself
   (``send_call_*``: that call alone; ``after_send_*``: the rest, from the call's return
   to ``receive`` returning in the receiver).
 
@@ -120,15 +120,15 @@ def before_timing(url: str, backend: str) -> None:
 def send_single(app: coord.App, n: int) -> None:
     """n messages, one ``send`` call each."""
     for seq in range(n):
-        app.send(SENDER, SINK, "bench", {"seq": seq})
+        app.mail.send(SINK, "bench", {"seq": seq}, sender=SENDER)
 
 
 def send_batch(app: coord.App, n: int) -> None:
     """n messages, ``send_many`` of BATCH each."""
     for offset in range(0, n, BATCH):
-        app.send_many(
+        app.mail.send_many(
             [
-                coord.Outgoing(SENDER, SINK, "bench", {"seq": seq})
+                coord.Draft(SINK, "bench", {"seq": seq}, sender=SENDER)
                 for seq in range(offset, min(offset + BATCH, n))
             ]
         )
@@ -210,7 +210,7 @@ async def receive_loop(url: str, pipe: Connection) -> None:
         app.store  # open the database before reporting ready  # noqa: B018
         pipe.send(("ready", 0))
         while True:
-            message = await app.receive(RECEIVER, timeout=RECEIVE_POLL_S)
+            message = await app.aio.mail.receive(RECEIVER, timeout=RECEIVE_POLL_S)
             if message is None:
                 continue
             received_ns = time.time_ns()
@@ -235,7 +235,7 @@ def start_receiver(url: str) -> tuple[mp.process.BaseProcess, Connection]:
 def timed_send(app: coord.App, seq: int) -> int:
     """Send message ``seq`` with its send time; return how long ``send`` took (ns)."""
     sent_ns = time.time_ns()
-    app.send(SENDER, RECEIVER, "ping", {"seq": seq, "sent_ns": sent_ns})
+    app.mail.send(RECEIVER, "ping", {"seq": seq, "sent_ns": sent_ns}, sender=SENDER)
     return time.time_ns() - sent_ns
 
 
@@ -297,7 +297,7 @@ def collect(pipe: Connection, received: dict[int, int], n: int, timeout_s: float
 def stop_receiver(app: coord.App, process: mp.process.BaseProcess, pipe: Connection) -> None:
     """Ask the receiver to stop (by message); kill it if it does not."""
     if process.is_alive():
-        app.send(SENDER, RECEIVER, "stop", {})
+        app.mail.send(RECEIVER, "stop", {}, sender=SENDER)
         process.join(timeout=10)
     if process.is_alive():
         process.kill()
