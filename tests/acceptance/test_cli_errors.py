@@ -221,6 +221,8 @@ CASES = [
     case("send", "lead", "lead", "-s", "x", "--ttl", "1e999", says="--ttl", code=2),
     case("send", "", "lead", "-s", "x", says="agent name"),
     case("inbox", "lead", "--limit", "0", says="--limit", code=2),
+    case("inbox", "lead", "--after-seq", "-1", says="--after-seq", code=2),
+    case("inbox", "lead", "--after-seq", "1", "--follow", says="--after-seq", code=2),
     case("inbox", "", says="no agent"),
     case("read", "lead", "", says="message id"),
     case("thread", "not-a-message", says="message id"),

@@ -284,6 +284,22 @@ def test_a_key_makes_a_send_idempotent(team: Workspace) -> None:
     assert send(ws, "lead", "reviewer", "-s", "review y.py", "--key", "y") != first  # per sender
 
 
+def test_inbox_after_seq_lists_only_messages_numbered_above_it(team: Workspace) -> None:
+    ws = team
+    for subject in ("one", "two", "three"):
+        send(ws, "coder", "reviewer", "--subject", subject)
+    seqs = [m["seq"] for m in inbox(ws, "reviewer")]
+    assert len(seqs) == 3
+    newer = inbox(ws, "reviewer", "--after-seq", str(seqs[0]))
+    assert [m["subject"] for m in newer] == ["two", "three"]
+    assert inbox(ws, "reviewer", "--after-seq", str(seqs[-1])) == []
+    assert [m["subject"] for m in inbox(ws, "reviewer", "--after-seq", "0")] == [
+        "one",
+        "two",
+        "three",
+    ]
+
+
 # -- following an inbox --------------------------------------------------------------
 class Lines:
     """The lines a background process writes to one stream, read with a timeout."""

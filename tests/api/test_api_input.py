@@ -91,6 +91,11 @@ def test_event_ids_and_cursors_beyond_64_bits_are_a_422(api: Api) -> None:
     refused(
         api.call("root", "GET", "/api/v1/events", headers={"Last-Event-ID": huge}), "Last-Event-ID"
     )
+    for after_seq in ("-1", huge, "1.5", "x"):
+        answer = api.call(
+            "root", "GET", "/api/v1/agents/bob/inbox", params={"after_seq": after_seq}
+        )
+        refused(answer, "after_seq")
     for after in (2**63, 2**64 + 5):
         cursor = _cursor(after)
         for flag in ("false", "true"):

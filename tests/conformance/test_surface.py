@@ -228,6 +228,33 @@ def mail(face: Face, prepared: Prepared) -> list[Any]:
     return out
 
 
+def inbox_after_seq(face: Face, prepared: Prepared) -> list[Any]:
+    """Paging alice's mailbox by sequence number: only what is above after_seq."""
+    a, b = face("alice"), face("bob")
+    sent = [
+        b.mail.send("alice", f"p{i}", i, priority="critical" if i == 2 else "normal")
+        for i in range(3)
+    ]
+    seqs = [s.recipients[0].seq for s in sent]
+    out: list[Any] = [[s - seqs[0] for s in seqs]]
+    out.append(a.mail.inbox(None, InboxQuery(after_seq=seqs[0])))
+    out.append(a.mail.inbox(None, InboxQuery(after_seq=seqs[0], limit=1)))
+    out.append(a.mail.inbox(None, InboxQuery(after_seq=seqs[0] - 1, by_priority=True)))
+    out.append(a.mail.inbox(None, InboxQuery(after_seq=seqs[2])))
+    out.append(a.mail.inbox(None, InboxQuery(after_seq=0, limit=None)))
+    page = a.mail.inbox_page(None, InboxQuery(after_seq=seqs[0] - 1, limit=1))
+    out.append(
+        [
+            page.data,
+            a.mail.inbox_page(
+                None, InboxQuery(after_seq=seqs[0] - 1, limit=1), page.next_cursor
+            ).data,
+        ]
+    )
+    out.append(attempt(lambda: a.mail.inbox(None, InboxQuery(after_seq=-1))))
+    return out
+
+
 def agents(face: Face, prepared: Prepared) -> list[Any]:
     a, o = face("alice"), face("olga")
     out: list[Any] = [a.agents.me().agent, a.agents.me().role, sorted(a.agents.me().permissions)]
@@ -392,6 +419,7 @@ def run_errors(face: Face, prepared: Prepared) -> list[Any]:
 
 SCENARIOS = {
     "mail": mail,
+    "inbox_after_seq": inbox_after_seq,
     "agents": agents,
     "tasks": tasks,
     "dead_letters": dead_letters,
@@ -463,6 +491,24 @@ def test_mail_does_what_users_expect(transcripts: dict[str, dict[str, list[Any]]
         ("error", "NotFound", "not_found", None),
         ("error", "NotFound", "not_found", None),
     ]
+
+
+def test_inbox_after_seq_lists_only_what_is_newer(
+    transcripts: dict[str, dict[str, list[Any]]],
+) -> None:
+    out = transcripts["local"]["inbox_after_seq"]
+    assert out[0] == [0, 1, 2]  # one mailbox, consecutive sequence numbers
+
+    def subjects(found: list[dict[str, Any]]) -> list[str]:
+        return [m["subject"] for m in found]
+
+    assert subjects(out[1]) == ["p1", "p2"]
+    assert subjects(out[2]) == ["p1"]
+    assert subjects(out[3]) == ["p2", "p0", "p1"]  # critical first, still above after_seq
+    assert out[4] == []  # nothing above the newest
+    assert subjects(out[5])[-3:] == ["p0", "p1", "p2"] and len(out[5]) > 3  # 0: from the start
+    assert [subjects(p) for p in out[6]] == [["p0"], ["p1"]]  # a cursor pages on from after_seq
+    assert tuple(out[7]) == ("error", "InvalidInput", "invalid_input", "after_seq")
 
 
 def test_tasks_and_dead_letters_do_what_users_expect(

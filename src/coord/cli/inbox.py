@@ -48,6 +48,14 @@ def inbox(
         int,
         typer.Option(min=1, max=service.MAX_INBOX_LIMIT, help="At most this many messages."),
     ] = 50,
+    after_seq: Annotated[
+        int | None,
+        typer.Option(
+            "--after-seq",
+            min=0,
+            help="Only messages with a sequence number above N (page a mailbox by sequence).",
+        ),
+    ] = None,
     follow: Annotated[
         bool,
         typer.Option(
@@ -65,6 +73,9 @@ def inbox(
     With --follow, print the messages found, then each new one matching
     the filters as it arrives (with -o json: one JSON object per line),
     until Ctrl-C or SIGTERM, which exit 0.
+
+    With --after-seq N, list only messages numbered above N: pass the
+    highest seq seen so far to get only what is new.
     """
     filters: dict[str, Any] = {
         "unread": unread,
@@ -72,8 +83,11 @@ def inbox(
         "sender": sender,
         "topic": topic,
     }
+    if follow and after_seq is not None:
+        # --follow already starts from what is new; two starting points would conflict.
+        raise typer.BadParameter("--after-seq lists once; it does not go with --follow")
     if not follow:
-        query = InboxQuery(unread, by_priority, thread, sender, topic, limit)
+        query = InboxQuery(unread, by_priority, thread, sender, topic, limit, after_seq)
         with surface.operations() as ops:
             found = ops.mail.inbox(agent, query)
         emit(found, output, lambda: views.inbox_table(found, empty=f"{agent}: no messages"))

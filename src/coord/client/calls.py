@@ -166,6 +166,7 @@ def inbox_pager(
     thread_id: str | None,
     sender: str | None,
     topic: str | None,
+    after_seq: int | None = None,
 ) -> Pager[InboxMessage]:
     """Pages of ``GET /agents/{agent}/inbox`` with these filters."""
     filters = {"from": sender}
@@ -176,6 +177,7 @@ def inbox_pager(
         by_priority=by_priority,
         thread_id=thread_id,
         topic=topic,
+        after_seq=after_seq,
         **filters,
     )
 

@@ -17,7 +17,8 @@ from coord.domain.tasks import TaskState
 class InboxQuery:
     """Which messages of an inbox to list, oldest first (critical first with
     ``by_priority``): only unread ones, one thread's, one sender's or one topic's when
-    asked; at most ``limit`` (None: all)."""
+    asked; only those with an inbox sequence number above ``after_seq`` when given (how a
+    client pages a mailbox by sequence); at most ``limit`` (None: all)."""
 
     unread: bool = False
     by_priority: bool = False
@@ -25,6 +26,7 @@ class InboxQuery:
     sender: str | None = None
     topic: str | None = None
     limit: int | None = 50
+    after_seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

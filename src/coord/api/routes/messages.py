@@ -117,12 +117,16 @@ def inbox(
     thread_id: Annotated[str | None, Query(max_length=64)] = None,
     sender: Annotated[str | None, Query(max_length=64, alias="from")] = None,
     topic: Annotated[str | None, Query(max_length=200)] = None,
+    after_seq: Annotated[
+        int | None, Query(description="Only messages with a sequence number above this.")
+    ] = None,
     limit: pages.Limit = 50,
     cursor: pages.Cursor = None,
 ) -> pages.Page[InboxMessage]:
     """An agent's inbox: its own, or any with read_all_inboxes. Oldest first (paged
-    by sequence number), or critical first with by_priority."""
-    query = InboxQuery(unread, by_priority, thread_id, sender, topic, limit)
+    by sequence number), or critical first with by_priority; only sequence numbers
+    above after_seq when given."""
+    query = InboxQuery(unread, by_priority, thread_id, sender, topic, limit, after_seq)
     return who.ops.mail.inbox_page(name, query, cursor)
 
 

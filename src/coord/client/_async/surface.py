@@ -149,6 +149,7 @@ class AsyncRemoteMail:
             thread_id=q.thread_id,
             sender=q.sender,
             topic=q.topic,
+            after_seq=q.after_seq,
         )
         return await self._t.do(pages(page_size(q.limit), cursor))
 

@@ -149,6 +149,7 @@ class RemoteMail:
             thread_id=q.thread_id,
             sender=q.sender,
             topic=q.topic,
+            after_seq=q.after_seq,
         )
         return self._t.do(pages(page_size(q.limit), cursor))
 

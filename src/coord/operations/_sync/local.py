@@ -197,6 +197,7 @@ class LocalMail:
         name = self._inbox_of(agent)
         q = query or InboxQuery()
         size = page_size(q.limit)
+        since = _after_seq(q.after_seq)
         options: dict[str, Any] = {
             "unread": q.unread,
             "by_priority": q.by_priority,
@@ -207,9 +208,12 @@ class LocalMail:
         store = self._p.store()
         if q.by_priority:
             offset = decode_position(cursor, mail.MAX_INBOX_LIMIT - size - 1)
-            found = inline(mail.inbox, store, name, limit=offset + size + 1, **options)
+            found = inline(
+                mail.inbox, store, name, after_seq=since, limit=offset + size + 1, **options
+            )
             return page(found[offset:], size, lambda _m: offset + size)
-        after = decode_position(cursor, bounds.MAX_ID)
+        # A cursor only moves forward from after_seq: the larger of the two bounds wins.
+        after = max(since, decode_position(cursor, bounds.MAX_ID))
         found = inline(mail.inbox, store, name, after_seq=after, limit=size + 1, **options)
         return page(found, size, _seq)
 
@@ -469,3 +473,14 @@ def _seq(message: InboxMessage) -> int:
 
 def _id(task: TaskInfo) -> str:
     return task.id
+
+
+def _after_seq(value: int | None) -> int:
+    """``InboxQuery.after_seq`` as the store's lower bound (0: from the start), or
+    ``InvalidInput`` naming ``after_seq`` for a negative or non-whole value."""
+    if value is None:
+        return 0
+    try:
+        return bounds.whole(value, "after_seq", high=bounds.MAX_ID)
+    except bounds.OutOfRange as exc:
+        raise InvalidInput.of(exc) from None
