@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -15,7 +14,7 @@ import typer
 
 from coord.cli import completion, context, remote_follow, surface
 from coord.cli import message_views as views
-from coord.cli.output import Format, OutputOption, emit, note, to_data
+from coord.cli.output import Format, OutputOption, emit, jsonl_line, note
 from coord.domain.views import InboxMessage
 from coord.operations.queries import InboxQuery
 from coord.ports.store import Store
@@ -71,7 +70,7 @@ def inbox(
     not shown. Listing marks nothing read ('coord read' does).
 
     With --follow, print the messages found, then each new one matching
-    the filters as it arrives (with -o json: one JSON object per line),
+    the filters as it arrives (with -o json or jsonl: one JSON object per line),
     until Ctrl-C or SIGTERM, which exit 0.
 
     With --after-seq N, list only messages numbered above N: pass the
@@ -136,8 +135,8 @@ def _follow_remotely(
 
 def _print(messages: list[InboxMessage], output: Format) -> None:
     for m in messages:
-        if output is Format.JSON:
-            sys.stdout.write(json.dumps(to_data(m), default=str) + "\n")
+        if output.machine:  # a stream: one object per line, as -o jsonl
+            jsonl_line(m)
         else:
             views.follow_line(m)
     sys.stdout.flush()

@@ -1,4 +1,5 @@
-"""Printing results: a table or text for people, JSON for programs (``-o json``).
+"""Printing results: a table or text for people, JSON for programs (``-o json``, or
+``-o jsonl``: one JSON object per line, for ``jq -c``, ``grep`` and line-by-line readers).
 
 Data goes to stdout; logs, progress and errors go to stderr.
 """
@@ -23,6 +24,12 @@ class Format(StrEnum):
 
     TEXT = "text"
     JSON = "json"
+    JSONL = "jsonl"
+
+    @property
+    def machine(self) -> bool:
+        """JSON of either shape: for programs, not people."""
+        return self is not Format.TEXT
 
 
 _state = {"format": Format.TEXT}
@@ -38,7 +45,8 @@ OutputOption = Annotated[
     typer.Option(
         "--output",
         "-o",
-        help="Output format: text (for people) or json.",
+        help="Output format: text (for people), json (one document) or jsonl (one JSON "
+        "object per line: a listing's items, or the one result).",
         callback=_remember,
         case_sensitive=False,
     ),
@@ -68,11 +76,24 @@ def to_data(value: Any) -> Any:
 
 
 def emit(data: Any, fmt: Format, render: Callable[[], None]) -> None:
-    """Print ``data`` as JSON, or call ``render`` to print it for people."""
+    """Print ``data`` as JSON, or call ``render`` to print it for people.
+
+    With ``jsonl`` a list prints one compact JSON value per line (nothing when empty)
+    and anything else prints as one line.
+    """
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(to_data(data), indent=2, default=str) + "\n")
+    elif fmt is Format.JSONL:
+        found = to_data(data)
+        for item in found if isinstance(found, list) else [found]:
+            jsonl_line(item)
     else:
         render()
+
+
+def jsonl_line(item: Any) -> None:
+    """Print one value as one line of compact JSON (``-o jsonl``, ``--follow``)."""
+    sys.stdout.write(json.dumps(to_data(item), default=str) + "\n")
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str) -> None:
@@ -120,8 +141,9 @@ def duration(seconds: float | None) -> str | None:
 
 
 def error(message: str, data: dict[str, Any] | None = None) -> None:
-    """Report a failure on stderr (as JSON too when ``-o json`` was chosen)."""
-    if current_format() is Format.JSON:
+    """Report a failure on stderr (as one line of JSON when ``-o json``/``jsonl`` was
+    chosen)."""
+    if current_format().machine:
         sys.stderr.write(json.dumps({"error": data or {"message": message}}, default=str) + "\n")
     else:
         stderr.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)

@@ -247,7 +247,7 @@ def artifact(
         found["out"] = out
         emit(found, output, lambda: line(f"wrote {len(content)} bytes to {out}"))
         return
-    if output is Format.JSON:
+    if output.machine:
         emit({**found, "base64": base64.b64encode(content).decode()}, output, lambda: None)
         return
     sys.stdout.buffer.write(content)
